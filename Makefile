@@ -1,0 +1,30 @@
+# The README's commands. `make run` sets up and runs the demo job; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test lint bench clean
+
+$(BIN)/walkforward: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/walkforward
+
+run: setup
+	$(BIN)/walkforward demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/pytest -n 2 -q
+
+bench: setup
+	$(BIN)/python bench/bench_loader.py
+
+clean:
+	rm -rf $(VENV) data bench/out

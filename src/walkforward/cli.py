@@ -1,0 +1,191 @@
+"""The ``walkforward`` command line: thin Typer commands over the library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import Progress
+
+from walkforward.config import Settings, load_settings
+from walkforward.data.loader import LoadRequest, load_dataset
+from walkforward.domain import SplitScheme, parse_symbols
+from walkforward.errors import WalkforwardError
+from walkforward.features.demo import DEFAULT_SYMBOLS, generate_market
+from walkforward.features.indicators import FEATURE_SET_VERSION
+from walkforward.features.pipeline import IngestSummary, ingest_frames, ingest_paths, summary_dict
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection import plan_folds
+from walkforward.reports import dataset_dict, dataset_tables, ingest_table, symbols_table
+
+app = typer.Typer(help="Leakage-safe training and walk-forward evaluation of price-forecasting models.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+class _State:
+    settings: Settings
+
+
+state = _State()
+
+
+@app.callback()
+def _setup() -> None:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+    )
+    state.settings = settings
+
+
+def _store() -> FeatureStore:
+    return FeatureStore(state.settings.features_parquet_dir)
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _ingest_progress(total: int, json_out: bool) -> tuple[Progress, Any]:
+    progress = Progress(console=err, transient=True, disable=json_out)
+    task = progress.add_task("ingest", total=total)
+    return progress, lambda msg: progress.update(task, advance=1, description=msg)
+
+
+@app.command("demo-data")
+def demo_data(
+    days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
+    symbols: Annotated[str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")] = ",".join(
+        DEFAULT_SYMBOLS
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "40:10",
+    options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a deterministic synthetic market through the feature pipeline."""
+    rows = _demo_data(days, symbols, seed, split_scheme, options, json_out)
+    if json_out:
+        _emit_json([summary_dict(r) for r in rows])
+    else:
+        out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
+
+
+def _demo_data(days: int, symbols: str, seed: int, split_scheme: str, options: str, json_out: bool) -> list[IngestSummary]:
+    syms = parse_symbols(symbols)
+    scheme = SplitScheme.parse(split_scheme)
+    with err.status("generating the market", spinner="dots") if not json_out else _null():
+        frames = generate_market(days=days, symbols=syms, seed=seed)
+    progress, step = _ingest_progress(2 * len(frames), json_out)
+    with progress:
+        return ingest_frames(_store(), frames, options=options, scheme=scheme, progress=step)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")],
+    symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
+    options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
+    progress, step = _ingest_progress(2 * len(paths), json_out)
+    with progress:
+        rows = ingest_paths(
+            _store(), paths, symbol=symbol, options=options, scheme=SplitScheme.parse(split_scheme), progress=step
+        )
+    if json_out:
+        _emit_json([summary_dict(r) for r in rows])
+    else:
+        out.print(ingest_table(rows, "Ingested"))
+
+
+@app.command()
+def symbols(json_out: JsonOpt = False) -> None:
+    """List what the feature store holds."""
+    store = _store()
+    infos = [store.describe(s) for s in store.symbols()]
+    if json_out:
+        _emit_json([i.__dict__ for i in infos])
+    elif not infos:
+        out.print(f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`.")
+    else:
+        out.print(symbols_table(infos))
+
+
+@app.command()
+def dataset(
+    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
+    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
+    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
+    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
+    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
+    json_out: JsonOpt = False,
+) -> None:
+    """Load a data set exactly as training will, and show its rows, features and folds."""
+    _show_dataset(symbols, timeframe, target_col, target_transform, lookforward, data_options, start, end,
+                  embargo, validation, json_out)
+
+
+def _show_dataset(symbols: str, timeframe: str, target_col: str, target_transform: str, lookforward: int,
+                  data_options: str | None, start: str | None, end: str | None, embargo: int | None,
+                  validation: str, json_out: bool) -> None:
+    if validation not in ("walk_forward", "expanding", "holdout"):
+        raise WalkforwardError(f"unknown validation {validation!r}: use walk_forward, expanding or holdout")
+    req = LoadRequest.build(symbols, timeframe=timeframe, target_col=target_col, target_transform=target_transform,
+                            lookforward=lookforward, data_options=data_options, start=start, end=end)
+    ds = load_dataset(_store(), req)
+    plan = plan_folds(ds, embargo=embargo, scheme=validation)  # type: ignore[arg-type]
+    if json_out:
+        _emit_json(dataset_dict(ds, plan))
+    else:
+        for table in dataset_tables(ds, plan):
+            out.print(table)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
+    json_out: JsonOpt = False,
+) -> None:
+    """The main job on embedded defaults: build the demo market, load it as training will, show the folds."""
+    rows = _demo_data(days, ",".join(DEFAULT_SYMBOLS), 7, "40:10", FEATURE_SET_VERSION, json_out)
+    if not json_out:
+        out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
+    _show_dataset(",".join(DEFAULT_SYMBOLS), "5m", "close", "log_return", 1, None, None, None, None,
+                  "walk_forward", json_out)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning our own errors into one clear line."""
+    try:
+        app()
+    except WalkforwardError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,37 @@
+"""Settings read from the environment once, at start-up, and passed in (never built at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where walkforward keeps its data.
+
+    The reference's variable names are kept (``FEATURES_PARQUET_DIR``, ``MODELS_DIR``,
+    ``METADATA_DB_PATH``, ``LOG_LEVEL``); defaults live under ``./data`` so nothing needs ``/app``.
+    ``METADATA_DB_URL`` (a SQLAlchemy URL) wins over ``METADATA_DB_PATH`` when set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    features_parquet_dir: Path = Field(default=Path("data/features_parquet"))
+    models_dir: Path = Field(default=Path("data/models"))
+    metadata_db_path: Path = Field(default=Path("data/metadata.db"))
+    metadata_db_url: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        """The registry's SQLAlchemy URL: ``METADATA_DB_URL`` or the embedded SQLite file."""
+        if self.metadata_db_url:
+            return self.metadata_db_url
+        return f"sqlite:///{self.metadata_db_path.resolve()}"
+
+
+def load_settings() -> Settings:
+    """Build the settings from the environment (call once, in ``main()`` or the app factory)."""
+    return Settings()

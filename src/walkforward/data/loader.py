@@ -1,0 +1,394 @@
+"""Leakage-safe loading: primary + context symbols joined on ``ts``, resampled and targeted in DuckDB.
+
+One SQL statement reads the day files a request needs (partition pruning by construction: the file
+list is built from the ``dt=`` folder names in range), inner-joins the symbols on ``ts``, and resamples
+with the reference's aggregation table. Everything a user typed is validated in
+:mod:`walkforward.domain` and passed as a parameter; identifiers come from the files' own schema and
+are checked and quoted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from walkforward.domain import (
+    BAR_COLUMNS,
+    METADATA_COLUMNS,
+    RAW_PRICE_COLUMNS,
+    TargetTransform,
+    Timeframe,
+    parse_date,
+    parse_symbols,
+    validate_options,
+)
+from walkforward.errors import DataNotFoundError, InvalidInputError
+from walkforward.features.store import FeatureStore
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SUM_COLUMNS = ("volume", "trade_count")
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What to load; build it with :meth:`build`, which validates every field."""
+
+    symbols: tuple[str, ...]
+    timeframe: Timeframe = Timeframe.M1
+    target_col: str = "close"
+    target_transform: TargetTransform = TargetTransform.NONE
+    lookforward: int = 1
+    data_options: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @classmethod
+    def build(
+        cls,
+        symbols: str | Sequence[str],
+        *,
+        timeframe: str = "1m",
+        target_col: str = "close",
+        target_transform: str = "none",
+        lookforward: int = 1,
+        data_options: str | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+    ) -> LoadRequest:
+        if target_col not in RAW_PRICE_COLUMNS:
+            raise InvalidInputError(
+                f"invalid target_col {target_col!r}: use one of {', '.join(RAW_PRICE_COLUMNS)}"
+            )
+        if not isinstance(lookforward, int) or isinstance(lookforward, bool) or lookforward < 1:
+            raise InvalidInputError(f"invalid lookforward {lookforward!r}: use a whole number of bars >= 1")
+        s, e = parse_date(start, "start date"), parse_date(end, "end date")
+        if s and e and s > e:
+            raise InvalidInputError(f"start date {s} is after end date {e}: swap them")
+        return cls(
+            symbols=parse_symbols(symbols),
+            timeframe=Timeframe.parse(timeframe),
+            target_col=target_col,
+            target_transform=TargetTransform.parse(target_transform),
+            lookforward=lookforward,
+            data_options=validate_options(data_options) if data_options else None,
+            start=s,
+            end=e,
+        )
+
+    @property
+    def primary(self) -> str:
+        return self.symbols[0]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded, resampled, targeted data set.
+
+    ``frame`` holds ``ts``, ``data_split``, the primary's raw bars (reference only, never features),
+    ``target`` and the feature columns. ``lookbacks`` gives each feature's history in bars of the
+    requested timeframe (``None`` when the store did not record it).
+    """
+
+    request: LoadRequest
+    frame: pd.DataFrame = field(repr=False)
+    feature_columns: tuple[str, ...]
+    lookbacks: Mapping[str, int | None]
+    groups: Mapping[str, str]
+    symbols_used: tuple[str, ...]
+    skipped_symbols: tuple[str, ...]
+    has_split: bool
+    dropped_no_target: int
+
+    @property
+    def X(self) -> pd.DataFrame:  # noqa: N802 - the conventional name
+        return self.frame.loc[:, list(self.feature_columns)]
+
+    @property
+    def y(self) -> pd.Series:
+        return self.frame["target"]
+
+    @property
+    def ts(self) -> pd.Series:
+        return self.frame["ts"]
+
+    @property
+    def split(self) -> np.ndarray:
+        return self.frame["data_split"].to_numpy(dtype=object)
+
+    def max_lookback(self) -> int | None:
+        """Longest feature lookback in bars of the timeframe, or None if any is unknown."""
+        values = [self.lookbacks.get(c) for c in self.feature_columns]
+        if any(v is None for v in values):
+            return None
+        return max((int(v) for v in values if v is not None), default=0)
+
+
+@dataclass(frozen=True)
+class _Source:
+    symbol: str
+    files: tuple[str, ...]
+    legacy_filter: bool  # rows with NULL/empty options only (the reference's legacy fallback)
+    columns: tuple[str, ...]
+    features: dict[str, dict[str, Any]]
+    bar_seconds: int
+    bars_per_day: int
+
+
+def _day_files(store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None) -> dict[str, list[Path]]:
+    """Files per version stem in the requested date range, from folder names only."""
+    base = store.symbol_dir(symbol)
+    out: dict[str, list[Path]] = {}
+    if not base.is_dir():
+        return out
+    for day_dir in sorted(base.glob("dt=*")):
+        try:
+            day = dt.date.fromisoformat(day_dir.name[3:])
+        except ValueError:
+            continue
+        if (start and day < start) or (end and day > end):
+            continue
+        for f in day_dir.glob("*.parquet"):
+            out.setdefault(f.stem, []).append(f)
+    return out
+
+
+def _resolve_source(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest
+) -> _Source | str:
+    """Find the files for one symbol, or return why there are none."""
+    by_version = _day_files(store, symbol, req.start, req.end)
+    if not by_version:
+        if not store.symbol_dir(symbol).is_dir():
+            return "not in the store"
+        return f"no data between {req.start or 'the start'} and {req.end or 'the end'}"
+    legacy = False
+    if req.data_options:
+        files = by_version.get(req.data_options)
+        if not files:
+            files = sorted(f for fs in by_version.values() for f in fs)
+            n = con.execute(
+                "SELECT count(*) FROM read_parquet($f) WHERE options IS NULL OR options = ''", {"f": [str(f) for f in files]}
+            ).fetchone()
+            if not n or not n[0]:
+                return f"no rows with data_options {req.data_options!r} (stored: {', '.join(sorted(by_version))})"
+            log.warning(
+                "%s: no %r feature set; using legacy rows with empty options (the reference's fallback)",
+                symbol,
+                req.data_options,
+            )
+            legacy = True
+        version = req.data_options
+    else:
+        if len(by_version) > 1:
+            raise InvalidInputError(
+                f"{symbol} holds several feature sets ({', '.join(sorted(by_version))}): "
+                "choose one with data_options (--data-options)"
+            )
+        version, files = next(iter(by_version.items()))
+    paths = tuple(str(f) for f in sorted(files))
+    schema = con.execute(
+        "DESCRIBE SELECT * FROM read_parquet($f, union_by_name = true)", {"f": list(paths)}
+    ).fetchall()
+    columns = tuple(str(r[0]) for r in schema if _IDENT.fullmatch(str(r[0])))
+    meta = store.read_meta(symbol)
+    features = dict(meta.get("options", {}).get(version, {}).get("features", {}))
+    if not features:  # legacy data: every numeric column that is not a bar or metadata column
+        numeric = {str(r[0]) for r in schema if str(r[1]).upper() in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER")}
+        features = {
+            c: {"lookback": None, "group": "standard"}
+            for c in columns
+            if c in numeric and c not in BAR_COLUMNS and c not in METADATA_COLUMNS
+        }
+        log.warning("%s: no recorded feature metadata; lookbacks unknown (pass an explicit embargo)", symbol)
+    features = {k: v for k, v in features.items() if k in columns}
+    return _Source(
+        symbol=symbol,
+        files=paths,
+        legacy_filter=legacy,
+        columns=columns,
+        features=features,
+        bar_seconds=int(meta.get("bar_seconds", 60)),
+        bars_per_day=int(meta.get("bars_per_day", 390)),
+    )
+
+
+def _q(name: str) -> str:
+    if not _IDENT.fullmatch(name):  # never reached for validated names; belt and braces
+        raise InvalidInputError(f"invalid column name {name!r}")
+    return f'"{name}"'
+
+
+def _agg(base: str, out: str) -> str:
+    """The reference's aggregation table for output column ``out`` made from stored column ``base``."""
+    col = _q(out)
+    if base == "open":
+        return f"arg_min({col}, ts) AS {_q(out)}"
+    if base == "high":
+        return f"max({col}) AS {_q(out)}"
+    if base == "low":
+        return f"min({col}) AS {_q(out)}"
+    if base in SUM_COLUMNS:
+        return f"sum({col})::DOUBLE AS {_q(out)}"
+    return f"arg_max({col}, ts) AS {_q(out)}"  # close, vwap and every indicator: the last value
+
+
+def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict[str, Any], list[str]]:
+    """SQL + parameters joining ``sources`` (primary first) and resampling to ``req.timeframe``.
+
+    Returns the query, its parameters and the feature column names in output order.
+    """
+    params: dict[str, Any] = {}
+    ctes = []
+    select = ["s0.ts AS ts"]
+    split_terms = []
+    feature_cols: list[str] = []
+    out_cols: list[str] = []
+    bases: list[str] = []
+    for i, src in enumerate(sources):
+        params[f"f{i}"] = list(src.files)
+        where = "WHERE options IS NULL OR options = ''" if src.legacy_filter else ""
+        ctes.append(f"s{i} AS (SELECT * FROM read_parquet($f{i}, union_by_name = true) {where})")
+        suffix = "" if i == 0 else f"_{src.symbol.replace('.', '_').replace('-', '_')}"
+        if "data_split" in src.columns:
+            split_terms.append(f"s{i}.data_split = 'test'")
+        if i == 0:
+            for c in BAR_COLUMNS:
+                if c in src.columns and c not in src.features:
+                    select.append(f"s0.{_q(c)} AS {_q(c)}")
+                    out_cols.append(c)
+                    bases.append(c)
+        for c in src.features:
+            name = f"{c}{suffix}"
+            select.append(f"s{i}.{_q(c)} AS {_q(name)}")
+            out_cols.append(name)
+            bases.append(c)
+            feature_cols.append(name)
+    if req.target_col not in out_cols:
+        raise DataNotFoundError(f"{sources[0].symbol} has no {req.target_col!r} column: choose another target_col")
+    split_expr = " OR ".join(split_terms) if split_terms else "FALSE"
+    select.insert(1, f"CASE WHEN {split_expr} THEN 'test' ELSE 'train' END AS data_split")
+    joins = " ".join(f"JOIN s{i} ON s{i}.ts = s0.ts" for i in range(1, len(sources)))
+    joined = f"SELECT {', '.join(select)} FROM s0 {joins}"
+    with_ = "WITH " + ", ".join(ctes)
+    if req.timeframe.seconds == min(s.bar_seconds for s in sources):
+        return f"{with_} {joined} ORDER BY ts", params, feature_cols
+    aggs = [_agg(b, c) for b, c in zip(bases, out_cols, strict=True)]
+    if "vwap" in out_cols and "volume" in out_cols:  # volume-weighted, not the last minute's vwap
+        aggs[out_cols.index("vwap")] = (
+            'coalesce(sum("vwap" * "volume") / nullif(sum("volume"), 0), arg_max("vwap", ts)) AS "vwap"'
+        )
+    bucket = (
+        "time_bucket(INTERVAL '1 day', ts)"
+        if req.timeframe is Timeframe.D1
+        else f"time_bucket(INTERVAL '{req.timeframe.seconds} seconds', ts)"
+    )
+    sql = (
+        f"{with_}, j AS ({joined}) SELECT {bucket} AS ts, "
+        "CASE WHEN bool_or(data_split = 'test') THEN 'test' ELSE 'train' END AS data_split, "
+        f"{', '.join(aggs)} FROM j GROUP BY 1 ORDER BY 1"
+    )
+    return sql, params, feature_cols
+
+
+def _convert_lookback(lookback: int | None, src: _Source, tf: Timeframe) -> int | None:
+    """A lookback in source bars -> bars of ``tf``, rounded up plus one partial bucket."""
+    if lookback is None:
+        return None
+    if tf.seconds <= src.bar_seconds:
+        return int(lookback)
+    if tf is Timeframe.D1:
+        return math.ceil(lookback / max(src.bars_per_day, 1)) + 1
+    return math.ceil(lookback * src.bar_seconds / tf.seconds) + 1
+
+
+def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) -> pd.Series:
+    """The value to predict at each row, from the reference price ``lookforward`` rows ahead."""
+    future = ref.shift(-lookforward)
+    if transform is TargetTransform.LOG_RETURN:
+        return np.log(future / ref)
+    if transform is TargetTransform.PCT_CHANGE:
+        return future / ref - 1.0
+    if transform is TargetTransform.LOG:
+        return np.log(future)
+    return future
+
+
+def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
+    """Load ``req`` from ``store``: join, resample, target; raw prices never become features.
+
+    Examples
+    --------
+    >>> ds = load_dataset(store, LoadRequest.build("AAPL,QQQ,VIX", timeframe="5m",
+    ...                                            target_transform="log_return"))  # doctest: +SKIP
+    >>> ds.X.shape, ds.y.name  # doctest: +SKIP
+    """
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        sources: list[_Source] = []
+        skipped: list[str] = []
+        for i, sym in enumerate(req.symbols):
+            src = _resolve_source(con, store, sym, req)
+            if isinstance(src, str):
+                if i == 0:
+                    stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
+                    raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
+                log.warning("context symbol %s skipped: %s", sym, src)
+                skipped.append(sym)
+                continue
+            sources.append(src)
+        base_seconds = max(s.bar_seconds for s in sources)
+        if req.timeframe.seconds < base_seconds:
+            raise InvalidInputError(
+                f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
+                "choose a timeframe at least as coarse as the data"
+            )
+        sql, params, feature_cols = build_query(sources, req)
+        frame = con.execute(sql, params).fetch_arrow_table().to_pandas()
+    finally:
+        if own:
+            con.close()
+    if frame.empty:
+        raise DataNotFoundError(
+            f"{', '.join(s.symbol for s in sources)} share no timestamps in the requested range: "
+            "drop a context symbol or widen the dates"
+        )
+    n_before = len(frame)
+    if req.lookforward >= n_before:
+        raise InvalidInputError(
+            f"lookforward {req.lookforward} is not smaller than the {n_before} rows at {req.timeframe.value}: "
+            "use a smaller lookforward, a finer timeframe or more data"
+        )
+    frame["target"] = make_target(frame[req.target_col], req.target_transform, req.lookforward)
+    frame = frame.iloc[: n_before - req.lookforward].reset_index(drop=True)
+    lookbacks: dict[str, int | None] = {}
+    groups: dict[str, str] = {}
+    for i, src in enumerate(sources):
+        suffix = "" if i == 0 else f"_{src.symbol.replace('.', '_').replace('-', '_')}"
+        for c, info in src.features.items():
+            lookbacks[c + suffix] = _convert_lookback(info.get("lookback"), src, req.timeframe)
+            groups[c + suffix] = str(info.get("group", "standard"))
+    has_split = any("data_split" in s.columns for s in sources) and bool((frame["data_split"] == "test").any())
+    return Dataset(
+        request=req,
+        frame=frame,
+        feature_columns=tuple(feature_cols),
+        lookbacks=lookbacks,
+        groups=groups,
+        symbols_used=tuple(s.symbol for s in sources),
+        skipped_symbols=tuple(skipped),
+        has_split=has_split,
+        dropped_no_target=req.lookforward,
+    )

@@ -1,0 +1,162 @@
+"""Frozen records and validated vocabularies passed between layers.
+
+Everything a user types (symbols, dates, timeframes, transforms, options names) is checked here
+before it reaches SQL or a path: validated values are then passed to DuckDB as parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from walkforward.errors import InvalidInputError
+
+SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,14}$")
+OPTIONS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+#: Raw bar columns. Prices are never features; ``volume`` and ``trade_count`` are kept as
+#: features (the reference scales them with RobustScaler).
+RAW_PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "vwap")
+BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "vwap", "trade_count")
+#: Columns of the store that are never features.
+METADATA_COLUMNS: tuple[str, ...] = ("ts", "dt", "symbol", "options", "data_split", "date", "source")
+
+
+class Timeframe(StrEnum):
+    """Bar sizes the loader resamples to."""
+
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    D1 = "1d"
+
+    @property
+    def seconds(self) -> int:
+        return {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}[self.value]
+
+    @classmethod
+    def parse(cls, value: str) -> Timeframe:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(t.value for t in cls)
+            raise InvalidInputError(f"unknown timeframe {value!r}: use one of {choices}") from None
+
+
+class TargetTransform(StrEnum):
+    """How the lookforward target is built from the target column."""
+
+    LOG_RETURN = "log_return"
+    PCT_CHANGE = "pct_change"
+    LOG = "log"
+    NONE = "none"
+
+    @classmethod
+    def parse(cls, value: str) -> TargetTransform:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(t.value for t in cls)
+            raise InvalidInputError(f"unknown target transform {value!r}: use one of {choices}") from None
+
+
+def validate_symbol(symbol: str) -> str:
+    """Return the upper-cased symbol or refuse it (no path separators, quotes or SQL)."""
+    sym = symbol.strip().upper()
+    if not SYMBOL_RE.fullmatch(sym):
+        raise InvalidInputError(
+            f"invalid symbol {symbol!r}: use 1-15 letters, digits, '.' or '-' (e.g. AAPL, BRK.B)"
+        )
+    return sym
+
+
+def parse_symbols(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Parse ``"AAPL,QQQ,VIX"`` into a validated tuple: primary first, then context symbols."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    symbols = tuple(validate_symbol(p) for p in parts if p.strip())
+    if not symbols:
+        raise InvalidInputError("no symbol given: pass a primary symbol, e.g. 'AAPL' or 'AAPL,QQQ,VIX'")
+    if len(set(symbols)) != len(symbols):
+        raise InvalidInputError(f"symbol listed twice in {','.join(symbols)}: list each symbol once")
+    return symbols
+
+
+def validate_options(value: str) -> str:
+    """Validate a feature-set name (``data_options``); it becomes a file name in the store."""
+    if not OPTIONS_RE.fullmatch(value):
+        raise InvalidInputError(
+            f"invalid data options {value!r}: use letters, digits, '_', '.' or '-' (e.g. v1_full)"
+        )
+    return value
+
+
+def parse_date(value: str | dt.date | None, what: str) -> dt.date | None:
+    """Parse an ISO date (``2024-01-31``) or refuse it, naming the parameter."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"invalid {what} {value!r}: use an ISO date such as 2024-01-31") from None
+
+
+@dataclass(frozen=True)
+class SplitScheme:
+    """Walk-forward labelling of trading days at ingest: ``train_days`` then ``test_days``, repeated."""
+
+    train_days: int
+    test_days: int
+
+    @classmethod
+    def parse(cls, value: str | None) -> SplitScheme | None:
+        """Parse ``"60:20"`` (train days : test days) or ``"none"``."""
+        if value is None or value.strip().lower() in ("", "none"):
+            return None
+        m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
+        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            raise InvalidInputError(
+                f"invalid split scheme {value!r}: use TRAIN_DAYS:TEST_DAYS such as 60:20, or 'none'"
+            )
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.train_days}:{self.test_days}"
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward fold: positional row ranges plus what was removed and why.
+
+    ``train_index``/``test_index`` are positions into the loaded dataset. Times are inclusive.
+    ``purged`` counts training rows dropped because their target window touched a test row;
+    ``embargoed`` counts training rows dropped because their features look back into a test block.
+    """
+
+    number: int
+    train_index: np.ndarray = field(repr=False, compare=False)
+    test_index: np.ndarray = field(repr=False, compare=False)
+    train_start: dt.datetime
+    train_end: dt.datetime
+    test_start: dt.datetime
+    test_end: dt.datetime
+    purged: int
+    embargoed: int
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (without the index arrays) for registries and ``--json`` output."""
+        return {
+            "fold": self.number,
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "train_rows": len(self.train_index),
+            "test_rows": len(self.test_index),
+            "purged": self.purged,
+            "embargoed": self.embargoed,
+        }

@@ -1,0 +1,125 @@
+"""Reading and validating OHLCV bar files (CSV or Parquet) before anything is written.
+
+A file is refused as a whole, with a message naming the file, the row and the fix; the store is
+only touched after every file of an ingest has passed (see :func:`walkforward.features.pipeline.ingest`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from walkforward.domain import BAR_COLUMNS, validate_symbol
+from walkforward.errors import IngestError, InvalidInputError
+
+TS_ALIASES = ("ts", "timestamp", "time", "datetime", "date")
+SYMBOL_ALIASES = ("symbol", "ticker")
+PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
+
+
+def _read_any(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise IngestError(f"{path}: no such file; check the path")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".gz"):
+            return pd.read_csv(path)
+    except Exception as exc:  # the parser's own message is the useful part
+        raise IngestError(f"{path}: could not be read as {suffix[1:]} ({exc}); is the file complete?") from exc
+    raise IngestError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
+
+
+def _row(i: int, path: Path) -> str:
+    # 1-based data row; for CSV also the line number (header is line 1).
+    if path.suffix.lower() in (".csv", ".txt", ".gz"):
+        return f"row {i + 1} (line {i + 2})"
+    return f"row {i + 1}"
+
+
+def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Normalise one symbol's bars (ts + present bar columns, float64, sorted) or raise IngestError."""
+    df = raw.rename(columns={c: str(c).strip().lower() for c in raw.columns})
+    rows = np.asarray(raw.index)  # positions in the original file, also for one symbol of a long file
+    ts_col = next((c for c in TS_ALIASES if c in df.columns), None)
+    if ts_col is None:
+        raise IngestError(
+            f"{path}: no timestamp column; name one of {', '.join(TS_ALIASES)} (found: {', '.join(df.columns)})"
+        )
+    if "close" not in df.columns:
+        raise IngestError(f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})")
+    if df.empty:
+        raise IngestError(f"{path}: the file holds no rows")
+    ts = pd.to_datetime(df[ts_col], errors="coerce", utc=True, format="mixed")
+    bad = np.flatnonzero(ts.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise IngestError(
+            f"{path}: {_row(int(rows[i]), path)}: unparsable timestamp {df[ts_col].iloc[i]!r}; "
+            f"use ISO 8601 such as 2024-01-02 09:30:00 ({bad.size} bad row(s))"
+        )
+    out = pd.DataFrame({"ts": ts.dt.tz_localize(None).astype("datetime64[ns]")})
+    for col in BAR_COLUMNS:
+        if col not in df.columns:
+            continue
+        values = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
+        if bad.size:
+            i = int(bad[0])
+            raise IngestError(
+                f"{path}: {_row(int(rows[i]), path)}: column {col!r} is not a finite number ({df[col].iloc[i]!r}); "
+                f"fix or remove the row ({bad.size} bad row(s))"
+            )
+        nonpos = values <= 0 if col in PRICE_COLUMNS else values < 0
+        bad = np.flatnonzero(nonpos.to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            what = "non-positive price" if col in PRICE_COLUMNS else "negative count"
+            raise IngestError(
+                f"{path}: {_row(int(rows[i]), path)}: {what} {col}={values.iloc[i]}; prices must be > 0 "
+                f"(is the file adjusted or scaled correctly?) ({bad.size} bad row(s))"
+            )
+        out[col] = values.to_numpy()
+    dup = np.flatnonzero(out["ts"].duplicated().to_numpy())
+    if dup.size:
+        i = int(dup[0])
+        raise IngestError(
+            f"{path}: {_row(int(rows[i]), path)}: duplicate timestamp {out['ts'].iloc[i]}; keep one bar per timestamp "
+            f"({dup.size} duplicate(s))"
+        )
+    if {"high", "low"} <= set(out.columns):
+        bad = np.flatnonzero((out["high"] < out["low"]).to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            raise IngestError(f"{path}: {_row(int(rows[i]), path)}: high < low; check the column order")
+    return out.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def read_bars(path: Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
+    """Read one bars file into validated frames per symbol.
+
+    A file with a ``symbol`` (or ``ticker``) column holds several symbols (long format); otherwise
+    the symbol is ``symbol`` or the file's stem (``AAPL.csv`` -> ``AAPL``).
+    """
+    path = Path(path)
+    raw = _read_any(path)
+    lower = {str(c).strip().lower(): c for c in raw.columns}
+    sym_col = next((lower[a] for a in SYMBOL_ALIASES if a in lower), None)
+    if sym_col is not None and symbol is None:
+        out: dict[str, pd.DataFrame] = {}
+        for name, part in raw.groupby(raw[sym_col].astype(str), sort=True):
+            try:
+                sym = validate_symbol(str(name))
+            except InvalidInputError as exc:
+                raise IngestError(f"{path}: {exc}") from None
+            out[sym] = validate_bars(part.drop(columns=[sym_col]), path)
+        return out
+    try:
+        sym = validate_symbol(symbol or path.name.split(".")[0])
+    except InvalidInputError as exc:
+        raise IngestError(f"{path}: {exc}; pass --symbol NAME") from None
+    frame = raw.drop(columns=[sym_col]) if sym_col is not None else raw
+    return {sym: validate_bars(frame, path)}

@@ -1,0 +1,154 @@
+"""The feature pipeline: validated bars -> causal features + split labels -> the store.
+
+This is the reference's ``feature_service/pipeline.py``. Every ingest validates all its input first,
+then writes day by day (each day atomically), then updates the symbol's metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from walkforward.domain import SplitScheme, validate_options, validate_symbol
+from walkforward.errors import IngestError
+from walkforward.features.indicators import FEATURE_SET_VERSION, compute_features
+from walkforward.features.ingest import read_bars
+from walkforward.features.store import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one symbol's ingest wrote."""
+
+    symbol: str
+    days: int
+    rows: int
+    features: int
+    bar_seconds: int
+    first: str
+    last: str
+    train_days: int
+    test_days: int
+
+
+def infer_bar_shape(ts: pd.Series) -> tuple[int, int]:
+    """Return (bar size in seconds, typical bars per trading day) of a sorted timestamp series.
+
+    The bar size is the most common gap between consecutive bars of the same day (the smallest gap
+    when every day has a single bar, i.e. daily data).
+    """
+    day = ts.dt.normalize()
+    per_day = day.value_counts()
+    bars_per_day = int(max(1, round(float(per_day.median()))))
+    if bars_per_day <= 1:
+        return 86400, 1
+    gaps = ts.diff().dt.total_seconds()[day.eq(day.shift())]
+    bar_seconds = int(gaps.mode().iloc[0]) if len(gaps) else 60
+    return max(bar_seconds, 1), bars_per_day
+
+
+def split_labels(ts: pd.Series, scheme: SplitScheme | None) -> np.ndarray:
+    """Walk-forward train/test labels by trading day: ``train_days`` train, ``test_days`` test, repeated.
+
+    Days are counted from the first trading day of the batch being ingested; with no scheme
+    every row is 'train' (the loader then falls back to an 80/20 time split).
+    """
+    if scheme is None:
+        return np.full(len(ts), "train", dtype=object)
+    day_codes, _ = pd.factorize(ts.dt.normalize(), sort=True)
+    cycle = scheme.train_days + scheme.test_days
+    return np.where(day_codes % cycle < scheme.train_days, "train", "test").astype(object)
+
+
+def build_feature_frame(
+    bars: pd.DataFrame, *, options: str, scheme: SplitScheme | None
+) -> tuple[pd.DataFrame, dict[str, dict[str, object]], int, int]:
+    """Bars -> the stored frame (ts, raw bars, features, options, data_split) and feature metadata."""
+    bar_seconds, bars_per_day = infer_bar_shape(bars["ts"])
+    feats, defs = compute_features(bars, bars_per_day=bars_per_day)
+    frame = pd.concat([bars.reset_index(drop=True), feats.reset_index(drop=True)], axis=1)
+    frame["options"] = options
+    frame["data_split"] = split_labels(bars["ts"], scheme)
+    meta = {name: {"lookback": d.lookback, "group": d.group} for name, d in defs.items()}
+    return frame, meta, bar_seconds, bars_per_day
+
+
+def ingest_frames(
+    store: FeatureStore,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    options: str = FEATURE_SET_VERSION,
+    scheme: SplitScheme | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[IngestSummary]:
+    """Compute features for validated bars of each symbol and write them to ``store``.
+
+    ``progress`` is called with a short message after each step (one per symbol computed and written).
+    """
+    opt = validate_options(options)
+    built = {}
+    for symbol, bars in frames.items():  # compute everything before writing anything
+        built[validate_symbol(symbol)] = build_feature_frame(bars, options=opt, scheme=scheme)
+        if progress:
+            progress(f"features {symbol}")
+    out = []
+    for sym, (frame, meta, bar_seconds, bars_per_day) in built.items():
+        days = store.write_days(
+            sym,
+            frame,
+            options=opt,
+            bar_seconds=bar_seconds,
+            bars_per_day=bars_per_day,
+            features=meta,
+            split_scheme=str(scheme) if scheme else None,
+        )
+        if progress:
+            progress(f"wrote {sym}")
+        split_by_day = frame.groupby(frame["ts"].dt.normalize())["data_split"].first()
+        out.append(
+            IngestSummary(
+                symbol=sym,
+                days=days,
+                rows=len(frame),
+                features=len(meta),
+                bar_seconds=bar_seconds,
+                first=str(frame["ts"].iloc[0]),
+                last=str(frame["ts"].iloc[-1]),
+                train_days=int((split_by_day == "train").sum()),
+                test_days=int((split_by_day == "test").sum()),
+            )
+        )
+    return out
+
+
+def ingest_paths(
+    store: FeatureStore,
+    paths: Iterable[Path],
+    *,
+    symbol: str | None = None,
+    options: str = FEATURE_SET_VERSION,
+    scheme: SplitScheme | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[IngestSummary]:
+    """Validate every file, then ingest them all; a bad file stops the ingest before any write."""
+    paths = list(paths)
+    if symbol is not None and len(paths) != 1:
+        raise IngestError("--symbol names one file's symbol; pass exactly one file with it")
+    frames: dict[str, pd.DataFrame] = {}
+    for path in paths:
+        for sym, bars in read_bars(Path(path), symbol).items():
+            if sym in frames:
+                raise IngestError(f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol")
+            frames[sym] = bars
+    return ingest_frames(store, frames, options=options, scheme=scheme, progress=progress)
+
+
+def summary_dict(s: IngestSummary) -> dict[str, object]:
+    return asdict(s)
