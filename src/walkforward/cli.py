@@ -24,8 +24,11 @@ from walkforward.features.store import FeatureStore
 from walkforward.model_selection import plan_folds
 from walkforward.reports import dataset_dict, dataset_tables, ingest_table, symbols_table
 
-app = typer.Typer(help="Leakage-safe training and walk-forward evaluation of price-forecasting models.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Leakage-safe training and walk-forward evaluation of price-forecasting models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -67,11 +70,13 @@ def _ingest_progress(total: int, json_out: bool) -> tuple[Progress, Any]:
 @app.command("demo-data")
 def demo_data(
     days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
-    symbols: Annotated[str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")] = ",".join(
-        DEFAULT_SYMBOLS
-    ),
+    symbols: Annotated[
+        str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")
+    ] = ",".join(DEFAULT_SYMBOLS),
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
-    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "40:10",
+    split_scheme: Annotated[
+        str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")
+    ] = "40:10",
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
     json_out: JsonOpt = False,
 ) -> None:
@@ -83,7 +88,9 @@ def demo_data(
         out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
 
 
-def _demo_data(days: int, symbols: str, seed: int, split_scheme: str, options: str, json_out: bool) -> list[IngestSummary]:
+def _demo_data(
+    days: int, symbols: str, seed: int, split_scheme: str, options: str, json_out: bool
+) -> list[IngestSummary]:
     syms = parse_symbols(symbols)
     scheme = SplitScheme.parse(split_scheme)
     with err.status("generating the market", spinner="dots") if not json_out else _null():
@@ -103,17 +110,28 @@ class _null:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")],
-    symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")
+    ],
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")
+    ] = None,
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
-    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
+    split_scheme: Annotated[
+        str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")
+    ] = "none",
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
     progress, step = _ingest_progress(2 * len(paths), json_out)
     with progress:
         rows = ingest_paths(
-            _store(), paths, symbol=symbol, options=options, scheme=SplitScheme.parse(split_scheme), progress=step
+            _store(),
+            paths,
+            symbol=symbol,
+            options=options,
+            scheme=SplitScheme.parse(split_scheme),
+            progress=step,
         )
     if json_out:
         _emit_json([summary_dict(r) for r in rows])
@@ -129,7 +147,9 @@ def symbols(json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json([i.__dict__ for i in infos])
     elif not infos:
-        out.print(f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`.")
+        out.print(
+            f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`."
+        )
     else:
         out.print(symbols_table(infos))
 
@@ -144,22 +164,53 @@ def dataset(
     data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    embargo: Annotated[
+        int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")
+    ] = None,
     validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
     json_out: JsonOpt = False,
 ) -> None:
     """Load a data set exactly as training will, and show its rows, features and folds."""
-    _show_dataset(symbols, timeframe, target_col, target_transform, lookforward, data_options, start, end,
-                  embargo, validation, json_out)
+    _show_dataset(
+        symbols,
+        timeframe,
+        target_col,
+        target_transform,
+        lookforward,
+        data_options,
+        start,
+        end,
+        embargo,
+        validation,
+        json_out,
+    )
 
 
-def _show_dataset(symbols: str, timeframe: str, target_col: str, target_transform: str, lookforward: int,
-                  data_options: str | None, start: str | None, end: str | None, embargo: int | None,
-                  validation: str, json_out: bool) -> None:
+def _show_dataset(
+    symbols: str,
+    timeframe: str,
+    target_col: str,
+    target_transform: str,
+    lookforward: int,
+    data_options: str | None,
+    start: str | None,
+    end: str | None,
+    embargo: int | None,
+    validation: str,
+    json_out: bool,
+) -> None:
     if validation not in ("walk_forward", "expanding", "holdout"):
         raise WalkforwardError(f"unknown validation {validation!r}: use walk_forward, expanding or holdout")
-    req = LoadRequest.build(symbols, timeframe=timeframe, target_col=target_col, target_transform=target_transform,
-                            lookforward=lookforward, data_options=data_options, start=start, end=end)
+    req = LoadRequest.build(
+        symbols,
+        timeframe=timeframe,
+        target_col=target_col,
+        target_transform=target_transform,
+        lookforward=lookforward,
+        data_options=data_options,
+        start=start,
+        end=end,
+    )
     ds = load_dataset(_store(), req)
     plan = plan_folds(ds, embargo=embargo, scheme=validation)  # type: ignore[arg-type]
     if json_out:
@@ -178,8 +229,19 @@ def demo(
     rows = _demo_data(days, ",".join(DEFAULT_SYMBOLS), 7, "40:10", FEATURE_SET_VERSION, json_out)
     if not json_out:
         out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
-    _show_dataset(",".join(DEFAULT_SYMBOLS), "5m", "close", "log_return", 1, None, None, None, None,
-                  "walk_forward", json_out)
+    _show_dataset(
+        ",".join(DEFAULT_SYMBOLS),
+        "5m",
+        "close",
+        "log_return",
+        1,
+        None,
+        None,
+        None,
+        None,
+        "walk_forward",
+        json_out,
+    )
 
 
 def main() -> None:

@@ -41,8 +41,15 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
         t.add_column(col, justify="right" if col not in ("symbol", "first", "last") else "left")
     for r in rows:
         t.add_row(
-            r.symbol, f"{r.days:,}", f"{r.rows:,}", str(r.features), f"{r.bar_seconds}s",
-            r.first, r.last, str(r.train_days), str(r.test_days),
+            r.symbol,
+            f"{r.days:,}",
+            f"{r.rows:,}",
+            str(r.features),
+            f"{r.bar_seconds}s",
+            r.first,
+            r.last,
+            str(r.train_days),
+            str(r.test_days),
         )
     return t
 
@@ -53,7 +60,12 @@ def symbols_table(rows: Sequence[SymbolInfo]) -> Table:
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.symbol, r.first_date, r.last_date, str(r.days), ", ".join(r.options), f"{r.bar_seconds}s",
+            r.symbol,
+            r.first_date,
+            r.last_date,
+            str(r.days),
+            ", ".join(r.options),
+            f"{r.bar_seconds}s",
             str(r.features),
         )
     return t
@@ -64,21 +76,56 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     summary = Table(title="Data set", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    for key in ("symbols", "timeframe", "target_transform", "lookforward", "rows", "days", "features", "test_rows"):
+    for key in (
+        "symbols",
+        "timeframe",
+        "target_transform",
+        "lookforward",
+        "rows",
+        "days",
+        "features",
+        "test_rows",
+    ):
         value = d[key]
-        summary.add_row(key, ", ".join(value) if isinstance(value, list) else f"{value:,}" if isinstance(value, int)
-                        else str(value))
+        summary.add_row(
+            key,
+            ", ".join(value)
+            if isinstance(value, list)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else str(value),
+        )
     if ds.skipped_symbols:
         summary.add_row("skipped", ", ".join(ds.skipped_symbols))
     summary.add_row("range", f"{d['first_ts']} .. {d['last_ts']}")
-    summary.add_row("validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars")
+    summary.add_row(
+        "validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars"
+    )
     folds = Table(title=f"Folds ({plan.scheme})")
-    for col in ("fold", "train from", "train to", "train rows", "purged", "embargoed", "test from", "test to",
-                "test rows"):
-        folds.add_column(col, justify="right" if "rows" in col or col in ("fold", "purged", "embargoed") else "left")
+    for col in (
+        "fold",
+        "train from",
+        "train to",
+        "train rows",
+        "purged",
+        "embargoed",
+        "test from",
+        "test to",
+        "test rows",
+    ):
+        folds.add_column(
+            col, justify="right" if "rows" in col or col in ("fold", "purged", "embargoed") else "left"
+        )
     for f in plan.folds:
         folds.add_row(
-            str(f.number), str(f.train_start), str(f.train_end), f"{len(f.train_index):,}", str(f.purged),
-            str(f.embargoed), str(f.test_start), str(f.test_end), f"{len(f.test_index):,}",
+            str(f.number),
+            str(f.train_start),
+            str(f.train_end),
+            f"{len(f.train_index):,}",
+            str(f.purged),
+            str(f.embargoed),
+            str(f.test_start),
+            str(f.test_end),
+            f"{len(f.test_index):,}",
         )
     return [summary, folds]

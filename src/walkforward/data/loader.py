@@ -77,7 +77,7 @@ class LoadRequest:
         if s and e and s > e:
             raise InvalidInputError(f"start date {s} is after end date {e}: swap them")
         return cls(
-            symbols=parse_symbols(symbols),
+            symbols=parse_symbols(symbols if isinstance(symbols, str) else tuple(symbols)),
             timeframe=Timeframe.parse(timeframe),
             target_col=target_col,
             target_transform=TargetTransform.parse(target_transform),
@@ -146,7 +146,9 @@ class _Source:
     bars_per_day: int
 
 
-def _day_files(store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None) -> dict[str, list[Path]]:
+def _day_files(
+    store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None
+) -> dict[str, list[Path]]:
     """Files per version stem in the requested date range, from folder names only."""
     base = store.symbol_dir(symbol)
     out: dict[str, list[Path]] = {}
@@ -179,10 +181,12 @@ def _resolve_source(
         if not files:
             files = sorted(f for fs in by_version.values() for f in fs)
             n = con.execute(
-                "SELECT count(*) FROM read_parquet($f) WHERE options IS NULL OR options = ''", {"f": [str(f) for f in files]}
+                "SELECT count(*) FROM read_parquet($f) WHERE options IS NULL OR options = ''",
+                {"f": [str(f) for f in files]},
             ).fetchone()
             if not n or not n[0]:
-                return f"no rows with data_options {req.data_options!r} (stored: {', '.join(sorted(by_version))})"
+                stored = ", ".join(sorted(by_version))
+                return f"no rows with data_options {req.data_options!r} (stored: {stored})"
             log.warning(
                 "%s: no %r feature set; using legacy rows with empty options (the reference's fallback)",
                 symbol,
@@ -276,7 +280,9 @@ def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict
             bases.append(c)
             feature_cols.append(name)
     if req.target_col not in out_cols:
-        raise DataNotFoundError(f"{sources[0].symbol} has no {req.target_col!r} column: choose another target_col")
+        raise DataNotFoundError(
+            f"{sources[0].symbol} has no {req.target_col!r} column: choose another target_col"
+        )
     split_expr = " OR ".join(split_terms) if split_terms else "FALSE"
     select.insert(1, f"CASE WHEN {split_expr} THEN 'test' ELSE 'train' END AS data_split")
     joins = " ".join(f"JOIN s{i} ON s{i}.ts = s0.ts" for i in range(1, len(sources)))
@@ -314,18 +320,24 @@ def _convert_lookback(lookback: int | None, src: _Source, tf: Timeframe) -> int 
 
 
 def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) -> pd.Series:
-    """The value to predict at each row, from the reference price ``lookforward`` rows ahead."""
+    """The value to predict at each row, from the reference price ``lookforward`` rows ahead.
+
+    Prices are validated positive at ingest, so no epsilon is added inside the logs (the reference's
+    ``+ 1e-9`` would only hide a bad price).
+    """
     future = ref.shift(-lookforward)
     if transform is TargetTransform.LOG_RETURN:
-        return np.log(future / ref)
+        return pd.Series(np.log(future / ref), index=ref.index)
     if transform is TargetTransform.PCT_CHANGE:
         return future / ref - 1.0
     if transform is TargetTransform.LOG:
-        return np.log(future)
+        return pd.Series(np.log(future), index=ref.index)
     return future
 
 
-def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
+def load_dataset(
+    store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None
+) -> Dataset:
     """Load ``req`` from ``store``: join, resample, target; raw prices never become features.
 
     Examples
@@ -343,7 +355,10 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
             src = _resolve_source(con, store, sym, req)
             if isinstance(src, str):
                 if i == 0:
-                    stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
+                    stored = (
+                        ", ".join(store.symbols())
+                        or "none (run `walkforward demo-data` or `walkforward ingest`)"
+                    )
                     raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
                 log.warning("context symbol %s skipped: %s", sym, src)
                 skipped.append(sym)
@@ -356,7 +371,7 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
                 "choose a timeframe at least as coarse as the data"
             )
         sql, params, feature_cols = build_query(sources, req)
-        frame = con.execute(sql, params).fetch_arrow_table().to_pandas()
+        frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
     finally:
         if own:
             con.close()
@@ -368,7 +383,8 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
     n_before = len(frame)
     if req.lookforward >= n_before:
         raise InvalidInputError(
-            f"lookforward {req.lookforward} is not smaller than the {n_before} rows at {req.timeframe.value}: "
+            f"lookforward {req.lookforward} is not smaller than the {n_before} rows "
+            f"at {req.timeframe.value}: "
             "use a smaller lookforward, a finer timeframe or more data"
         )
     frame["target"] = make_target(frame[req.target_col], req.target_transform, req.lookforward)
@@ -380,7 +396,9 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
         for c, info in src.features.items():
             lookbacks[c + suffix] = _convert_lookback(info.get("lookback"), src, req.timeframe)
             groups[c + suffix] = str(info.get("group", "standard"))
-    has_split = any("data_split" in s.columns for s in sources) and bool((frame["data_split"] == "test").any())
+    has_split = any("data_split" in s.columns for s in sources) and bool(
+        (frame["data_split"] == "test").any()
+    )
     return Dataset(
         request=req,
         frame=frame,

@@ -29,7 +29,9 @@ def _read_any(path: Path) -> pd.DataFrame:
         if suffix in (".csv", ".txt", ".gz"):
             return pd.read_csv(path)
     except Exception as exc:  # the parser's own message is the useful part
-        raise IngestError(f"{path}: could not be read as {suffix[1:]} ({exc}); is the file complete?") from exc
+        raise IngestError(
+            f"{path}: could not be read as {suffix[1:]} ({exc}); is the file complete?"
+        ) from exc
     raise IngestError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
 
 
@@ -47,10 +49,13 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     ts_col = next((c for c in TS_ALIASES if c in df.columns), None)
     if ts_col is None:
         raise IngestError(
-            f"{path}: no timestamp column; name one of {', '.join(TS_ALIASES)} (found: {', '.join(df.columns)})"
+            f"{path}: no timestamp column; name one of {', '.join(TS_ALIASES)} "
+            f"(found: {', '.join(df.columns)})"
         )
     if "close" not in df.columns:
-        raise IngestError(f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})")
+        raise IngestError(
+            f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})"
+        )
     if df.empty:
         raise IngestError(f"{path}: the file holds no rows")
     ts = pd.to_datetime(df[ts_col], errors="coerce", utc=True, format="mixed")
@@ -70,7 +75,8 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.size:
             i = int(bad[0])
             raise IngestError(
-                f"{path}: {_row(int(rows[i]), path)}: column {col!r} is not a finite number ({df[col].iloc[i]!r}); "
+                f"{path}: {_row(int(rows[i]), path)}: column {col!r} is not a finite number "
+                f"({df[col].iloc[i]!r}); "
                 f"fix or remove the row ({bad.size} bad row(s))"
             )
         nonpos = values <= 0 if col in PRICE_COLUMNS else values < 0
@@ -87,7 +93,8 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     if dup.size:
         i = int(dup[0])
         raise IngestError(
-            f"{path}: {_row(int(rows[i]), path)}: duplicate timestamp {out['ts'].iloc[i]}; keep one bar per timestamp "
+            f"{path}: {_row(int(rows[i]), path)}: duplicate timestamp {out['ts'].iloc[i]}; "
+            "keep one bar per timestamp "
             f"({dup.size} duplicate(s))"
         )
     if {"high", "low"} <= set(out.columns):

@@ -73,6 +73,8 @@ def build_feature_frame(
     """Bars -> the stored frame (ts, raw bars, features, options, data_split) and feature metadata."""
     bar_seconds, bars_per_day = infer_bar_shape(bars["ts"])
     feats, defs = compute_features(bars, bars_per_day=bars_per_day)
+    # volume and trade_count are bar columns and features at once: store them once
+    feats = feats.drop(columns=[c for c in feats.columns if c in bars.columns])
     frame = pd.concat([bars.reset_index(drop=True), feats.reset_index(drop=True)], axis=1)
     frame["options"] = options
     frame["data_split"] = split_labels(bars["ts"], scheme)
@@ -145,7 +147,9 @@ def ingest_paths(
     for path in paths:
         for sym, bars in read_bars(Path(path), symbol).items():
             if sym in frames:
-                raise IngestError(f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol")
+                raise IngestError(
+                    f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol"
+                )
             frames[sym] = bars
     return ingest_frames(store, frames, options=options, scheme=scheme, progress=progress)
 

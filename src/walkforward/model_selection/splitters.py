@@ -59,7 +59,9 @@ def _blocks(is_test: np.ndarray) -> list[tuple[bool, int, int]]:
     return [(bool(is_test[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
 
 
-def _fold(number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purged: int, embargoed: int) -> Fold:
+def _fold(
+    number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purged: int, embargoed: int
+) -> Fold:
     return Fold(
         number=number,
         train_index=train,
@@ -177,7 +179,9 @@ def make_folds(
         final = np.flatnonzero(np.arange(labels.size) < cut)
         final = final[np.isin(final, folds[0].train_index)]
         return FoldPlan("holdout", lookforward, 0, tuple(folds), final)
-    folds = walk_forward_folds(labels, ts, lookforward=lookforward, embargo=embargo, expanding=scheme == "expanding")
+    folds = walk_forward_folds(
+        labels, ts, lookforward=lookforward, embargo=embargo, expanding=scheme == "expanding"
+    )
     if not folds:
         raise InvalidInputError(
             "no walk-forward fold: the data needs a train block followed by a test block; "
