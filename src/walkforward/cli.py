@@ -70,13 +70,11 @@ def _ingest_progress(total: int, json_out: bool) -> tuple[Progress, Any]:
 @app.command("demo-data")
 def demo_data(
     days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
-    symbols: Annotated[
-        str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")
-    ] = ",".join(DEFAULT_SYMBOLS),
+    symbols: Annotated[str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")] = ",".join(
+        DEFAULT_SYMBOLS
+    ),
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
-    split_scheme: Annotated[
-        str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")
-    ] = "40:10",
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "40:10",
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
     json_out: JsonOpt = False,
 ) -> None:
@@ -110,16 +108,10 @@ class _null:
 
 @app.command()
 def ingest(
-    paths: Annotated[
-        list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")
-    ],
-    symbol: Annotated[
-        str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")
-    ] = None,
+    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")],
+    symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
-    split_scheme: Annotated[
-        str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")
-    ] = "none",
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
@@ -147,9 +139,7 @@ def symbols(json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json([i.__dict__ for i in infos])
     elif not infos:
-        out.print(
-            f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`."
-        )
+        out.print(f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`.")
     else:
         out.print(symbols_table(infos))
 
@@ -164,9 +154,7 @@ def dataset(
     data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    embargo: Annotated[
-        int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")
-    ] = None,
+    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
     validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
     json_out: JsonOpt = False,
 ) -> None:

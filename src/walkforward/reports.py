@@ -89,18 +89,14 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
         value = d[key]
         summary.add_row(
             key,
-            ", ".join(value)
-            if isinstance(value, list)
-            else f"{value:,}"
-            if isinstance(value, int)
-            else str(value),
+            ", ".join(value) if isinstance(value, list) else f"{value:,}" if isinstance(value, int) else str(value),
         )
     if ds.skipped_symbols:
         summary.add_row("skipped", ", ".join(ds.skipped_symbols))
     summary.add_row("range", f"{d['first_ts']} .. {d['last_ts']}")
-    summary.add_row(
-        "validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars"
-    )
+    summary.add_row("validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars")
+    for note in plan.notes:
+        summary.add_row("note", f"[yellow]{note}[/]")
     folds = Table(title=f"Folds ({plan.scheme})")
     for col in (
         "fold",
@@ -113,9 +109,7 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
         "test to",
         "test rows",
     ):
-        folds.add_column(
-            col, justify="right" if "rows" in col or col in ("fold", "purged", "embargoed") else "left"
-        )
+        folds.add_column(col, justify="right" if "rows" in col or col in ("fold", "purged", "embargoed") else "left")
     for f in plan.folds:
         folds.add_row(
             str(f.number),

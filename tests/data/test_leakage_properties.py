@@ -70,9 +70,7 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
     ts = pd.DatetimeIndex(
         np.concatenate(
             [
-                (
-                    d + pd.Timedelta(hours=9, minutes=30) + pd.to_timedelta(np.arange(m["bars"]), "min")
-                ).to_numpy()
+                (d + pd.Timedelta(hours=9, minutes=30) + pd.to_timedelta(np.arange(m["bars"]), "min")).to_numpy()
                 for d in days
             ]
         )
@@ -103,9 +101,7 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
     bucket = ts.floor(f"{seconds}s")
     row_of_bucket = {t: i for i, t in enumerate(ds.ts)}
     raw_test_rows = {
-        row_of_bucket[b]
-        for b, lab in zip(bucket, labels, strict=True)
-        if lab == "test" and b in row_of_bucket
+        row_of_bucket[b] for b, lab in zip(bucket, labels, strict=True) if lab == "test" and b in row_of_bucket
     }
     L = m["lookforward"]
     embargo = plan.embargo

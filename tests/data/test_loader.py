@@ -23,9 +23,7 @@ def _reference_raw_price(col: str) -> bool:
 
 
 @pytest.mark.parametrize("timeframe", ["1m", "5m", "15m", "1h", "1d"])
-def test_no_raw_price_or_metadata_column_reaches_the_features(
-    demo_store: FeatureStore, timeframe: str
-) -> None:
+def test_no_raw_price_or_metadata_column_reaches_the_features(demo_store: FeatureStore, timeframe: str) -> None:
     ds = load_dataset(demo_store, LoadRequest.build(ALL, timeframe=timeframe, target_transform="log_return"))
     assert ds.feature_columns
     for col in ds.feature_columns:
@@ -200,9 +198,7 @@ def test_timeframe_finer_than_the_store_is_refused(empty_store: FeatureStore) ->
 
 def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty_store: FeatureStore) -> None:
     ts = pd.date_range("2024-01-02 09:30", periods=50, freq="1min")
-    base = pd.DataFrame(
-        {"ts": ts, "close": np.linspace(10, 20, 50), "f": np.arange(50.0), "data_split": "train"}
-    )
+    base = pd.DataFrame({"ts": ts, "close": np.linspace(10, 20, 50), "f": np.arange(50.0), "data_split": "train"})
     feats = {"f": {"lookback": 2, "group": "standard"}}
     empty_store.write_days(
         "XYZ",

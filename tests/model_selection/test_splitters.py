@@ -30,17 +30,11 @@ def _ts(n: int) -> np.ndarray:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    labels=split_labels(), lookforward=st.integers(1, 15), embargo=st.integers(0, 20), expanding=st.booleans()
-)
-def test_walk_forward_folds_never_leak(
-    labels: np.ndarray, lookforward: int, embargo: int, expanding: bool
-) -> None:
+@given(labels=split_labels(), lookforward=st.integers(1, 15), embargo=st.integers(0, 20), expanding=st.booleans())
+def test_walk_forward_folds_never_leak(labels: np.ndarray, lookforward: int, embargo: int, expanding: bool) -> None:
     is_test = labels == "test"
     test_pos = np.flatnonzero(is_test)
-    folds = walk_forward_folds(
-        labels, _ts(labels.size), lookforward=lookforward, embargo=embargo, expanding=expanding
-    )
+    folds = walk_forward_folds(labels, _ts(labels.size), lookforward=lookforward, embargo=embargo, expanding=expanding)
     seen_test: set[int] = set()
     for f in folds:
         train, test = f.train_index, f.test_index
@@ -84,13 +78,9 @@ def test_holdout_is_time_ordered_and_purged(n: int, lookforward: int) -> None:
 
 
 def test_reference_timeline_pairs_each_test_block_with_the_train_block_before_it() -> None:
-    labels = np.array(
-        ["train"] * 10 + ["test"] * 5 + ["train"] * 10 + ["test"] * 5 + ["train"] * 3, dtype=object
-    )
+    labels = np.array(["train"] * 10 + ["test"] * 5 + ["train"] * 10 + ["test"] * 5 + ["train"] * 3, dtype=object)
     folds = walk_forward_folds(labels, _ts(labels.size), lookforward=2, embargo=3)
-    assert [
-        (f.train_index.min(), f.train_index.max(), f.test_index.min(), f.test_index.max()) for f in folds
-    ] == [
+    assert [(f.train_index.min(), f.train_index.max(), f.test_index.min(), f.test_index.max()) for f in folds] == [
         (0, 7, 10, 14),
         (18, 22, 25, 29),
     ]

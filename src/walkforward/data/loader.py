@@ -68,9 +68,7 @@ class LoadRequest:
         end: str | dt.date | None = None,
     ) -> LoadRequest:
         if target_col not in RAW_PRICE_COLUMNS:
-            raise InvalidInputError(
-                f"invalid target_col {target_col!r}: use one of {', '.join(RAW_PRICE_COLUMNS)}"
-            )
+            raise InvalidInputError(f"invalid target_col {target_col!r}: use one of {', '.join(RAW_PRICE_COLUMNS)}")
         if not isinstance(lookforward, int) or isinstance(lookforward, bool) or lookforward < 1:
             raise InvalidInputError(f"invalid lookforward {lookforward!r}: use a whole number of bars >= 1")
         s, e = parse_date(start, "start date"), parse_date(end, "end date")
@@ -146,9 +144,7 @@ class _Source:
     bars_per_day: int
 
 
-def _day_files(
-    store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None
-) -> dict[str, list[Path]]:
+def _day_files(store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None) -> dict[str, list[Path]]:
     """Files per version stem in the requested date range, from folder names only."""
     base = store.symbol_dir(symbol)
     out: dict[str, list[Path]] = {}
@@ -202,9 +198,7 @@ def _resolve_source(
             )
         version, files = next(iter(by_version.items()))
     paths = tuple(str(f) for f in sorted(files))
-    schema = con.execute(
-        "DESCRIBE SELECT * FROM read_parquet($f, union_by_name = true)", {"f": list(paths)}
-    ).fetchall()
+    schema = con.execute("DESCRIBE SELECT * FROM read_parquet($f, union_by_name = true)", {"f": list(paths)}).fetchall()
     columns = tuple(str(r[0]) for r in schema if _IDENT.fullmatch(str(r[0])))
     meta = store.read_meta(symbol)
     features = dict(meta.get("options", {}).get(version, {}).get("features", {}))
@@ -280,9 +274,7 @@ def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict
             bases.append(c)
             feature_cols.append(name)
     if req.target_col not in out_cols:
-        raise DataNotFoundError(
-            f"{sources[0].symbol} has no {req.target_col!r} column: choose another target_col"
-        )
+        raise DataNotFoundError(f"{sources[0].symbol} has no {req.target_col!r} column: choose another target_col")
     split_expr = " OR ".join(split_terms) if split_terms else "FALSE"
     select.insert(1, f"CASE WHEN {split_expr} THEN 'test' ELSE 'train' END AS data_split")
     joins = " ".join(f"JOIN s{i} ON s{i}.ts = s0.ts" for i in range(1, len(sources)))
@@ -335,9 +327,7 @@ def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) ->
     return future
 
 
-def load_dataset(
-    store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None
-) -> Dataset:
+def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
     """Load ``req`` from ``store``: join, resample, target; raw prices never become features.
 
     Examples
@@ -355,10 +345,7 @@ def load_dataset(
             src = _resolve_source(con, store, sym, req)
             if isinstance(src, str):
                 if i == 0:
-                    stored = (
-                        ", ".join(store.symbols())
-                        or "none (run `walkforward demo-data` or `walkforward ingest`)"
-                    )
+                    stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
                     raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
                 log.warning("context symbol %s skipped: %s", sym, src)
                 skipped.append(sym)
@@ -396,9 +383,7 @@ def load_dataset(
         for c, info in src.features.items():
             lookbacks[c + suffix] = _convert_lookback(info.get("lookback"), src, req.timeframe)
             groups[c + suffix] = str(info.get("group", "standard"))
-    has_split = any("data_split" in s.columns for s in sources) and bool(
-        (frame["data_split"] == "test").any()
-    )
+    has_split = any("data_split" in s.columns for s in sources) and bool((frame["data_split"] == "test").any())
     return Dataset(
         request=req,
         frame=frame,

@@ -197,9 +197,7 @@ def _stock_frame(
     )
 
 
-def _index_frame(
-    rng: np.random.Generator, ts: np.ndarray, regime: np.ndarray, factor: np.ndarray
-) -> pd.DataFrame:
+def _index_frame(rng: np.random.Generator, ts: np.ndarray, regime: np.ndarray, factor: np.ndarray) -> pd.DataFrame:
     """A VIX-like close: mean-reverting towards the regime level, rising when the market falls."""
     n = len(regime)
     kappa = 0.01  # per-minute mean reversion (half-life ~70 minutes)

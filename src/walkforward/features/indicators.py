@@ -163,9 +163,7 @@ def _regime_gmm(ret_1: np.ndarray, rv: np.ndarray, window: int, block: int) -> n
     return out
 
 
-def _fit_predict_block(
-    x: np.ndarray, valid: np.ndarray, out: np.ndarray, start: int, window: int, block: int
-) -> None:
+def _fit_predict_block(x: np.ndarray, valid: np.ndarray, out: np.ndarray, start: int, window: int, block: int) -> None:
     """Fit the mixture on the ``window`` valid rows before ``start`` and label the block into ``out``."""
     lo = max(0, start - window)
     fit = x[lo:start][valid[lo:start]]
@@ -225,9 +223,7 @@ def compute_features(bars: pd.DataFrame, *, bars_per_day: int) -> tuple[pd.DataF
 
     raw: dict[str, np.ndarray | pd.Series] = {f"ret_{h}": log_close.diff(h) for h in _RET_HORIZONS}
     raw |= {f"return_z_score_{z}": _rolling_z(ret_1, z) for z in _Z_WINDOWS}
-    raw |= {
-        f"ma_dist_{m}": _safe_div(c_arr, close.rolling(m, min_periods=m).mean()) - 1.0 for m in _MA_WINDOWS
-    }
+    raw |= {f"ma_dist_{m}": _safe_div(c_arr, close.rolling(m, min_periods=m).mean()) - 1.0 for m in _MA_WINDOWS}
     raw["momentum_10"] = _safe_div(c_arr, close.shift(10)) - 1.0
     macd, signal, hist = talib.MACD(c_arr, fastperiod=12, slowperiod=26, signalperiod=9)
     raw["macd_line"] = _safe_div(macd, c_arr)

@@ -29,9 +29,7 @@ def _read_any(path: Path) -> pd.DataFrame:
         if suffix in (".csv", ".txt", ".gz"):
             return pd.read_csv(path)
     except Exception as exc:  # the parser's own message is the useful part
-        raise IngestError(
-            f"{path}: could not be read as {suffix[1:]} ({exc}); is the file complete?"
-        ) from exc
+        raise IngestError(f"{path}: could not be read as {suffix[1:]} ({exc}); is the file complete?") from exc
     raise IngestError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
 
 
@@ -49,13 +47,10 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     ts_col = next((c for c in TS_ALIASES if c in df.columns), None)
     if ts_col is None:
         raise IngestError(
-            f"{path}: no timestamp column; name one of {', '.join(TS_ALIASES)} "
-            f"(found: {', '.join(df.columns)})"
+            f"{path}: no timestamp column; name one of {', '.join(TS_ALIASES)} (found: {', '.join(df.columns)})"
         )
     if "close" not in df.columns:
-        raise IngestError(
-            f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})"
-        )
+        raise IngestError(f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})")
     if df.empty:
         raise IngestError(f"{path}: the file holds no rows")
     ts = pd.to_datetime(df[ts_col], errors="coerce", utc=True, format="mixed")
@@ -112,7 +107,7 @@ def read_bars(path: Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
     the symbol is ``symbol`` or the file's stem (``AAPL.csv`` -> ``AAPL``).
     """
     path = Path(path)
-    raw = _read_any(path)
+    raw = _read_any(path).reset_index(drop=True)  # row numbers = positions in the file
     lower = {str(c).strip().lower(): c for c in raw.columns}
     sym_col = next((lower[a] for a in SYMBOL_ALIASES if a in lower), None)
     if sym_col is not None and symbol is None:
@@ -123,7 +118,7 @@ def read_bars(path: Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
             except InvalidInputError as exc:
                 raise IngestError(f"{path}: {exc}") from None
             out[sym] = validate_bars(part.drop(columns=[sym_col]), path)
-        return out
+        return dict(sorted(out.items()))
     try:
         sym = validate_symbol(symbol or path.name.split(".")[0])
     except InvalidInputError as exc:

@@ -147,9 +147,7 @@ def ingest_paths(
     for path in paths:
         for sym, bars in read_bars(Path(path), symbol).items():
             if sym in frames:
-                raise IngestError(
-                    f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol"
-                )
+                raise IngestError(f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol")
             frames[sym] = bars
     return ingest_frames(store, frames, options=options, scheme=scheme, progress=progress)
 

@@ -14,6 +14,7 @@ records instead of nested lists.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,8 @@ from walkforward.domain import Fold
 from walkforward.errors import InvalidInputError
 
 Scheme = Literal["walk_forward", "expanding", "holdout"]
+
+log = logging.getLogger(__name__)
 
 
 def boundary_masks(is_test: np.ndarray, *, lookforward: int, embargo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +62,7 @@ def _blocks(is_test: np.ndarray) -> list[tuple[bool, int, int]]:
     return [(bool(is_test[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
 
 
-def _fold(
-    number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purged: int, embargoed: int
-) -> Fold:
+def _fold(number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purged: int, embargoed: int) -> Fold:
     return Fold(
         number=number,
         train_index=train,
@@ -106,11 +107,15 @@ def walk_forward_folds(
         rows = np.concatenate([np.arange(a, b) for a, b in used])
         train = rows[keep[rows]]
         if train.size == 0:
+            log.warning(
+                "test block starting at row %d has no training row left after purge (%d) and embargo (%d bars)",
+                start,
+                lookforward,
+                embargo,
+            )
             continue
         test = np.arange(start, stop)
-        folds.append(
-            _fold(len(folds) + 1, train, test, ts_arr, int(purged[rows].sum()), int(embargoed[rows].sum()))
-        )
+        folds.append(_fold(len(folds) + 1, train, test, ts_arr, int(purged[rows].sum()), int(embargoed[rows].sum())))
     return folds
 
 
@@ -146,6 +151,7 @@ class FoldPlan:
     embargo: int
     folds: tuple[Fold, ...]
     final_train_index: np.ndarray
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -154,6 +160,7 @@ class FoldPlan:
             "embargo": self.embargo,
             "final_train_rows": int(self.final_train_index.size),
             "folds": [f.to_dict() for f in self.folds],
+            "notes": list(self.notes),
         }
 
 
@@ -179,13 +186,19 @@ def make_folds(
         final = np.flatnonzero(np.arange(labels.size) < cut)
         final = final[np.isin(final, folds[0].train_index)]
         return FoldPlan("holdout", lookforward, 0, tuple(folds), final)
-    folds = walk_forward_folds(
-        labels, ts, lookforward=lookforward, embargo=embargo, expanding=scheme == "expanding"
-    )
+    folds = walk_forward_folds(labels, ts, lookforward=lookforward, embargo=embargo, expanding=scheme == "expanding")
     if not folds:
         raise InvalidInputError(
             "no walk-forward fold: the data needs a train block followed by a test block; "
             "ingest with a split scheme (e.g. --split-scheme 60:20) or use the holdout scheme"
         )
     final = final_training_index(labels, lookforward=lookforward, embargo=embargo)
-    return FoldPlan(scheme, lookforward, embargo, tuple(folds), final)
+    blocks = _blocks(labels == "test")
+    candidates = sum(1 for i, (t, _, _) in enumerate(blocks) if t and i > 0)
+    notes: tuple[str, ...] = ()
+    if len(folds) < candidates:
+        notes = (
+            f"{candidates - len(folds)} of {candidates} test block(s) had no training row left after the purge "
+            f"({lookforward} bars) and embargo ({embargo} bars): use longer train blocks or a smaller embargo",
+        )
+    return FoldPlan(scheme, lookforward, embargo, tuple(folds), final, notes)

@@ -1,0 +1,5 @@
+"""``python -m walkforward`` runs the CLI."""
+
+from walkforward.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""The console script, run as a real process: JSON output, tables, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FEATURES_PARQUET_DIR": str(tmp / "fp"),
+        "MODELS_DIR": str(tmp / "models"),
+        "METADATA_DB_PATH": str(tmp / "meta.db"),
+        "COLUMNS": "200",
+    }
+    env.pop("METADATA_DB_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "walkforward", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    res = run(tmp, "demo-data", "--days", "12", "--symbols", "AAPL,QQQ,VIX", "--split-scheme", "4:2", "--json")
+    assert res.returncode == 0, res.stderr
+    written = json.loads(res.stdout)
+    assert [w["symbol"] for w in written] == ["AAPL", "QQQ", "VIX"]
+    assert all(w["days"] == 12 and w["rows"] == 12 * 390 for w in written)
+    return tmp
+
+
+def test_symbols_and_dataset_json(home: Path) -> None:
+    res = run(home, "symbols", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [s["symbol"] for s in json.loads(res.stdout)] == ["AAPL", "QQQ", "VIX"]
+    res = run(
+        home,
+        "dataset",
+        "AAPL,QQQ,VIX",
+        "--timeframe",
+        "5m",
+        "--target-transform",
+        "log_return",
+        "--lookforward",
+        "3",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d["symbols"] == ["AAPL", "QQQ", "VIX"] and d["timeframe"] == "5m"
+    assert d["rows"] == 12 * 78 - 3
+    # the default embargo (the regimes' 5-day window) leaves the second 4-day train block empty: said, not hidden
+    assert len(d["folds"]["folds"]) == 1
+    assert d["folds"]["embargo"] > 4 * 78
+    assert "1 of 2 test block(s) had no training row left" in d["folds"]["notes"][0]
+    res = run(
+        home,
+        "dataset",
+        "AAPL,QQQ,VIX",
+        "--timeframe",
+        "5m",
+        "--lookforward",
+        "3",
+        "--embargo",
+        "12",
+        "--json",
+    )
+    d = json.loads(res.stdout)
+    assert [(f["purged"], f["embargoed"]) for f in d["folds"]["folds"]] == [(3, 0), (3, 12)]
+    assert not any(c.startswith(("close", "open", "high", "low", "vwap")) for c in d["feature_columns"])
+
+
+def test_dataset_table_output(home: Path) -> None:
+    res = run(home, "dataset", "AAPL,QQQ", "--timeframe", "15m")
+    assert res.returncode == 0, res.stderr
+    assert "Folds (walk_forward)" in res.stdout and "embargoed" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dataset", "ZZZ"], "primary symbol ZZZ: not in the store. Symbols in the store: AAPL, QQQ, VIX"),
+        (["dataset", "AAPL;DROP"], "invalid symbol 'AAPL;DROP'"),
+        (["dataset", "AAPL", "--timeframe", "2m"], "unknown timeframe '2m'"),
+        (["dataset", "AAPL", "--validation", "kfold"], "unknown validation 'kfold'"),
+        (["ingest", "/nonexistent/AAPL.csv"], "no such file"),
+        (["demo-data", "--split-scheme", "sixty"], "invalid split scheme 'sixty'"),
+    ],
+)
+def test_errors_are_one_clear_line_without_traceback(home: Path, args: list[str], message: str) -> None:
+    res = run(home, *args)
+    assert res.returncode == 2
+    assert message in " ".join(res.stderr.split())
+    assert "Traceback" not in res.stderr
