@@ -69,9 +69,7 @@ def validate_symbol(symbol: str) -> str:
     """Return the upper-cased symbol or refuse it (no path separators, quotes or SQL)."""
     sym = symbol.strip().upper()
     if not SYMBOL_RE.fullmatch(sym):
-        raise InvalidInputError(
-            f"invalid symbol {symbol!r}: use 1-15 letters, digits, '.' or '-' (e.g. AAPL, BRK.B)"
-        )
+        raise InvalidInputError(f"invalid symbol {symbol!r}: use 1-15 letters, digits, '.' or '-' (e.g. AAPL, BRK.B)")
     return sym
 
 
@@ -89,9 +87,7 @@ def parse_symbols(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def validate_options(value: str) -> str:
     """Validate a feature-set name (``data_options``); it becomes a file name in the store."""
     if not OPTIONS_RE.fullmatch(value):
-        raise InvalidInputError(
-            f"invalid data options {value!r}: use letters, digits, '_', '.' or '-' (e.g. v1_full)"
-        )
+        raise InvalidInputError(f"invalid data options {value!r}: use letters, digits, '_', '.' or '-' (e.g. v1_full)")
     return value
 
 
