@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -22,7 +23,17 @@ from walkforward.features.indicators import FEATURE_SET_VERSION
 from walkforward.features.pipeline import IngestSummary, ingest_frames, ingest_paths, summary_dict
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection import plan_folds
-from walkforward.reports import dataset_dict, dataset_tables, ingest_table, symbols_table
+from walkforward.registry import ModelStore
+from walkforward.reports import (
+    dataset_dict,
+    dataset_tables,
+    ingest_table,
+    model_dict,
+    model_tables,
+    models_table,
+    symbols_table,
+)
+from walkforward.training import TrainRequest, predict, train
 
 app = typer.Typer(
     help="Leakage-safe training and walk-forward evaluation of price-forecasting models.",
@@ -50,6 +61,7 @@ def _setup() -> None:
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False, show_time=False)],
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter is not news to a user
     state.settings = settings
 
 
@@ -230,6 +242,178 @@ def demo(
         "walk_forward",
         json_out,
     )
+
+
+def _registry() -> ModelStore:
+    return ModelStore.open(state.settings.database_url, state.settings.models_dir)
+
+
+def _parse_params(params: list[str], hyperparameters: str | None) -> dict[str, Any]:
+    """``--param alpha=0.01`` (repeatable, values parsed as JSON when they can be) and ``--hyperparameters JSON``."""
+    out: dict[str, Any] = {}
+    if hyperparameters:
+        try:
+            parsed = json.loads(hyperparameters)
+        except json.JSONDecodeError as exc:
+            raise WalkforwardError(
+                f"--hyperparameters is not valid JSON ({exc.msg}): use '{{\"alpha\": 0.01}}'"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise WalkforwardError("--hyperparameters must be a JSON object such as '{\"alpha\": 0.01}'")
+        out.update(parsed)
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise WalkforwardError(f"--param {item!r} is not KEY=VALUE: use e.g. --param alpha=0.01")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@app.command("train")
+def train_cmd(
+    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
+    algorithm: Annotated[str, typer.Option(help="One of the nine algorithms, e.g. elasticnet_regression.")],
+    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
+    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    target_transform: Annotated[
+        str, typer.Option(help="log_return, pct_change, log or none (returns are stationary: prefer them).")
+    ] = "none",
+    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
+    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    p_value_threshold: Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")] = 0.05,
+    parent_model_id: Annotated[str | None, typer.Option(help="Inherit the features of this model.")] = None,
+    feature_whitelist: Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Hyperparameter KEY=VALUE (repeatable).")] = None,
+    hyperparameters: Annotated[str | None, typer.Option(help="Hyperparameters as a JSON object.")] = None,
+    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
+    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train one model over walk-forward folds, evaluate it, and register it with its artifact."""
+    req = TrainRequest(
+        symbol=symbols,
+        algorithm=algorithm,
+        target_col=target_col,
+        timeframe=timeframe,
+        target_transform=target_transform,
+        lookforward=lookforward,
+        data_options=data_options,
+        start=start,
+        end=end,
+        p_value_threshold=p_value_threshold,
+        parent_model_id=parent_model_id,
+        feature_whitelist=tuple(f.strip() for f in feature_whitelist.split(",") if f.strip())
+        if feature_whitelist
+        else None,
+        hyperparameters=_parse_params(param or [], hyperparameters),
+        validation=validation,
+        embargo=embargo,
+    )
+    req.validate()
+    registry = _registry()
+    progress = Progress(console=err, transient=True, disable=json_out)
+    task = progress.add_task("loading data", total=None)
+    with progress:
+        record = train(
+            req,
+            store=_store(),
+            registry=registry,
+            progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
+        )
+    if json_out:
+        _emit_json(model_dict(record))
+    else:
+        for table in model_tables(record):
+            out.print(table)
+
+
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    symbol: Annotated[str | None, typer.Option(help="Primary symbol.")] = None,
+    algorithm: Annotated[str | None, typer.Option(help="Algorithm name.")] = None,
+    cohort: Annotated[str | None, typer.Option(help="Cohort id.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent model id.")] = None,
+    sort: Annotated[str, typer.Option(help="created_at, cv_score, ... or metrics.<name>.")] = "created_at",
+    ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """List registered models (filtered, sorted, paginated)."""
+    rows, total = _registry().list(
+        symbol=symbol.upper() if symbol else None,
+        algorithm=algorithm,
+        cohort_id=cohort,
+        parent_model_id=parent,
+        sort=sort,
+        descending=not ascending,
+        limit=limit,
+        offset=offset,
+    )
+    if json_out:
+        _emit_json({"total": total, "offset": offset, "models": [model_dict(r, brief=True) for r in rows]})
+    else:
+        out.print(models_table(rows, total, offset))
+
+
+@models_app.command("show")
+def models_show(model_id: str, json_out: JsonOpt = False) -> None:
+    """Show one model: request, features, folds and metrics."""
+    record = _registry().get(model_id)
+    if json_out:
+        _emit_json(model_dict(record))
+    else:
+        for table in model_tables(record):
+            out.print(table)
+
+
+@app.command("predict")
+def predict_cmd(
+    model_id: str,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default: the model's range.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write all predictions to a .csv or .parquet file.")] = None,
+    tail: Annotated[int, typer.Option(help="Rows to print (the latest).")] = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict with a registered model through the same loader and pipeline it was trained with."""
+    frame = predict(model_id, store=_store(), registry=_registry(), start=start, end=end)
+    if output is not None:
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(output, index=False)
+        elif output.suffix.lower() == ".csv":
+            frame.to_csv(output, index=False)
+        else:
+            raise WalkforwardError(f"--output {output}: use a .csv or .parquet file name")
+    shown = frame.tail(tail)
+    if json_out:
+        _emit_json(
+            {
+                "model_id": model_id,
+                "rows": len(frame),
+                "predictions": json.loads(shown.to_json(orient="records", date_format="iso")),
+            }
+        )
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Predictions of {model_id} ({len(frame):,} rows, latest {len(shown)})")
+        for col in shown.columns:
+            table.add_column(col, justify="left" if col == "ts" else "right")
+        for row in shown.itertuples(index=False):
+            table.add_row(*[str(v) if isinstance(v, pd.Timestamp) else f"{v:.6g}" for v in row])
+        out.print(table)
+        if output is not None:
+            out.print(f"wrote {len(frame):,} rows to {output}")
 
 
 def main() -> None:

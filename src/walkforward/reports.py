@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from walkforward.data.loader import Dataset
 from walkforward.features.pipeline import IngestSummary
 from walkforward.features.store import SymbolInfo
 from walkforward.model_selection.splitters import FoldPlan
+from walkforward.registry import ModelRecord
 
 
 def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
@@ -123,3 +125,122 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
             f"{len(f.test_index):,}",
         )
     return [summary, folds]
+
+
+_BRIEF_METRICS = ("r2", "rmse", "rmse_price", "hit_rate", "accuracy", "f1", "base_rate")
+
+
+def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
+    """A registered model as JSON (``brief``: the fields a list shows)."""
+    d: dict[str, Any] = {
+        "id": r.id,
+        "created_at": r.created_at.isoformat(),
+        "status": r.status,
+        "symbol": r.symbol,
+        "symbols": list(r.symbols),
+        "algorithm": r.algorithm,
+        "timeframe": r.timeframe,
+        "target_transform": r.target_transform,
+        "cv_score": r.cv_score,
+        "cohort_id": r.cohort_id,
+        "cohort_rank": r.cohort_rank,
+        "parent_model_id": r.parent_model_id,
+        "fingerprint": r.fingerprint,
+        "features": len(r.features) if brief else list(r.features),
+    }
+    if brief:
+        cv = r.metrics.get("cv", {})
+        d["metrics"] = {k: cv[k] for k in _BRIEF_METRICS if k in cv}
+        return d
+    d.update(
+        request=r.request,
+        hyperparameters=r.hyperparameters,
+        folds=r.folds,
+        metrics=r.metrics,
+        artifact_path=r.artifact_path,
+        artifact_sha256=r.artifact_sha256,
+        feature_details=r.feature_details,
+        regime_importance=r.regime_importance,
+    )
+    return d
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
+    t = Table(title=f"Models {offset + 1}-{offset + len(rows)} of {total}" if rows else "No models")
+    for col in ("id", "created", "symbols", "algorithm", "tf", "score", "features", "cohort", "parent"):
+        t.add_column(col)
+    for r in rows:
+        score_name = r.metrics.get("score", "")
+        t.add_row(
+            r.id[:12],
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            ",".join(r.symbols),
+            r.algorithm,
+            r.timeframe,
+            f"{score_name} {_fmt(r.cv_score)}",
+            str(len(r.features)),
+            f"{r.cohort_id[:8]}#{r.cohort_rank}" if r.cohort_id else "",
+            (r.parent_model_id or "")[:12],
+        )
+    return t
+
+
+def model_tables(r: ModelRecord) -> list[Table]:
+    """A model as tables: identity, per-fold metrics with the aggregate, and the kept features."""
+    head = Table(title=f"Model {r.id}", show_header=False)
+    head.add_column("field", style="bold")
+    head.add_column("value")
+    for key, value in (
+        ("symbols", ", ".join(r.symbols)),
+        ("algorithm", r.algorithm),
+        ("timeframe", r.timeframe),
+        ("target", f"{r.request.get('target_col')} {r.target_transform}, {r.request.get('lookforward')} ahead"),
+        ("validation", f"{r.folds.get('scheme')}, embargo {r.folds.get('embargo')} bars"),
+        ("hyperparameters", json.dumps(r.hyperparameters, default=str)),
+        (
+            "features",
+            f"{len(r.features)} kept of {len(r.request.get('input_features', []))} ({r.request.get('feature_source')})",
+        ),
+        ("parent", r.parent_model_id or "-"),
+        ("cohort", r.cohort_id or "-"),
+        ("fingerprint", r.fingerprint[:16]),
+        ("artifact", r.artifact_path),
+    ):
+        head.add_row(key, str(value))
+    folds: list[dict[str, Any]] = r.metrics.get("folds", [])
+    cv: dict[str, Any] = r.metrics.get("cv", {})
+    keys = [
+        k
+        for k in (
+            "r2",
+            "rmse",
+            "rmse_price",
+            "mae",
+            "hit_rate",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "base_rate",
+            "roc_auc",
+            "n",
+        )
+        if k in cv
+    ]
+    mt = Table(title="Out-of-sample metrics per fold")
+    mt.add_column("fold")
+    for k in keys:
+        mt.add_column(k, justify="right")
+    fold_info = {f["fold"]: f for f in r.folds.get("folds", [])}
+    for m in folds:
+        info = fold_info.get(m["fold"], {})
+        mt.add_row(f"{m['fold']} ({str(info.get('test_start', ''))[:10]})", *[_fmt(m.get(k, "")) for k in keys])
+    mt.add_row("[bold]mean[/]", *[_fmt(cv.get(k, "")) for k in keys])
+    mt.add_row("[dim]std[/]", *[_fmt(cv.get(f"{k}_std", "")) for k in keys])
+    return [head, mt]

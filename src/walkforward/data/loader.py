@@ -327,8 +327,17 @@ def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) ->
     return future
 
 
-def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
+def load_dataset(
+    store: FeatureStore,
+    req: LoadRequest,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    drop_unlabelled: bool = True,
+) -> Dataset:
     """Load ``req`` from ``store``: join, resample, target; raw prices never become features.
+
+    The last ``lookforward`` rows have no target yet; they are dropped for training and kept (with a
+    NaN target) when ``drop_unlabelled=False``, which prediction uses to score the latest bars.
 
     Examples
     --------
@@ -375,7 +384,8 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
             "use a smaller lookforward, a finer timeframe or more data"
         )
     frame["target"] = make_target(frame[req.target_col], req.target_transform, req.lookforward)
-    frame = frame.iloc[: n_before - req.lookforward].reset_index(drop=True)
+    if drop_unlabelled:
+        frame = frame.iloc[: n_before - req.lookforward].reset_index(drop=True)
     lookbacks: dict[str, int | None] = {}
     groups: dict[str, str] = {}
     for i, src in enumerate(sources):
@@ -393,5 +403,5 @@ def load_dataset(store: FeatureStore, req: LoadRequest, *, con: duckdb.DuckDBPyC
         symbols_used=tuple(s.symbol for s in sources),
         skipped_symbols=tuple(skipped),
         has_split=has_split,
-        dropped_no_target=req.lookforward,
+        dropped_no_target=req.lookforward if drop_unlabelled else 0,
     )

@@ -1,0 +1,52 @@
+"""The registry's table, as SQLAlchemy Core metadata (the migrations create it; this reads it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL; Python ``None`` is stored as SQL NULL."""
+    return sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("symbol", sa.String(32), nullable=False),
+    sa.Column("symbols", json_type(), nullable=False),
+    sa.Column("algorithm", sa.String(64), nullable=False),
+    sa.Column("timeframe", sa.String(16), nullable=False),
+    sa.Column("target_transform", sa.String(32), nullable=False),
+    sa.Column("request", json_type(), nullable=False),
+    sa.Column("features", json_type(), nullable=False),
+    sa.Column("hyperparameters", json_type(), nullable=False),
+    sa.Column("folds", json_type(), nullable=False),
+    sa.Column("metrics", json_type(), nullable=False),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("cohort_id", sa.String(64), nullable=True),
+    sa.Column("parent_model_id", sa.String(64), nullable=True),
+    sa.Column("artifact_path", sa.String(512), nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("cv_score", sa.Float(), nullable=True),
+    sa.Column("cohort_rank", sa.Integer(), nullable=True),
+    sa.Column("feature_details", json_type(), nullable=True),
+    sa.Column("regime_importance", json_type(), nullable=True),
+    sa.UniqueConstraint("fingerprint", name="uq_models_fingerprint"),
+    sa.Index("ix_models_symbol", "symbol"),
+    sa.Index("ix_models_algorithm", "algorithm"),
+    sa.Index("ix_models_cohort_id", "cohort_id"),
+    sa.Index("ix_models_parent_model_id", "parent_model_id"),
+    sa.Index("ix_models_created_at", "created_at"),
+)
+
+#: Alembic's bookkeeping table, named so the registry can share a database with other apps.
+VERSION_TABLE = "walkforward_registry_version"

@@ -1,0 +1,77 @@
+"""Frozen records the registry returns and accepts (database rows never leave the store)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NewModel:
+    """A trained model's metadata, before it is registered.
+
+    Every value must be JSON-serialisable (numpy scalars are accepted and converted). Float NaN or
+    infinity anywhere in the JSON fields or ``cv_score`` is stored as ``None``: JSON has no NaN.
+
+    Examples
+    --------
+    >>> new = NewModel(symbol="AAPL", symbols=("AAPL",), algorithm="ridge", timeframe="1h",
+    ...                target_transform="log_return", request={}, features=("rsi_14",),
+    ...                hyperparameters={"alpha": 1.0}, folds={}, metrics={"r2": 0.1}, fingerprint="ab12")
+    >>> new.status
+    'ready'
+    """
+
+    symbol: str
+    symbols: tuple[str, ...]
+    algorithm: str
+    timeframe: str
+    target_transform: str
+    request: dict[str, Any]
+    features: tuple[str, ...]
+    hyperparameters: dict[str, Any]
+    folds: dict[str, Any]
+    metrics: dict[str, Any]
+    fingerprint: str
+    status: str = "ready"
+    cohort_id: str | None = None
+    parent_model_id: str | None = None
+    cv_score: float | None = None
+    cohort_rank: int | None = None
+    feature_details: dict[str, Any] | None = field(default=None)
+    regime_importance: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model, as stored.
+
+    ``created_at`` is timezone-aware UTC. ``artifact_path`` is the full path of the joblib file (the
+    database keeps only its name relative to the store's models directory, so the directory can be
+    moved); load it with :meth:`ModelStore.load_artifact`, which checks ``artifact_sha256`` first.
+    ``parent_model_id`` is plain text: deleting a parent leaves it dangling on purpose.
+    """
+
+    id: str
+    created_at: dt.datetime
+    status: str
+    symbol: str
+    symbols: tuple[str, ...]
+    algorithm: str
+    timeframe: str
+    target_transform: str
+    request: dict[str, Any]
+    features: tuple[str, ...]
+    hyperparameters: dict[str, Any]
+    folds: dict[str, Any]
+    metrics: dict[str, Any]
+    fingerprint: str
+    cohort_id: str | None
+    parent_model_id: str | None
+    artifact_path: str
+    artifact_sha256: str
+    cv_score: float | None
+    cohort_rank: int | None
+    feature_details: dict[str, Any] | None
+    regime_importance: dict[str, Any] | None

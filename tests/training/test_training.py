@@ -1,0 +1,265 @@
+"""One training run end to end, on real stores and a real registry; leakage checks that can fail."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from walkforward.domain import RAW_PRICE_COLUMNS
+from walkforward.errors import InvalidInputError
+from walkforward.features.store import FeatureStore
+from walkforward.models import ALGORITHMS
+from walkforward.registry import ArtifactIntegrityError, ModelNotFoundError, ModelStore
+from walkforward.training import TrainRequest, predict, prepare, train
+
+FAST = {  # fewer trees keep the suite quick; the defaults are exercised by the CLI and the benchmark
+    "random_forest_regressor": {"n_estimators": 30},
+    "random_forest_classifier": {"n_estimators": 30},
+    "xgboost_regressor": {"n_estimators": 60},
+    "xgboost_classifier": {"n_estimators": 60},
+    "lightgbm_regressor": {"n_estimators": 60},
+    "lightgbm_classifier": {"n_estimators": 60},
+}
+
+
+def _req(algo: str, **kw) -> TrainRequest:
+    base = dict(
+        symbol="AAPL,QQQ,VIX",
+        algorithm=algo,
+        timeframe="5m",
+        target_transform="log_return",
+        embargo=12,
+        hyperparameters=FAST.get(algo, {}),
+    )
+    base.update(kw)
+    return TrainRequest(**base)
+
+
+def _is_raw_or_target(col: str) -> bool:
+    return col in RAW_PRICE_COLUMNS or col.startswith(tuple(f"{p}_" for p in RAW_PRICE_COLUMNS)) or "target" in col
+
+
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_every_algorithm_trains_registers_and_predicts(
+    algo: str, planted_store: FeatureStore, registry: ModelStore
+) -> None:
+    rec = train(_req(algo), store=planted_store, registry=registry)
+    assert registry.get(rec.id) == rec
+    assert len(rec.folds["folds"]) == 3 and len(rec.metrics["folds"]) == 3
+    cv = rec.metrics["cv"]
+    if ALGORITHMS[algo].is_classifier:
+        assert 0.0 <= cv["accuracy"] <= 1.0 and np.asarray(cv["confusion_matrix"]).sum() == cv["n"]
+    else:
+        assert {"r2", "mse", "mae", "rmse", "rmse_price", "hit_rate"} <= set(cv)
+        assert math.isclose(cv["rmse"], np.mean([m["rmse"] for m in rec.metrics["folds"]]))
+    assert rec.features and not any(_is_raw_or_target(c) for c in rec.features)
+    assert not any(_is_raw_or_target(c) for c in rec.request["input_features"])
+    pred = predict(rec.id, store=planted_store, registry=registry)
+    assert len(pred) > 0 and pred["prediction"].notna().all()
+    assert pred["target"].isna().sum() == 1  # the latest bar is predicted though its outcome is unknown
+
+
+def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, registry: ModelStore) -> None:
+    first = train(_req("linear_regression"), store=planted_store, registry=registry)
+    again = train(_req("linear_regression"), store=planted_store, registry=registry)
+    assert again.id == first.id
+    other = train(_req("linear_regression", lookforward=2), store=planted_store, registry=registry)
+    assert other.fingerprint != first.fingerprint
+
+
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_a_random_walk_has_no_out_of_sample_skill(
+    algo: str, random_walk_store: FeatureStore, registry: ModelStore
+) -> None:
+    rec = train(_req(algo), store=random_walk_store, registry=registry)
+    cv = rec.metrics["cv"]
+    if ALGORITHMS[algo].is_classifier:
+        n, p = cv["n"], cv["base_rate"]
+        best_constant = max(p, 1 - p)
+        assert cv["accuracy"] <= best_constant + 3 * math.sqrt(0.25 / n), cv
+    else:
+        assert cv["r2"] <= 0.01, cv
+
+
+def test_a_planted_predictable_component_is_recovered(planted_store: FeatureStore, registry: ModelStore) -> None:
+    rec = train(_req("elasticnet_regression"), store=planted_store, registry=registry)
+    assert rec.metrics["cv"]["r2"] > 0.01
+    assert all(m["r2"] > 0 for m in rec.metrics["folds"])
+    assert rec.metrics["cv"]["hit_rate"] > 0.52
+    pruning = rec.request["pruning"]
+    best = min(pruning, key=lambda c: pruning[c]["p_value"])
+    assert best == "ret_5_QQQ", best  # the lead-lag comes from QQQ's return over the past 5 minutes
+
+
+def _leaky_store(root, *, seed: int = 0) -> FeatureStore:
+    """A primary whose feature `leak` equals the next return in test blocks only (noise in train blocks)."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2024-01-02", periods=24)
+    ts = pd.DatetimeIndex(
+        np.concatenate(
+            [
+                (d + pd.Timedelta(hours=9, minutes=30) + pd.to_timedelta(np.arange(78) * 5, "min")).to_numpy()
+                for d in days
+            ]
+        )
+    )
+    n = ts.size
+    ret = rng.normal(0, 1e-3, n)
+    close = 100 * np.exp(np.cumsum(ret))
+    day = np.repeat(np.arange(24), 78)
+    split = np.where(day % 8 < 6, "train", "test").astype(object)
+    nxt = np.append(np.log(close[1:] / close[:-1]), 0.0)
+    leak = np.where(split == "test", nxt, rng.normal(0, 1e-3, n))
+    signal = 0.3 * nxt + rng.normal(0, 1e-3, n)  # weakly predictive everywhere, so pruning keeps something
+    frame = pd.DataFrame(
+        {
+            "ts": ts,
+            "close": close,
+            "noise": rng.normal(size=n),
+            "leak": leak,
+            "signal": signal,
+            "options": "v1",
+            "data_split": split,
+        }
+    )
+    store = FeatureStore(root)
+    store.write_days(
+        "LEAK",
+        frame,
+        options="v1",
+        bar_seconds=300,
+        bars_per_day=78,
+        features={c: {"lookback": 1, "group": "standard"} for c in ("noise", "leak", "signal")},
+        split_scheme="6:2",
+    )
+    return store
+
+
+def test_a_feature_predictive_only_in_test_blocks_is_never_selected(tmp_path, registry: ModelStore) -> None:
+    store = _leaky_store(tmp_path / "leak")
+    req = TrainRequest("LEAK", "linear_regression", timeframe="5m", target_transform="log_return", embargo=1)
+    data = prepare(req, store=store, registry=registry)
+    # The reference's way (prune on the whole data set) would select it: the test can catch the bug.
+    from sklearn.feature_selection import f_regression
+
+    _, p_all = f_regression(data.X.fillna(0.0), data.y)
+    assert p_all[list(data.features).index("leak")] < 1e-6
+    rec = train(req, store=store, registry=registry)
+    assert "leak" not in rec.features and "signal" in rec.features
+    assert not rec.request["pruning"]["leak"]["kept"]
+    # had a fold's pruner selected it, that fold's test R2 would be near 1 (leak == the next return there)
+    assert all(m["r2"] < 0.3 for m in rec.metrics["folds"]), rec.metrics["folds"]
+
+
+def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: ModelStore) -> None:
+    parent = train(_req("linear_regression", p_value_threshold=0.01), store=planted_store, registry=registry)
+    child = train(
+        _req("elasticnet_regression", parent_model_id=parent.id, p_value_threshold=1.0),
+        store=planted_store,
+        registry=registry,
+    )
+    assert set(child.request["input_features"]) == set(parent.features)
+    assert child.request["feature_source"] == "parent" and child.parent_model_id == parent.id
+    chosen = ("ret_5_QQQ", "rsi_14")
+    white = train(
+        _req("elasticnet_regression", parent_model_id=parent.id, feature_whitelist=chosen, p_value_threshold=1.0),
+        store=planted_store,
+        registry=registry,
+    )
+    assert tuple(white.request["input_features"]) == chosen and white.request["feature_source"] == "whitelist"
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        train(_req("linear_regression", parent_model_id="nope"), store=planted_store, registry=registry)
+    with pytest.raises(InvalidInputError, match="unknown feature\\(s\\) close_QQQ"):
+        train(_req("linear_regression", feature_whitelist=("close_QQQ",)), store=planted_store, registry=registry)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"algorithm": "deep_forest"}, "unknown algorithm 'deep_forest': use one of linear_regression"),
+        ({"timeframe": "3m"}, "unknown timeframe '3m'"),
+        ({"target_transform": "diff"}, "unknown target transform 'diff'"),
+        ({"hyperparameters": {"alpha_typo": 1}}, "unknown hyperparameter\\(s\\) alpha_typo"),
+        ({"p_value_threshold": 0.0}, "invalid p_value_threshold"),
+        ({"validation": "kfold"}, "unknown validation 'kfold'"),
+        ({"lookforward": 10_000}, "lookforward 10000 is not smaller than the"),
+    ],
+)
+def test_refusals_name_the_problem(kwargs, message, planted_store: FeatureStore, registry: ModelStore) -> None:
+    req = _req(kwargs.pop("algorithm", "linear_regression"), **kwargs)
+    with pytest.raises(InvalidInputError, match=message):
+        train(req, store=planted_store, registry=registry)
+    assert registry.list()[1] == 0
+
+
+def test_single_class_target_is_refused(tmp_path, registry: ModelStore) -> None:
+    store = FeatureStore(tmp_path / "up")
+    ts = pd.date_range("2024-01-02 09:30", periods=400, freq="5min")
+    frame = pd.DataFrame(
+        {
+            "ts": ts,
+            "close": np.linspace(10, 20, 400),
+            "f": np.random.default_rng(0).normal(size=400),
+            "options": "v1",
+            "data_split": "train",
+        }
+    )
+    store.write_days(
+        "UP",
+        frame,
+        options="v1",
+        bar_seconds=300,
+        bars_per_day=78,
+        features={"f": {"lookback": 1, "group": "standard"}},
+        split_scheme=None,
+    )
+    with pytest.raises(InvalidInputError, match="single class on the training rows \\(every label is 1\\)"):
+        train(
+            TrainRequest("UP", "logistic_classification", timeframe="5m", target_transform="log_return"),
+            store=store,
+            registry=registry,
+        )
+
+
+def test_all_nan_and_constant_columns_are_dropped_with_a_warning(tmp_path, registry: ModelStore, caplog) -> None:
+    store = FeatureStore(tmp_path / "const")
+    rng = np.random.default_rng(1)
+    ts = pd.date_range("2024-01-02 09:30", periods=600, freq="5min")
+    frame = pd.DataFrame(
+        {
+            "ts": ts,
+            "close": 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, 600))),
+            "good": rng.normal(size=600),
+            "flat": 1.0,
+            "empty": np.nan,
+            "options": "v1",
+            "data_split": "train",
+        }
+    )
+    feats = {c: {"lookback": 1, "group": "standard"} for c in ("good", "flat", "empty")}
+    store.write_days("CST", frame, options="v1", bar_seconds=300, bars_per_day=78, features=feats, split_scheme=None)
+    with caplog.at_level(logging.WARNING):
+        rec = train(
+            TrainRequest(
+                "CST", "linear_regression", timeframe="5m", target_transform="log_return", p_value_threshold=1.0
+            ),
+            store=store,
+            registry=registry,
+        )
+    assert "dropping 2 all-NaN or constant feature(s): empty, flat" in caplog.text
+    assert rec.features == ("good",) and rec.request["dropped_features"] == ["empty", "flat"]
+    assert rec.folds["scheme"] == "holdout"
+
+
+def test_a_tampered_artifact_is_refused(planted_store: FeatureStore, registry: ModelStore) -> None:
+    rec = train(_req("linear_regression"), store=planted_store, registry=registry)
+    path = rec.artifact_path
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ArtifactIntegrityError):
+        predict(rec.id, store=planted_store, registry=registry)
