@@ -1,70 +1,18 @@
 """Fixtures for the registry: the same store contract on every backend (SQLite file, PostgreSQL).
 
-PostgreSQL tests run on a fresh database ``wf_test_<hex>`` (one per session) created on the server of
-``METADATA_DB_URL`` (when it is a PostgreSQL URL) or ``127.0.0.1:5432`` (user ``postgres``), and
-dropped afterwards. An unreachable server skips them, except in CI (``CI=true``), where it fails.
+The PostgreSQL database comes from the root conftest (``pg_registry_url``).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from walkforward.registry import ModelStore, NewModel
-from walkforward.registry._schema import VERSION_TABLE
-
-DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_admin_url() -> str:
-    url = os.environ.get("METADATA_DB_URL", "")
-    if url.startswith("postgresql"):
-        return make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    return DEFAULT_PG_ADMIN_URL
-
-
-def _postgres_database() -> Iterator[str]:
-    admin_url = make_url(_pg_admin_url())
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"wf_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        where = f"{admin_url.host}:{admin_url.port or 5432}"
-        reason = f"PostgreSQL not reachable at {where}: {exc.orig}; set METADATA_DB_URL or start the server"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database created for this test session and dropped at its end."""
-    yield from _postgres_database()
-
-
-def _drop_registry_tables(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS models, {VERSION_TABLE}"))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,11 +25,7 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'metadata.db'}"
         return
-    url = request.getfixturevalue("postgres_url")
-    try:
-        yield url
-    finally:
-        _drop_registry_tables(url)
+    yield request.getfixturevalue("pg_registry_url")
 
 
 @pytest.fixture()
