@@ -367,7 +367,9 @@ def load_dataset(
     >>> ds.X.shape, ds.y.name  # doctest: +SKIP
     """
     own = con is None
-    con = con or duckdb.connect(config={"enable_progress_bar": False})
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # a library never draws on the caller's terminal
     try:
         sources: list[_Source] = []
         skipped: list[str] = []
