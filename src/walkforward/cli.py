@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import Progress
+from rich.progress import Progress, TextColumn
 
 from walkforward.config import Settings, load_settings
 from walkforward.data.loader import LoadRequest, load_dataset
@@ -25,14 +25,17 @@ from walkforward.features.store import FeatureStore
 from walkforward.model_selection import plan_folds
 from walkforward.registry import ModelStore
 from walkforward.reports import (
+    cohort_table,
     dataset_dict,
     dataset_tables,
     ingest_table,
     model_dict,
     model_tables,
     models_table,
+    search_dict,
     symbols_table,
 )
+from walkforward.search import SearchRequest, run_search
 from walkforward.training import TrainRequest, predict, train
 
 app = typer.Typer(
@@ -295,7 +298,61 @@ def train_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Train one model over walk-forward folds, evaluate it, and register it with its artifact."""
-    req = TrainRequest(
+    req = _train_request(
+        symbols,
+        algorithm,
+        timeframe,
+        target_col,
+        target_transform,
+        lookforward,
+        data_options,
+        start,
+        end,
+        p_value_threshold,
+        parent_model_id,
+        feature_whitelist,
+        param,
+        hyperparameters,
+        validation,
+        embargo,
+    )
+    req.validate()
+    registry = _registry()
+    progress = Progress(console=err, transient=True, disable=json_out)
+    task = progress.add_task("loading data", total=None)
+    with progress:
+        record = train(
+            req,
+            store=_store(),
+            registry=registry,
+            progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
+        )
+    if json_out:
+        _emit_json(model_dict(record))
+    else:
+        for table in model_tables(record):
+            out.print(table)
+
+
+def _train_request(
+    symbols: str,
+    algorithm: str,
+    timeframe: str,
+    target_col: str,
+    target_transform: str,
+    lookforward: int,
+    data_options: str | None,
+    start: str | None,
+    end: str | None,
+    p_value_threshold: float,
+    parent_model_id: str | None,
+    feature_whitelist: str | None,
+    param: list[str] | None,
+    hyperparameters: str | None,
+    validation: str,
+    embargo: int | None,
+) -> TrainRequest:
+    return TrainRequest(
         symbol=symbols,
         algorithm=algorithm,
         target_col=target_col,
@@ -314,22 +371,108 @@ def train_cmd(
         validation=validation,
         embargo=embargo,
     )
-    req.validate()
+
+
+def _parse_grids(grid: list[str]) -> dict[str, Any]:
+    """``--grid alpha_grid=[0.001,0.01]`` (repeatable) -> {"alpha_grid": [0.001, 0.01]}."""
+    out: dict[str, Any] = {}
+    for item in grid:
+        key, sep, raw = item.partition("=")
+        try:
+            values = json.loads(raw) if sep else None
+        except json.JSONDecodeError:
+            values = None
+        if not isinstance(values, list):
+            raise WalkforwardError(f"--grid {item!r} is not NAME=[values]: use e.g. --grid 'alpha_grid=[0.001, 0.01]'")
+        out[key.strip()] = values
+    return out
+
+
+@app.command("search")
+def search_cmd(
+    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
+    algorithm: Annotated[str, typer.Option(help="One of the nine algorithms, e.g. elasticnet_regression.")],
+    grid: Annotated[
+        list[str] | None, typer.Option(help="Grid values NAME=[...], e.g. 'alpha_grid=[0.001,0.01]'.")
+    ] = None,
+    search: Annotated[str, typer.Option(help="grid (exhaustive), halving or optuna.")] = "grid",
+    n_trials: Annotated[int, typer.Option(help="Trials for --search optuna.")] = 40,
+    default_grid: Annotated[bool, typer.Option(help="Start from the reference's default grid.")] = True,
+    save_all_grid_models: Annotated[bool, typer.Option(help="Register every combination, not just the best.")] = False,
+    explain: Annotated[bool, typer.Option(help="Compute SHAP and permutation importance for saved models.")] = True,
+    executor: Annotated[str, typer.Option(help="local (worker processes) or dask.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:8786.")] = None,
+    n_jobs: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores).")] = None,
+    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
+    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
+    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
+    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    p_value_threshold: Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")] = 0.05,
+    parent_model_id: Annotated[str | None, typer.Option(help="Inherit the features of this model.")] = None,
+    feature_whitelist: Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Fixed hyperparameter KEY=VALUE (repeatable).")] = None,
+    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
+    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search hyperparameters over the walk-forward folds; skip what is registered; rank the cohort."""
+    req = _train_request(
+        symbols,
+        algorithm,
+        timeframe,
+        target_col,
+        target_transform,
+        lookforward,
+        data_options,
+        start,
+        end,
+        p_value_threshold,
+        parent_model_id,
+        feature_whitelist,
+        param,
+        None,
+        validation,
+        embargo,
+    )
+    sreq = SearchRequest(
+        train=req,
+        grids=_parse_grids(grid or []),
+        search=search,
+        n_trials=n_trials,
+        save_all_grid_models=save_all_grid_models,
+        explain=explain,
+        use_default_grid=default_grid,
+        executor=executor,
+        scheduler=scheduler,
+        n_jobs=n_jobs,
+    )
+    sreq.validate()
     registry = _registry()
-    progress = Progress(console=err, transient=True, disable=json_out)
-    task = progress.add_task("loading data", total=None)
+    progress = Progress(
+        *Progress.get_default_columns(),
+        TextColumn("{task.fields[best]}"),
+        console=err,
+        transient=True,
+        disable=json_out,
+    )
+    task = progress.add_task(f"{search} search", total=None, best="")
+
+    def on_progress(done: int, total: int, best: float | None, msg: str) -> None:
+        label = "" if best is None else f"best so far {best:.5g}"
+        progress.update(task, completed=done, total=total, description=f"{msg} {done}/{total}", best=label)
+
     with progress:
-        record = train(
-            req,
-            store=_store(),
-            registry=registry,
-            progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
-        )
+        result = run_search(sreq, store=_store(), registry=registry, progress=on_progress)
     if json_out:
-        _emit_json(model_dict(record))
-    else:
-        for table in model_tables(record):
-            out.print(table)
+        _emit_json(search_dict(result))
+        return
+    for note in result.notes:
+        out.print(f"[dim]{note}[/]")
+    cohort = registry.cohort(result.cohort_id)
+    out.print(cohort_table(cohort, result.selection, title=f"Cohort {result.cohort_id}"))
 
 
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -374,6 +517,68 @@ def models_show(model_id: str, json_out: JsonOpt = False) -> None:
     else:
         for table in model_tables(record):
             out.print(table)
+
+
+@models_app.command("cohort")
+def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
+    """A cohort's siblings, ranked by cross-validated score, with the multiple-testing adjustment."""
+    from walkforward.search import selection_summary
+
+    rows = _registry().cohort(cohort_id)
+    if not rows:
+        raise WalkforwardError(f"no cohort {cohort_id!r}: see `walkforward models list` for cohort ids")
+    key = rows[0].metrics.get("score", "r2")
+    best_folds = [float(m[key]) for m in rows[0].metrics.get("folds", []) if key in m]
+    summary = selection_summary(
+        [r.cv_score for r in rows if r.cv_score is not None],
+        best_folds,
+        task="classification" if key == "accuracy" else "regression",
+    )
+    if json_out:
+        _emit_json({"cohort_id": cohort_id, "selection": summary, "models": [model_dict(r, brief=True) for r in rows]})
+    else:
+        out.print(cohort_table(rows, summary, title=f"Cohort {cohort_id}"))
+
+
+@models_app.command("lineage")
+def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
+    """A model's ancestors (parent, grandparent, ...) and descendants (all generations)."""
+    registry = _registry()
+    me = registry.get(model_id)
+    ancestors, descendants = registry.ancestors(model_id), registry.descendants(model_id)
+    if json_out:
+        _emit_json(
+            {
+                "model": model_dict(me, brief=True),
+                "ancestors": [model_dict(r, brief=True) for r in ancestors],
+                "descendants": [model_dict(r, brief=True) for r in descendants],
+            }
+        )
+        return
+    from rich.tree import Tree
+
+    root = Tree(f"[bold]{model_id}[/] {me.algorithm} ({len(me.features)} features, score {me.cv_score})")
+    node = root
+    for a in ancestors:
+        node = node.add(f"[purple]parent[/] {a.id} {a.algorithm} ({len(a.features)} features, score {a.cv_score})")
+    kids = root.add(f"descendants ({len(descendants)})")
+    for d in descendants:
+        kids.add(f"{d.id} {d.algorithm} parent={d.parent_model_id} ({len(d.features)} features, score {d.cv_score})")
+    out.print(root)
+
+
+@models_app.command("delete")
+def models_delete(model_id: str, json_out: JsonOpt = False) -> None:
+    """Delete a model and its artifact."""
+    _registry().delete(model_id)
+    _emit_json({"deleted": [model_id]}) if json_out else out.print(f"deleted {model_id}")
+
+
+@models_app.command("delete-cohort")
+def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
+    """Delete every model of a cohort and their artifacts."""
+    n = _registry().delete_cohort(cohort_id)
+    _emit_json({"cohort_id": cohort_id, "deleted": n}) if json_out else out.print(f"deleted {n} model(s)")
 
 
 @app.command("predict")

@@ -244,3 +244,52 @@ def model_tables(r: ModelRecord) -> list[Table]:
     mt.add_row("[bold]mean[/]", *[_fmt(cv.get(k, "")) for k in keys])
     mt.add_row("[dim]std[/]", *[_fmt(cv.get(f"{k}_std", "")) for k in keys])
     return [head, mt]
+
+
+def search_dict(result: Any) -> dict[str, Any]:
+    """A search result as JSON."""
+    return {
+        "cohort_id": result.cohort_id,
+        "strategy": result.strategy,
+        "grid_size": result.grid_size,
+        "tried": result.tried,
+        "existing": result.existing,
+        "trained": result.trained,
+        "saved": [model_dict(r, brief=True) for r in result.saved],
+        "duplicates": result.duplicates,
+        "best": model_dict(result.best, brief=True) if result.best else None,
+        "selection": result.selection,
+        "notes": result.notes,
+    }
+
+
+def cohort_table(rows: Sequence[ModelRecord], selection: dict[str, Any], *, title: str) -> Table:
+    """Siblings ranked by CV score, with the hyperparameters that differ between them."""
+    varying = sorted(
+        {k for r in rows for k, v in r.hyperparameters.items() if any(o.hyperparameters.get(k) != v for o in rows)}
+    )
+    caption = ""
+    if "deflated_score" in selection:
+        caption = (
+            f"best {selection['best']:.4g} of {selection['n_tried']} tried; expected from luck alone "
+            f"{selection['expected_max_luck']:.4g}; deflated {selection['deflated_score']:.4g}"
+        )
+        if "p_value_adjusted" in selection:
+            caption += f"; p (adjusted for {selection['n_tried']} tries) {selection['p_value_adjusted']:.3g}"
+    t = Table(title=title, caption=caption)
+    for col in ("rank", "id", *varying, "score", "std", "features", "note"):
+        t.add_column(col, justify="right" if col not in ("id", "note") else "left")
+    for r in rows:
+        cv = r.metrics.get("cv", {})
+        key = r.metrics.get("score", "r2")
+        note = "OLS fallback" if r.request.get("ols_fallback") else ""
+        t.add_row(
+            str(r.cohort_rank or ""),
+            r.id[:12],
+            *[_fmt(r.hyperparameters.get(k)) for k in varying],
+            _fmt(r.cv_score),
+            _fmt(cv.get(f"{key}_std", "")),
+            str(len(r.features)),
+            note,
+        )
+    return t

@@ -276,6 +276,7 @@ def register(
     fp: str,
     cohort_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    explanations: tuple[Any, Any, Any] = (None, None, None),
 ) -> ModelRecord:
     """Write the artifact and its registry row (the row only once the file is safely on disk)."""
     spec = get_algorithm(req.algorithm)
@@ -297,6 +298,9 @@ def register(
         "pruning": fit.pruning,
         **(dict(extra) if extra else {}),
     }
+    details, regimes, info = explanations
+    if info:
+        request["explanations"] = info
     new = NewModel(
         symbol=lr.primary,
         symbols=data.dataset.symbols_used,
@@ -312,8 +316,30 @@ def register(
         cohort_id=cohort_id,
         parent_model_id=req.parent_model_id,
         cv_score=fit.cv_score,
+        feature_details=details,
+        regime_importance=regimes,
     )
     return registry.add(new, artifact)
+
+
+def explanation_sample(data: PreparedData, max_rows: int = 500) -> tuple[pd.DataFrame, np.ndarray]:
+    """Out-of-sample rows (the folds' test blocks, evenly thinned to ``max_rows``) to explain models on."""
+    test_rows = np.concatenate([f.test_index for f in data.plan.folds])
+    take = test_rows[np.linspace(0, test_rows.size - 1, min(max_rows, test_rows.size)).astype(int)]
+    return data.X.iloc[take], data.y[take]
+
+
+def explain_pipeline(pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec) -> tuple[Any, Any, dict[str, Any]]:
+    """feature_details, regime_importance and notes for a fitted pipeline; never raises (a model is kept)."""
+    from walkforward.evaluation.importance import explain
+
+    X, y = explanation_sample(data)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return explain(pipe, X, y, task=spec.task, family=spec.family)
+    except Exception as exc:  # explanations must never lose a trained model
+        log.warning("explanations failed for %s: %s", spec.name, exc)
+        return None, None, {"error": str(exc)}
 
 
 def train(
@@ -322,6 +348,7 @@ def train(
     store: FeatureStore,
     registry: ModelStore,
     progress: Progress | None = None,
+    explain: bool = True,
 ) -> ModelRecord:
     """Train, evaluate and register one model; an identical model already registered is returned as is.
 
@@ -338,7 +365,10 @@ def train(
         log.info("an identical model is already registered: %s (fingerprint %s)", existing.id, fp[:12])
         return existing
     fit = fit_and_evaluate(req, data, req.hyperparameters, progress=progress)
-    return register(req, data, fit, registry=registry, fp=fp)
+    details, regimes, info = (
+        explain_pipeline(fit.pipeline, data, get_algorithm(req.algorithm)) if explain else (None, None, None)
+    )
+    return register(req, data, fit, registry=registry, fp=fp, explanations=(details, regimes, info))
 
 
 def predict(
