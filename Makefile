@@ -25,6 +25,7 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python bench/bench_loader.py
+	$(BIN)/python bench/bench_training.py
 
 clean:
 	rm -rf $(VENV) data bench/out

@@ -1,0 +1,104 @@
+"""Where search tasks run: local worker processes (joblib/loky) or an existing Dask cluster.
+
+One small interface, two implementations behind an explicit name -> factory mapping. Neither
+schedules anything itself: loky and Dask do the distribution; the registry is the shared state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from walkforward.errors import InvalidInputError, WalkforwardError
+
+log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """Runs ``fn(item, shared)`` for every item and yields results as they finish (any order)."""
+
+    name: str
+
+    def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Worker processes on this machine (joblib's loky backend); ``n_jobs=1`` runs in-process."""
+
+    name = "local"
+
+    def __init__(self, n_jobs: int | None = None) -> None:
+        self.n_jobs = n_jobs or max(1, os.cpu_count() or 1)
+
+    def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
+        if self.n_jobs == 1 or len(items) <= 1:
+            for item in items:
+                yield fn(item, shared)
+            return
+        from joblib import Parallel, delayed
+
+        # Large arrays in ``shared`` are memory-mapped to the workers by joblib, not copied per task.
+        parallel = Parallel(n_jobs=self.n_jobs, backend="loky", return_as="generator_unordered")
+        yield from parallel(delayed(fn)(item, shared) for item in items)
+
+    def close(self) -> None:
+        return None
+
+
+class DaskExecutor:
+    """Tasks on an existing Dask cluster (``tcp://host:port``); ``shared`` is scattered once."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None) -> None:
+        address = scheduler or os.environ.get("WALKFORWARD_DASK_SCHEDULER")
+        if not address:
+            raise InvalidInputError(
+                "the dask executor needs a scheduler address: pass --scheduler tcp://host:8786 "
+                "or set WALKFORWARD_DASK_SCHEDULER"
+            )
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - distributed is a dependency
+            raise WalkforwardError("the dask executor needs the 'distributed' package") from exc
+        try:
+            self.client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise WalkforwardError(
+                f"cannot reach the Dask scheduler at {address} ({exc}): start one with "
+                "`dask scheduler` and `dask worker`, or use --executor local"
+            ) from None
+        self.address = address
+
+    def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
+        from distributed import as_completed
+
+        shared_future = self.client.scatter(shared, broadcast=True)
+        futures = self.client.map(fn, list(items), [shared_future] * len(items), pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {
+    "local": lambda scheduler=None, n_jobs=None: LocalExecutor(n_jobs=n_jobs),
+    "dask": lambda scheduler=None, n_jobs=None: DaskExecutor(scheduler=scheduler),
+}
+
+
+def make_executor(name: str, *, scheduler: str | None = None, n_jobs: int | None = None) -> Executor:
+    """An executor by name (``local`` or ``dask``)."""
+    try:
+        factory = EXECUTORS[name]
+    except KeyError:
+        raise InvalidInputError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}") from None
+    return factory(scheduler=scheduler, n_jobs=n_jobs)
