@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.linear_model import ElasticNet
 from sklearn.model_selection import GridSearchCV
 
