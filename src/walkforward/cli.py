@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import Progress, TextColumn
 
 from walkforward.config import Settings, load_settings
@@ -626,5 +627,28 @@ def main() -> None:
     try:
         app()
     except WalkforwardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    job_concurrency: Annotated[int, typer.Option(min=1, help="Training/search jobs run at a time.")] = 1,
+) -> None:
+    """Serve the HTTP API and the web UI (jobs run in worker processes started by the server)."""
+    import uvicorn
+
+    from walkforward.service import create_app
+
+    app_ = create_app(state.settings, job_concurrency=job_concurrency)
+    uvicorn.run(app_, host=host, port=port, log_level=state.settings.log_level.lower())
+
+
+@app.command("job-worker", hidden=True)
+def job_worker(job_id: str) -> None:
+    """Run one claimed job (started by the server's job runner, not by hand)."""
+    from walkforward.jobs import run_job
+
+    raise SystemExit(run_job(job_id, state.settings))
