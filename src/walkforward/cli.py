@@ -229,23 +229,54 @@ def demo(
     days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
     json_out: JsonOpt = False,
 ) -> None:
-    """The main job on embedded defaults: build the demo market, load it as training will, show the folds."""
+    """The main job on embedded defaults: a demo market, its folds, an elastic-net grid, the best model explained."""
+    from walkforward.training import explain_registered
+
     rows = _demo_data(days, ",".join(DEFAULT_SYMBOLS), 7, "40:10", FEATURE_SET_VERSION, json_out)
     if not json_out:
         out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
-    _show_dataset(
-        ",".join(DEFAULT_SYMBOLS),
-        "5m",
-        "close",
-        "log_return",
-        1,
-        None,
-        None,
-        None,
-        None,
-        "walk_forward",
-        json_out,
+    symbols = ",".join(DEFAULT_SYMBOLS)
+    _show_dataset(symbols, "5m", "close", "log_return", 1, None, None, None, None, "walk_forward", json_out)
+    sreq = SearchRequest(
+        train=TrainRequest(symbols, "elasticnet_regression", timeframe="5m", target_transform="log_return"),
+        save_all_grid_models=True,
+        explain=False,
     )
+    registry, store = _registry(), _store()
+    progress = Progress(
+        *Progress.get_default_columns(),
+        TextColumn("{task.fields[best]}"),
+        console=err,
+        transient=True,
+        disable=json_out,
+    )
+    task = progress.add_task("elastic-net grid", total=None, best="")
+    with progress:
+        result = run_search(
+            sreq,
+            store=store,
+            registry=registry,
+            progress=lambda done, total, best, msg: progress.update(
+                task, completed=done, total=total, best="" if best is None else f"best so far {best:.4g}"
+            ),
+        )
+        best = explain_registered(result.best.id, store=store, registry=registry) if result.best else None
+    if json_out:
+        _emit_json({"search": search_dict(result), "best": model_dict(best) if best else None})
+        return
+    for note in result.notes:
+        out.print(f"[dim]{note}[/]")
+    out.print(cohort_table(registry.cohort(result.cohort_id), result.selection, title=f"Cohort {result.cohort_id}"))
+    if best is not None:
+        for table in model_tables(best):
+            out.print(table)
+        ranked = sorted((best.feature_details or {}).items(), key=lambda kv: -(kv[1].get("shap_mean_abs") or 0.0))
+        if ranked:
+            out.print(
+                "Top features by mean |SHAP|: "
+                + ", ".join(f"{k} ({v.get('shap_mean_abs', 0):.3g})" for k, v in ranked[:5])
+            )
+    out.print("Next: `walkforward models list`, `walkforward predict ID`, or `walkforward serve` for the web UI.")
 
 
 def _registry() -> ModelStore:

@@ -371,6 +371,23 @@ def train(
     return register(req, data, fit, registry=registry, fp=fp, explanations=(details, regimes, info))
 
 
+def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelStore) -> ModelRecord:
+    """Compute and store the explanations of a registered model (e.g. the best of a cohort saved without them)."""
+    record = registry.get(model_id)
+    artifact = registry.load_artifact(record)
+    base = TrainRequest(**{k: v for k, v in record.request.items() if k in TrainRequest.__dataclass_fields__})
+    base = replace(
+        base, feature_whitelist=tuple(record.request.get("input_features") or ()) or None, parent_model_id=None
+    )
+    data = prepare(base, store=store, registry=registry)
+    if not isinstance(artifact, Mapping) or "pipeline" not in artifact:
+        raise InvalidInputError(f"model {model_id}'s artifact is not a walkforward model")
+    details, regimes, _ = explain_pipeline(artifact["pipeline"], data, get_algorithm(record.algorithm))
+    if details is not None:
+        registry.update_explanations(model_id, details, regimes)
+    return registry.get(model_id)
+
+
 def predict(
     model_id: str,
     *,
