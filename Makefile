@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean browser
 
 $(BIN)/walkforward: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,16 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: setup lint
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: setup lint browser
 	$(BIN)/pytest -n 2 -q
 
 bench: setup
 	$(BIN)/python bench/bench_loader.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_search.py
 
 clean:
 	rm -rf $(VENV) data bench/out

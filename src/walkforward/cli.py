@@ -327,6 +327,7 @@ def train_cmd(
     hyperparameters: Annotated[str | None, typer.Option(help="Hyperparameters as a JSON object.")] = None,
     validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
     embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    explain: Annotated[bool, typer.Option(help="Compute SHAP and permutation importance.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Train one model over walk-forward folds, evaluate it, and register it with its artifact."""
@@ -358,6 +359,7 @@ def train_cmd(
             store=_store(),
             registry=registry,
             progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
+            explain=explain,
         )
     if json_out:
         _emit_json(model_dict(record))

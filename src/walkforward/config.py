@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     metadata_db_path: Path = Field(default=Path("data/metadata.db"))
     metadata_db_url: str | None = None
     log_level: str = "INFO"
+    api_token: str | None = None  # API_TOKEN: when set, the HTTP API needs "Authorization: Bearer <token>"
 
     @property
     def database_url(self) -> str:

@@ -32,7 +32,7 @@ def _invoke(*args: str) -> dict | list:
 
 
 def _train_list_show_predict(algo: str) -> None:
-    extra = FAST if ALGORITHMS[algo].family == "tree" else []
+    extra = [*FAST, "--no-explain"] if ALGORITHMS[algo].family == "tree" else ["--no-explain"]
     model = _invoke(
         "train",
         "AAPL,QQQ,VIX",

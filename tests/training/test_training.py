@@ -49,6 +49,11 @@ def test_every_algorithm_trains_registers_and_predicts(
 ) -> None:
     rec = train(_req(algo), store=planted_store, registry=registry)
     assert registry.get(rec.id) == rec
+    details = rec.feature_details
+    assert details is not None and set(details) == set(rec.features)
+    for feature, entry in details.items():  # SHAP and permutation importance for every used feature
+        assert entry["permutation_mean"] is not None and entry["shap_mean_abs"] is not None, feature
+    assert rec.regime_importance and {"regime_vix", "regime_gmm"} <= set(rec.regime_importance)
     assert len(rec.folds["folds"]) == 3 and len(rec.metrics["folds"]) == 3
     cv = rec.metrics["cv"]
     if ALGORITHMS[algo].is_classifier:
@@ -64,10 +69,10 @@ def test_every_algorithm_trains_registers_and_predicts(
 
 
 def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, registry: ModelStore) -> None:
-    first = train(_req("linear_regression"), store=planted_store, registry=registry)
-    again = train(_req("linear_regression"), store=planted_store, registry=registry)
+    first = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
+    again = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
     assert again.id == first.id
-    other = train(_req("linear_regression", lookforward=2), store=planted_store, registry=registry)
+    other = train(_req("linear_regression", lookforward=2), store=planted_store, registry=registry, explain=False)
     assert other.fingerprint != first.fingerprint
 
 
@@ -75,7 +80,7 @@ def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, regi
 def test_a_random_walk_has_no_out_of_sample_skill(
     algo: str, random_walk_store: FeatureStore, registry: ModelStore
 ) -> None:
-    rec = train(_req(algo), store=random_walk_store, registry=registry)
+    rec = train(_req(algo), store=random_walk_store, registry=registry, explain=False)
     cv = rec.metrics["cv"]
     if ALGORITHMS[algo].is_classifier:
         n, p = cv["n"], cv["base_rate"]
@@ -86,7 +91,7 @@ def test_a_random_walk_has_no_out_of_sample_skill(
 
 
 def test_a_planted_predictable_component_is_recovered(planted_store: FeatureStore, registry: ModelStore) -> None:
-    rec = train(_req("elasticnet_regression"), store=planted_store, registry=registry)
+    rec = train(_req("elasticnet_regression"), store=planted_store, registry=registry, explain=False)
     assert rec.metrics["cv"]["r2"] > 0.01
     assert all(m["r2"] > 0 for m in rec.metrics["folds"])
     assert rec.metrics["cv"]["hit_rate"] > 0.52
@@ -148,7 +153,7 @@ def test_a_feature_predictive_only_in_test_blocks_is_never_selected(tmp_path, re
 
     _, p_all = f_regression(data.X.fillna(0.0), data.y)
     assert p_all[list(data.features).index("leak")] < 1e-6
-    rec = train(req, store=store, registry=registry)
+    rec = train(req, store=store, registry=registry, explain=False)
     assert "leak" not in rec.features and "signal" in rec.features
     assert not rec.request["pruning"]["leak"]["kept"]
     # had a fold's pruner selected it, that fold's test R2 would be near 1 (leak == the next return there)
@@ -156,7 +161,9 @@ def test_a_feature_predictive_only_in_test_blocks_is_never_selected(tmp_path, re
 
 
 def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: ModelStore) -> None:
-    parent = train(_req("linear_regression", p_value_threshold=0.01), store=planted_store, registry=registry)
+    parent = train(
+        _req("linear_regression", p_value_threshold=0.01), store=planted_store, registry=registry, explain=False
+    )
     child = train(
         _req("elasticnet_regression", parent_model_id=parent.id, p_value_threshold=1.0),
         store=planted_store,
@@ -172,9 +179,14 @@ def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: Mo
     )
     assert tuple(white.request["input_features"]) == chosen and white.request["feature_source"] == "whitelist"
     with pytest.raises(ModelNotFoundError, match="nope"):
-        train(_req("linear_regression", parent_model_id="nope"), store=planted_store, registry=registry)
+        train(_req("linear_regression", parent_model_id="nope"), store=planted_store, registry=registry, explain=False)
     with pytest.raises(InvalidInputError, match="unknown feature\\(s\\) close_QQQ"):
-        train(_req("linear_regression", feature_whitelist=("close_QQQ",)), store=planted_store, registry=registry)
+        train(
+            _req("linear_regression", feature_whitelist=("close_QQQ",)),
+            store=planted_store,
+            registry=registry,
+            explain=False,
+        )
 
 
 @pytest.mark.parametrize(
@@ -192,7 +204,7 @@ def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: Mo
 def test_refusals_name_the_problem(kwargs, message, planted_store: FeatureStore, registry: ModelStore) -> None:
     req = _req(kwargs.pop("algorithm", "linear_regression"), **kwargs)
     with pytest.raises(InvalidInputError, match=message):
-        train(req, store=planted_store, registry=registry)
+        train(req, store=planted_store, registry=registry, explain=False)
     assert registry.list()[1] == 0
 
 
@@ -256,7 +268,7 @@ def test_all_nan_and_constant_columns_are_dropped_with_a_warning(tmp_path, regis
 
 
 def test_a_tampered_artifact_is_refused(planted_store: FeatureStore, registry: ModelStore) -> None:
-    rec = train(_req("linear_regression"), store=planted_store, registry=registry)
+    rec = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
     path = rec.artifact_path
     data = bytearray(open(path, "rb").read())
     data[len(data) // 2] ^= 0xFF

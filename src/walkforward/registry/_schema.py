@@ -46,6 +46,33 @@ models = sa.Table(
     sa.Index("ix_models_cohort_id", "cohort_id"),
     sa.Index("ix_models_parent_model_id", "parent_model_id"),
     sa.Index("ix_models_created_at", "created_at"),
+    sa.Index("ix_models_cv_score", "cv_score"),
+)
+
+#: Training and search jobs run by the service's worker processes (see ``walkforward.jobs``).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("request", json_type(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("progress_done", sa.Integer(), nullable=False),
+    sa.Column("progress_total", sa.Integer(), nullable=True),
+    sa.Column("best", sa.Float(), nullable=True),
+    sa.Column("log", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("result", json_type(), nullable=True),
+    sa.Column("resumed_from", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("cancel_requested_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("worker_pid", sa.Integer(), nullable=True),
+    sa.Column("worker_host", sa.String(255), nullable=True),
+    sa.Index("ix_jobs_status", "status"),
+    sa.Index("ix_jobs_created_at", "created_at"),
 )
 
 #: Alembic's bookkeeping table, named so the registry can share a database with other apps.

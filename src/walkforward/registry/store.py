@@ -501,11 +501,15 @@ class ModelStore:
             if value is not None
         ]
         order = (key.desc() if descending else key.asc()).nulls_last()
-        query = sa.select(models).where(*conditions).order_by(order, models.c.id).limit(limit).offset(offset)
+        # Two steps: page the ids on the sort key alone, then read only that page's full rows. Sorting
+        # whole rows (with their JSON columns) before the offset made a page of 10,000 models ~10x slower.
+        page = sa.select(models.c.id).where(*conditions).order_by(order, models.c.id).limit(limit).offset(offset)
         with self._transaction() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(models).where(*conditions)).scalar_one()
-            rows = conn.execute(query).mappings().all()
-        return [self._record(row) for row in rows], int(total)
+            ids = [str(i) for i in conn.execute(page).scalars().all()]
+            rows = conn.execute(sa.select(models).where(models.c.id.in_(ids))).mappings().all() if ids else []
+        by_id = {str(row["id"]): row for row in rows}
+        return [self._record(by_id[i]) for i in ids if i in by_id], int(total)
 
     def cohort(self, cohort_id: str) -> builtins.list[ModelRecord]:
         """A cohort's models, best first: by ``cohort_rank``, then ``cv_score`` descending."""
@@ -571,7 +575,9 @@ def _sort_expression(sort: str) -> sa.ColumnElement[Any]:
         return models.c[sort]
     match = _METRIC_SORT_RE.fullmatch(sort)
     if match is not None:
-        return models.c.metrics[match.group(1)].as_float()
+        # Trained models keep their aggregated metrics under "cv"; a flat metrics dict is read as is.
+        name = match.group(1)
+        return sa.func.coalesce(models.c.metrics[("cv", name)].as_float(), models.c.metrics[name].as_float())
     raise InvalidInputError(
         f"unknown sort {sort!r}: use one of {', '.join(SORT_COLUMNS)} or metrics.<name> (e.g. metrics.r2)"
     )

@@ -1,0 +1,95 @@
+"""What routes depend on: the app's services (built in the lifespan) and the optional bearer token."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from walkforward.config import Settings
+from walkforward.features.store import FeatureStore
+from walkforward.jobs import JobRunner, JobSpec, resume, submit
+from walkforward.registry import ModelStore
+from walkforward.registry.jobs import JobRecord, JobStore
+
+log = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="Needed when the server's API_TOKEN is set.")
+
+
+@dataclass
+class Services:
+    """The stores and the job runner one app instance uses."""
+
+    settings: Settings
+    registry: ModelStore
+    jobs: JobStore
+    store: FeatureStore
+    runner: JobRunner | None = None
+    owned: bool = field(default=True, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, run_jobs: bool = True, job_concurrency: int = 1) -> Services:
+        """Open (and migrate) the registry and build the job runner (not started)."""
+        registry = ModelStore.open(settings.database_url, settings.models_dir)
+        jobs = JobStore(registry)
+        runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
+        return cls(settings, registry, jobs, FeatureStore(settings.features_parquet_dir), runner)
+
+    def submit(self, spec: JobSpec) -> JobRecord:
+        job = submit(spec, jobs=self.jobs, store=self.store)
+        if self.runner is not None:
+            self.runner.wake()
+        return job
+
+    def resume(self, job_id: str) -> JobRecord:
+        job = resume(job_id, jobs=self.jobs, store=self.store)
+        if self.runner is not None:
+            self.runner.wake()
+        return job
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+        if self.owned:
+            self.registry.dispose()
+
+
+def services(request: Request) -> Services:
+    """The app's :class:`Services` (set on ``app.state`` by the app factory / lifespan)."""
+    found: Services | None = getattr(request.app.state, "services", None)
+    if found is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the service is starting; retry in a moment")
+    return found
+
+
+def registry(svc: Annotated[Services, Depends(services)]) -> ModelStore:
+    return svc.registry
+
+
+def feature_store(svc: Annotated[Services, Depends(services)]) -> FeatureStore:
+    return svc.store
+
+
+def job_store(svc: Annotated[Services, Depends(services)]) -> JobStore:
+    return svc.jobs
+
+
+def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Refuse the request (401) unless it carries ``Authorization: Bearer <API_TOKEN>`` when a token is set."""
+    expected: str | None = request.app.state.settings.api_token
+    if not expected:
+        return
+    given = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else ""
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong API token: send the header 'Authorization: Bearer <API_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

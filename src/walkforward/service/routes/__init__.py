@@ -1,0 +1,7 @@
+"""The API's routers, one module per resource."""
+
+from __future__ import annotations
+
+from walkforward.service.routes import jobs, models, system
+
+__all__ = ["jobs", "models", "system"]

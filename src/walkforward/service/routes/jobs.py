@@ -1,0 +1,52 @@
+"""Jobs: submit a training run or a search, follow it, cancel it, resume it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from walkforward.registry.jobs import JobStatus, JobStore
+from walkforward.service.deps import Services, job_store, services
+from walkforward.service.routes._params import JobId, Limit, Offset
+from walkforward.service.schemas import JobOut, JobPage, Submitted, TrainBody
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=Submitted)
+def submit_training(body: TrainBody, svc: Annotated[Services, Depends(services)]) -> Submitted:
+    """Queue a training run (``search="none"``) or a search; returns the job id at once."""
+    job = svc.submit(body.to_spec())
+    return Submitted(job_id=job.id, status=job.status)
+
+
+@router.get("/jobs", response_model=JobPage)
+def list_jobs(
+    jobs: Annotated[JobStore, Depends(job_store)],
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> JobPage:
+    """Jobs, newest first (without their logs and results: GET /jobs/{id} has them)."""
+    rows, total = jobs.list(status=status_.value if status_ else None, limit=limit, offset=offset)
+    return JobPage(total=total, items=[JobOut.of(j, detail=False) for j in rows])
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: JobId, jobs: Annotated[JobStore, Depends(job_store)]) -> JobOut:
+    """A job's status, progress, best score so far, last log lines, error and result."""
+    return JobOut.of(jobs.get(job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: JobId, jobs: Annotated[JobStore, Depends(job_store)]) -> JobOut:
+    """Cancel a queued job at once, or ask a running one to stop (status ``cancelling``)."""
+    return JobOut.of(jobs.request_cancel(job_id))
+
+
+@router.post("/jobs/{job_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Submitted)
+def resume_job(job_id: JobId, svc: Annotated[Services, Depends(services)]) -> Submitted:
+    """Queue the request of an interrupted, failed or cancelled job again; it trains only what is missing."""
+    job = svc.resume(job_id)
+    return Submitted(job_id=job.id, status=job.status, resumed_from=job.resumed_from)

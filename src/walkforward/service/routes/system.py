@@ -1,0 +1,29 @@
+"""The feature store's contents and the service's health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from walkforward.features.store import FeatureStore
+from walkforward.service import queries
+from walkforward.service.deps import Services, feature_store, services
+from walkforward.service.schemas import Health
+
+router = APIRouter(tags=["data"])
+health_router = APIRouter(tags=["system"])
+
+
+@router.get("/symbols")
+def list_symbols(store: Annotated[FeatureStore, Depends(feature_store)]) -> list[dict[str, Any]]:
+    """What the feature store holds: symbols with their first and last dates, days and feature sets."""
+    return queries.symbols(store)
+
+
+@health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(svc: Annotated[Services, Depends(services)]) -> Any:
+    """Liveness and readiness: the database answers and the feature store is readable (no auth)."""
+    ok, body = queries.health(svc.jobs, svc.store)
+    return body if ok else JSONResponse(body, status_code=503)

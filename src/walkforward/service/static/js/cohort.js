@@ -1,0 +1,110 @@
+// The cohort modal: the siblings ranked, their varying hyperparameters, the selection summary and,
+// for an elastic net, the regularisation path (cv score against alpha, one line per l1_ratio).
+
+import {api} from './api.js';
+import {lineChart, PALETTE} from './charts.js';
+import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
+
+/** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
+async function withHyperparameters(models) {
+  const missing = models.filter((m) => !m.hyperparameters);
+  const queue = [...missing];
+  const worker = async () => {
+    while (queue.length) {
+      const m = queue.shift();
+      try {
+        const full = await api(`models/${encodeURIComponent(m.id)}`);
+        m.hyperparameters = full.hyperparameters || {};
+      } catch {
+        m.hyperparameters = {};
+      }
+    }
+  };
+  if (missing.length <= 200) await Promise.all(Array.from({length: 6}, worker));
+  return models;
+}
+
+/** The hyperparameter names whose values differ across the models (all of them when none differ). */
+export function varyingKeys(models) {
+  const keys = [...new Set(models.flatMap((m) => Object.keys(m.hyperparameters || {})))].sort();
+  const varying = keys.filter((k) => new Set(models.map((m) => JSON.stringify(m.hyperparameters?.[k]))).size > 1);
+  return varying.length ? varying : keys;
+}
+
+function regularisationPath(models) {
+  const byRatio = new Map();
+  for (const m of models) {
+    const hp = m.hyperparameters || {};
+    if (hp.alpha === undefined || m.cv_score === null || m.cv_score === undefined) continue;
+    const ratio = hp.l1_ratio ?? 'default';
+    if (!byRatio.has(ratio)) byRatio.set(ratio, []);
+    byRatio.get(ratio).push({x: Number(hp.alpha), y: Number(m.cv_score)});
+  }
+  if (!byRatio.size) return null;
+  const ratios = [...byRatio.keys()].sort((a, b) => Number(a) - Number(b));
+  return lineChart({
+    series: ratios.map((r, i) => ({name: `l1_ratio ${r}`, points: byRatio.get(r), color: PALETTE[i % PALETTE.length]})),
+    label: 'Regularisation path: cv score against alpha, one line per l1_ratio',
+    testid: 'reg-path', xLabel: 'alpha', yLabel: `cv ${scoreName(models[0])}`, logX: true,
+  });
+}
+
+function summary(selection, models) {
+  const sel = selection || {};
+  const top = models.find((m) => m.cohort_rank === 1) || models[0];
+  const bestScore = typeof sel.best === 'number' ? sel.best : sel.best?.cv_score ?? top?.cv_score;
+  const facts = [
+    ['tried', sel.n_tried ?? models.length],
+    ['best', top ? `${num(bestScore)} (${shortId(top.id)})` : num(bestScore)],
+    ['deflated score', num(sel.deflated_score)],
+    ['expected max luck', num(sel.expected_max_luck)],
+    ['p adjusted', num(sel.p_value_adjusted)],
+  ];
+  return h('dl', {class: 'facts', 'data-testid': 'cohort-summary'},
+    facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null ? DASH : String(v))]));
+}
+
+/** Open the modal for a cohort; highlight currentId among the siblings. */
+export async function openCohort(cohortId, currentId = null) {
+  const dialog = document.getElementById('cohort-dialog');
+  const body = document.getElementById('cohort-body');
+  document.getElementById('cohort-title').textContent = `Cohort ${shortId(cohortId, 12)}`;
+  dialog.dataset.cohortId = cohortId;
+  body.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
+  if (!dialog.open) dialog.showModal();
+  try {
+    const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
+    const models = await withHyperparameters([...(cohort.models || [])]);
+    models.sort((a, b) => (a.cohort_rank ?? 1e9) - (b.cohort_rank ?? 1e9));
+    const keys = varyingKeys(models);
+    const metric = models.length ? scoreName(models[0]) : 'score';
+    const columns = [
+      {label: 'rank', value: (m) => (m.cohort_rank ?? DASH)},
+      {label: 'id', value: (m) => h('a', {href: `#/models/${m.id}`, 'data-close-link': true}, shortId(m.id))},
+      ...keys.map((k) => ({label: k, value: (m) => text(m.hyperparameters?.[k]), className: 'num'})),
+      {label: `cv ${metric}`, value: (m) => num(m.cv_score), className: 'num'},
+      {label: 'features', value: (m) => text(m.features), className: 'num'},
+    ];
+    const isElasticNet = models.some((m) => m.algorithm === 'elasticnet_regression');
+    body.replaceChildren(...[
+      summary(cohort.selection, models),
+      models.length
+        ? table(columns, models, {
+          attrs: {class: 'grid', 'data-testid': 'cohort-siblings'},
+          rowAttrs: (m) => ({'data-model-id': m.id, 'data-testid': 'cohort-sibling', class: m.id === currentId ? 'current' : null}),
+        })
+        : empty('This cohort has no models.'),
+      isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
+        h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
+    ].filter(Boolean));
+  } catch (err) {
+    body.replaceChildren(errorBox(err));
+  }
+}
+
+export function setupCohortDialog() {
+  const dialog = document.getElementById('cohort-dialog');
+  dialog.addEventListener('click', (ev) => {
+    if (ev.target === dialog || ev.target.closest('[data-close]') || ev.target.closest('[data-close-link]')) dialog.close();
+  });
+}

@@ -1,0 +1,118 @@
+// Jobs: the list, and one job polled every second until it ends.
+
+import {api} from './api.js';
+import {dateTime, empty, errorBox, h, num, shortId, table, text} from './util.js';
+
+export const TERMINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
+
+function progress(job) {
+  const done = Number(job.progress_done) || 0;
+  const total = Number(job.progress_total) || 0;
+  return h('span', {class: 'progress-wrap'},
+    h('progress', {max: total || 1, value: total ? done : (job.status === 'done' ? 1 : 0), 'data-testid': 'job-progress'}),
+    h('span', {class: 'muted'}, total ? ` ${done}/${total}` : ''));
+}
+
+function statusBadge(status) {
+  return h('span', {class: `status ${status || 'unknown'}`, 'data-testid': 'job-status'}, text(status));
+}
+
+function best(b) {
+  if (b === null || b === undefined) return '-';
+  if (typeof b !== 'object') return num(b);
+  const parts = [];
+  if (b.model_id || b.id) parts.push(h('a', {href: `#/models/${b.model_id || b.id}`, class: 'mono'}, shortId(b.model_id || b.id)));
+  const score = b.cv_score ?? b.score;
+  if (score !== undefined) parts.push(` ${num(score)}`);
+  const hp = b.hyperparameters || b.params;
+  if (hp) parts.push(h('small', {class: 'muted'}, ` ${JSON.stringify(hp)}`));
+  return parts.length ? h('span', {}, parts) : JSON.stringify(b);
+}
+
+function resultBest(r) {
+  if (!r) return null;
+  if (r.best_model_id) return {id: r.best_model_id, cv_score: r.best_score};
+  return r.best && typeof r.best === 'object' ? r.best : null;
+}
+
+function logText(log) {
+  if (Array.isArray(log)) return log.join('\n');
+  return log ? String(log) : '';
+}
+
+export async function renderJobs(view, ctx) {
+  view.replaceChildren(h('h1', {}, 'Jobs'), h('p', {class: 'muted'}, 'Loading…'));
+  const load = async () => {
+    let page;
+    try {
+      page = await api('jobs?limit=100');
+    } catch (err) {
+      view.replaceChildren(h('h1', {}, 'Jobs'), errorBox(err));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const items = Array.isArray(page) ? page : page?.items || [];
+    view.replaceChildren(h('h1', {}, 'Jobs ', h('a', {href: '#/train', class: 'button small'}, 'New training')),
+      items.length ? h('div', {class: 'table-wrap'}, table([
+        {label: 'id', value: (j) => h('a', {href: `#/jobs/${j.id}`, class: 'mono'}, shortId(j.id))},
+        {label: 'kind', value: (j) => text(j.kind)},
+        {label: 'status', value: (j) => statusBadge(j.status)},
+        {label: 'progress', value: progress},
+        {label: 'created', value: (j) => dateTime(j.created_at)},
+      ], items, {attrs: {class: 'grid', 'data-testid': 'jobs-table'}, rowAttrs: (j) => ({'data-job-id': j.id})})) : empty('No jobs yet.'));
+    if (items.some((j) => !TERMINAL.has(j.status))) ctx.timer(load, 2000);
+  };
+  await load();
+}
+
+function results(job) {
+  const r = job.result || {};
+  const ids = r.model_ids || (r.model_id ? [r.model_id] : []);
+  const parts = [];
+  if (r.cohort_id) {
+    parts.push(h('p', {}, 'Cohort: ', h('a', {href: `#/models?cohort_id=${encodeURIComponent(r.cohort_id)}`, 'data-testid': 'job-cohort-link', class: 'mono'}, r.cohort_id)));
+  }
+  if (ids.length) {
+    parts.push(h('p', {}, `Saved model${ids.length > 1 ? 's' : ''}: `,
+      ids.map((id, i) => [i ? ', ' : '', h('a', {href: `#/models/${id}`, class: 'mono', 'data-testid': 'job-model-link'}, shortId(id))])));
+  }
+  return parts.length ? h('div', {'data-testid': 'job-results'}, parts) : null;
+}
+
+export async function renderJob(view, id, ctx) {
+  const title = h('h1', {}, 'Job ', h('span', {class: 'mono'}, shortId(id, 12)));
+  view.replaceChildren(title, h('p', {class: 'muted'}, 'Loading…'));
+  const poll = async () => {
+    let job;
+    try {
+      job = await api(`jobs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (ctx.alive()) view.replaceChildren(title, errorBox(err));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const finished = TERMINAL.has(job.status);
+    const cancel = h('button', {type: 'button', class: 'danger', 'data-testid': 'job-cancel', disabled: finished,
+      onclick: async () => {
+        cancel.disabled = true;
+        try { await api(`jobs/${encodeURIComponent(id)}/cancel`, {method: 'POST'}); } catch (err) { view.append(errorBox(err)); }
+      }}, 'Cancel');
+    view.replaceChildren(title,
+      h('section', {class: 'card', 'data-testid': 'job', 'data-status': job.status},
+        h('dl', {class: 'facts'},
+          h('dt', {}, 'status'), h('dd', {}, statusBadge(job.status)),
+          h('dt', {}, 'kind'), h('dd', {}, text(job.kind)),
+          h('dt', {}, 'progress'), h('dd', {}, progress(job)),
+          h('dt', {}, finished ? 'best' : 'best so far'), h('dd', {'data-testid': 'job-best'}, best(job.best ?? resultBest(job.result))),
+          h('dt', {}, 'created'), h('dd', {}, dateTime(job.created_at))),
+        job.error ? h('div', {class: 'error', role: 'alert', 'data-testid': 'job-error'}, text(job.error)) : null,
+        finished ? results(job) : null,
+        h('div', {class: 'row-end'}, cancel)),
+      h('section', {class: 'card'}, h('h2', {}, 'Log'),
+        h('pre', {class: 'log', 'data-testid': 'job-log'}, logText(job.log) || '(no output yet)')));
+    const log = view.querySelector('pre.log');
+    log.scrollTop = log.scrollHeight;
+    if (!finished) ctx.timer(poll, 1000);
+  };
+  await poll();
+}

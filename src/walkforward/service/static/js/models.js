@@ -1,0 +1,152 @@
+// The models table: server-side sorting, filters and pagination (only one page is ever fetched).
+
+import {api, query} from './api.js';
+import {openCohort} from './cohort.js';
+import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
+
+export const ALGORITHMS = [
+  'linear_regression', 'elasticnet_regression', 'random_forest_regressor', 'xgboost_regressor',
+  'lightgbm_regressor', 'logistic_classification', 'random_forest_classifier', 'xgboost_classifier',
+  'lightgbm_classifier',
+];
+const FILTERS = ['symbol', 'algorithm', 'cohort_id', 'parent_model_id'];
+const PAGE_SIZES = [25, 50, 100, 200];
+
+/** The table's state from the route's query, with defaults. */
+function stateFrom(params) {
+  return {
+    symbol: params.get('symbol') || '',
+    algorithm: params.get('algorithm') || '',
+    cohort_id: params.get('cohort_id') || '',
+    parent_model_id: params.get('parent_model_id') || '',
+    sort: params.get('sort') || 'created_at',
+    descending: params.get('descending') !== 'false',
+    limit: Number(params.get('limit')) || 50,
+    offset: Math.max(Number(params.get('offset')) || 0, 0),
+  };
+}
+
+function hrefFor(state) {
+  const q = {...state, descending: state.descending ? null : 'false'};
+  if (q.sort === 'created_at') delete q.sort;
+  if (q.limit === 50) delete q.limit;
+  if (!q.offset) delete q.offset;
+  return `#/models${query(q)}`;
+}
+
+function cohortBadge(m) {
+  if (!m.cohort_id) return '-';
+  return h('button', {
+    type: 'button', class: 'badge cohort', 'data-testid': 'cohort-badge', 'data-cohort-id': m.cohort_id,
+    title: `cohort ${m.cohort_id}, rank ${m.cohort_rank ?? '-'}: show siblings`,
+    onclick: () => openCohort(m.cohort_id, m.id),
+  }, `${shortId(m.cohort_id, 6)}#${m.cohort_rank ?? '-'}`);
+}
+
+/** Flash the parent's row when it is on this page, else open the parent's page. */
+export function goToParent(parentId) {
+  const row = document.querySelector(`tr[data-model-id="${CSS.escape(parentId)}"]`);
+  if (!row) {
+    location.hash = `#/models/${encodeURIComponent(parentId)}`;
+    return;
+  }
+  row.scrollIntoView({block: 'center', behavior: 'smooth'});
+  row.classList.remove('flash');
+  void row.offsetWidth; // restart the animation
+  row.classList.add('flash');
+  clearTimeout(row.flashTimer);
+  row.flashTimer = setTimeout(() => row.classList.remove('flash'), 1500);
+}
+
+function parentBadge(m) {
+  if (!m.parent_model_id) return '-';
+  return h('button', {
+    type: 'button', class: 'badge parent', 'data-testid': 'parent-badge', 'data-parent-id': m.parent_model_id,
+    title: `parent ${m.parent_model_id}`, onclick: () => goToParent(m.parent_model_id),
+  }, `↑ ${shortId(m.parent_model_id, 6)}`);
+}
+
+const COLUMNS = [
+  {label: 'id', value: (m) => h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id))},
+  {label: 'created', sort: 'created_at', value: (m) => dateTime(m.created_at)},
+  {label: 'symbols', sort: 'symbol', value: (m) => text(m.symbols?.length ? m.symbols : m.symbol)},
+  {label: 'algorithm', sort: 'algorithm', value: (m) => text(m.algorithm)},
+  {label: 'timeframe', value: (m) => text(m.timeframe)},
+  {label: 'score', sort: 'cv_score', className: 'num',
+    value: (m) => h('span', {}, num(m.cv_score), ' ', h('small', {class: 'muted'}, scoreName(m)))},
+  {label: 'features', className: 'num', value: (m) => text(m.features)},
+  {label: 'cohort', sort: 'cohort_rank', value: cohortBadge},
+  {label: 'parent', value: parentBadge},
+];
+
+function header(state) {
+  return h('tr', {}, COLUMNS.map((c) => {
+    if (!c.sort) return h('th', {scope: 'col', class: c.className}, c.label);
+    const active = state.sort === c.sort;
+    const next = {...state, sort: c.sort, offset: 0, descending: active ? !state.descending : c.sort !== 'algorithm' && c.sort !== 'symbol' && c.sort !== 'cohort_rank'};
+    return h('th', {scope: 'col', class: c.className, 'aria-sort': active ? (state.descending ? 'descending' : 'ascending') : null},
+      h('button', {type: 'button', class: 'sort', 'data-sort': c.sort, 'data-testid': `sort-${c.sort}`,
+        onclick: () => { location.hash = hrefFor(next); }},
+      c.label, active ? (state.descending ? ' ▼' : ' ▲') : ''));
+  }));
+}
+
+function filters(state) {
+  const field = (name, label, input) => h('div', {class: 'field'}, h('label', {for: `f-${name}`}, label), input);
+  const form = h('form', {class: 'filters', 'data-testid': 'filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const next = {...state, offset: 0};
+    for (const k of FILTERS) next[k] = String(data.get(k) || '').trim();
+    location.hash = hrefFor(next);
+  }},
+  field('symbol', 'Symbol', h('input', {id: 'f-symbol', name: 'symbol', value: state.symbol, placeholder: 'AAPL'})),
+  field('algorithm', 'Algorithm', h('select', {id: 'f-algorithm', name: 'algorithm'},
+    h('option', {value: ''}, 'any'),
+    ALGORITHMS.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
+  field('cohort_id', 'Cohort', h('input', {id: 'f-cohort_id', name: 'cohort_id', value: state.cohort_id, class: 'mono'})),
+  field('parent_model_id', 'Parent', h('input', {id: 'f-parent_model_id', name: 'parent_model_id', value: state.parent_model_id, class: 'mono'})),
+  h('div', {class: 'field buttons'},
+    h('button', {type: 'submit', 'data-testid': 'filter-apply'}, 'Filter'),
+    h('button', {type: 'button', class: 'ghost', onclick: () => { location.hash = '#/models'; }}, 'Clear')));
+  return form;
+}
+
+function pager(state, total) {
+  const from = total ? state.offset + 1 : 0;
+  const to = Math.min(state.offset + state.limit, total);
+  const go = (offset) => () => { location.hash = hrefFor({...state, offset}); };
+  return h('div', {class: 'pager', 'data-testid': 'pager'},
+    h('button', {type: 'button', class: 'ghost', disabled: state.offset <= 0, onclick: go(Math.max(state.offset - state.limit, 0))}, '‹ Prev'),
+    h('span', {'data-testid': 'page-info'}, `${from}–${to} of ${total}`),
+    h('button', {type: 'button', class: 'ghost', disabled: to >= total, onclick: go(state.offset + state.limit), 'data-testid': 'next-page'}, 'Next ›'),
+    h('label', {for: 'page-size'}, 'per page'),
+    h('select', {id: 'page-size', onchange: (ev) => { location.hash = hrefFor({...state, limit: Number(ev.target.value), offset: 0}); }},
+      PAGE_SIZES.map((n) => h('option', {value: n, selected: n === state.limit}, n))));
+}
+
+export async function renderModels(view, params) {
+  const state = stateFrom(params);
+  const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  view.replaceChildren(h('h1', {}, 'Models'), filters(state), body);
+  let page;
+  try {
+    page = await api(`models${query({
+      symbol: state.symbol, algorithm: state.algorithm, cohort_id: state.cohort_id,
+      parent_model_id: state.parent_model_id, sort: state.sort, descending: String(state.descending),
+      limit: state.limit, offset: state.offset,
+    })}`);
+  } catch (err) {
+    body.replaceChildren(errorBox(err));
+    return;
+  }
+  const items = page?.items || [];
+  const total = page?.total ?? items.length;
+  const rows = items.map((m) => h('tr', {'data-model-id': m.id, 'data-testid': 'model-row'},
+    COLUMNS.map((c) => { const v = c.value(m); return h('td', {class: c.className}, v instanceof Node ? v : text(v)); })));
+  body.replaceChildren(...[
+    h('div', {class: 'table-wrap'}, h('table', {class: 'grid', 'data-testid': 'models-table'},
+      h('thead', {}, header(state)), h('tbody', {}, rows))),
+    items.length ? null : empty('No models match.'),
+    pager(state, total)].filter(Boolean));
+}

@@ -1,0 +1,197 @@
+"""End to end through real server processes: search, models, cohort, lineage, predict, plots, deletes, restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conftest import ServerProcess
+
+SEARCH: dict[str, Any] = {
+    "symbol": "AAPL,QQQ,VIX",
+    "algorithm": "elasticnet_regression",
+    "timeframe": "5m",
+    "target_transform": "log_return",
+    "embargo": 12,
+    "search": "grid",
+    "alpha_grid": [0.0001, 0.001],
+    "l1_ratio_grid": [0.5],
+    "save_all_grid_models": True,
+    "explain": False,
+}
+
+StartServer = Callable[[dict[str, str]], ServerProcess]
+ServerEnv = Callable[..., dict[str, str]]
+
+
+def submit(server: ServerProcess, body: dict[str, Any]) -> str:
+    response = server.client.post("/train", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    return str(response.json()["job_id"])
+
+
+def test_search_to_deletion(
+    database_url: str, server_env: ServerEnv, start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(server_env(database_url))
+    c = server.client
+    job = server.wait_job(submit(server, SEARCH))
+    assert job["status"] == "done", job
+    result = job["result"]
+    assert result["grid_size"] == 2 and result["trained"] == 2 and len(result["model_ids"]) == 2
+    assert job["progress_done"] == job["progress_total"] == 2
+    assert any("0/2 already exist, training 2" in line for line in job["log"])
+    cohort_id = result["cohort_id"]
+
+    page = c.get("/models", params={"cohort_id": cohort_id, "sort": "cv_score", "limit": 1}).json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+    top = page["items"][0]
+    assert top["id"] == result["best_model_id"] and "r2" in top["metrics"]
+    second = c.get("/models", params={"cohort_id": cohort_id, "sort": "cv_score", "limit": 1, "offset": 1}).json()
+    assert second["items"][0]["cv_score"] <= top["cv_score"]
+    by_metric = c.get("/models", params={"sort": "metrics.r2", "descending": "false"})
+    assert by_metric.status_code == 200 and by_metric.json()["total"] == 2
+
+    detail = c.get(f"/models/{top['id']}").json()
+    assert detail["folds"]["folds"] and detail["metrics"]["cv"] and detail["request"]["embargo"] == 12
+    assert detail["feature_details"] is None  # explain=false
+
+    cohort = c.get(f"/cohorts/{cohort_id}").json()
+    assert [m["cohort_rank"] for m in cohort["models"]] == [1, 2]
+    assert cohort["models"][0]["id"] == top["id"]
+    assert cohort["selection"]["n_tried"] == 2 and "deflated_score" in cohort["selection"]
+
+    no_plot = c.get(f"/models/{top['id']}/plots/importance.png")
+    assert no_plot.status_code == 404 and "explain=true" in no_plot.json()["detail"]
+
+    # a child trained with explanations, inheriting the best model's features
+    child_job = server.wait_job(
+        submit(
+            server,
+            {
+                **{k: v for k, v in SEARCH.items() if not k.endswith("_grid") and k != "save_all_grid_models"},
+                "search": "none",
+                "hyperparameters": {"alpha": 0.001, "l1_ratio": 0.5},
+                "parent_model_id": top["id"],
+                "explain": True,
+            },
+        )
+    )
+    assert child_job["status"] == "done", child_job
+    child = child_job["result"]["model_id"]
+    lineage = c.get(f"/models/{child}/lineage").json()
+    assert [a["id"] for a in lineage["ancestors"]] == [top["id"]]
+    assert [d["id"] for d in c.get(f"/models/{top['id']}/lineage").json()["descendants"]] == [child]
+
+    prediction = c.post(f"/models/{child}/predict", json={"limit": 5})
+    assert prediction.status_code == 200, prediction.text
+    rows = prediction.json()["predictions"]
+    assert len(rows) == 5 and {"ts", "prediction", "predicted_price"} <= set(rows[0])
+    assert prediction.json()["rows"] > 5
+
+    png = c.get(f"/models/{child}/plots/importance.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    regimes = c.get(f"/models/{child}/plots/regimes.png")
+    assert regimes.status_code in (200, 404)
+    if regimes.status_code == 200:
+        assert regimes.content[:4] == b"\x89PNG"
+
+    jobs = c.get("/jobs").json()
+    assert jobs["total"] == 2 and jobs["items"][0]["id"] == child_job["id"]
+
+    models_dir = tmp_path / "models"
+    cohort_files = {f"{m}.joblib" for m in result["model_ids"]}
+    assert cohort_files <= {p.name for p in models_dir.iterdir()}
+    assert c.delete(f"/cohorts/{cohort_id}").json() == {"cohort_id": cohort_id, "deleted": 2}
+    assert not cohort_files & {p.name for p in models_dir.iterdir()}
+    assert c.get(f"/models/{top['id']}").status_code == 404
+    assert c.get(f"/cohorts/{cohort_id}").status_code == 404
+    assert c.delete(f"/models/{child}").json() == {"deleted": [child]}
+    assert c.get("/models").json()["total"] == 0
+    assert list(models_dir.glob("*.joblib")) == []
+
+
+def test_a_job_killed_with_its_server_resumes_and_trains_only_what_is_missing(
+    tmp_path: Path, server_env: ServerEnv, start_server: StartServer
+) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'metadata.db'}")
+    first = start_server(env)
+    body = {
+        "symbol": "AAPL,QQQ,VIX",
+        "algorithm": "lightgbm_regressor",
+        "timeframe": "5m",
+        "target_transform": "log_return",
+        "embargo": 12,
+        "search": "grid",
+        "use_default_grid": False,
+        "num_leaves_grid": [7, 15, 31],
+        "lgbm_learning_rate_grid": [0.03, 0.1],
+        "min_data_in_leaf_grid": [20, 40],
+        "save_all_grid_models": True,
+        "explain": False,
+    }
+    job_id = submit(first, body)
+    deadline = time.monotonic() + 240
+    while True:
+        job = first.client.get(f"/jobs/{job_id}").json()
+        saved = first.client.get("/models", params={"algorithm": "lightgbm_regressor"}).json()["total"]
+        if job["status"] == "running" and job["progress_done"] > 0 and saved > 0:
+            break
+        assert job["status"] in ("queued", "running"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    first.kill_group()
+    assert job["progress_total"] == 12 and job["progress_done"] < 12, "the job finished before the kill"
+
+    second = start_server(env)
+    dead = second.client.get(f"/jobs/{job_id}").json()
+    assert dead["status"] == "interrupted", dead
+    assert f"POST /jobs/{job_id}/resume" in dead["error"]
+    before = second.client.get("/models", params={"algorithm": "lightgbm_regressor", "limit": 100}).json()["total"]
+    assert 0 < before < 12
+
+    resumed = second.client.post(f"/jobs/{job_id}/resume")
+    assert resumed.status_code == 202, resumed.text
+    assert resumed.json()["resumed_from"] == job_id
+    done = second.wait_job(resumed.json()["job_id"])
+    assert done["status"] == "done", done
+    assert done["result"]["existing"] == before and done["result"]["trained"] == 12 - before
+    assert f"{before}/12 already exist, training {12 - before}" in done["result"]["notes"][0]
+    assert any(f"{before}/12 already exist" in line for line in done["log"])
+
+    page = second.client.get("/models", params={"cohort_id": done["result"]["cohort_id"], "limit": 100}).json()
+    fingerprints = [m["fingerprint"] for m in page["items"]]
+    assert page["total"] == 12 and len(set(fingerprints)) == 12
+
+
+def test_a_running_job_can_be_cancelled(tmp_path: Path, server_env: ServerEnv, start_server: StartServer) -> None:
+    server = start_server(server_env(f"sqlite:///{tmp_path / 'metadata.db'}"))
+    job_id = submit(
+        server,
+        {
+            "symbol": "AAPL,QQQ,VIX",
+            "algorithm": "lightgbm_regressor",
+            "timeframe": "5m",
+            "target_transform": "log_return",
+            "embargo": 12,
+            "search": "grid",
+            "use_default_grid": False,
+            "num_leaves_grid": [7, 15, 31, 63],
+            "lgbm_learning_rate_grid": [0.03, 0.1],
+            "lambda_l2_grid": [0.0, 1.0, 5.0],
+            "save_all_grid_models": True,
+            "explain": False,
+        },
+    )
+    deadline = time.monotonic() + 120
+    while server.client.get(f"/jobs/{job_id}").json()["status"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    cancelled = server.client.post(f"/jobs/{job_id}/cancel").json()
+    assert cancelled["status"] in ("cancelling", "cancelled", "done")
+    final = server.wait_job(job_id, timeout=120)
+    assert final["status"] == "cancelled", final
+    assert final["error"].startswith("cancelled")

@@ -1,0 +1,308 @@
+"""Browser tests of the web UI: a real server on a small real store, driven by headless Chromium.
+
+The store (a 20-day demo market, a linear parent and an elastic-net cohort of 6 children) is built once per
+test run (under a file lock, since pytest-xdist workers share it) and copied for each worker's server.
+Chromium is Debian's package (``make browser``); without it these tests skip, except in CI where they fail.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+SYMBOLS = "AAPL,QQQ,VIX"
+ALPHAS = [0.0001, 0.001, 0.01]
+L1_RATIOS = [0.5, 0.9]
+TIMEOUT_MS = 15_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"UI tests cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - the dev extra installs it
+    sync_playwright = None
+
+
+@dataclass(frozen=True)
+class UiData:
+    root: Path
+    parent_id: str
+    cohort_id: str
+    cohort_ids: list[str]
+
+
+def _build(root: Path) -> UiData:
+    """Ingest the demo market and train the parent and its cohort with the library (no server involved)."""
+    from walkforward.domain import SplitScheme
+    from walkforward.features.demo import generate_market
+    from walkforward.features.pipeline import ingest_frames
+    from walkforward.features.store import FeatureStore
+    from walkforward.registry import ModelStore
+    from walkforward.search import SearchRequest, run_search
+    from walkforward.training import TrainRequest, train
+
+    store = FeatureStore(root / "features_parquet")
+    ingest_frames(store, generate_market(days=20, symbols=("AAPL", "QQQ", "VIX")), scheme=SplitScheme(5, 2))
+    registry = ModelStore.open(f"sqlite:///{(root / 'metadata.db').resolve()}", root / "models")
+    base = {"timeframe": "5m", "target_transform": "log_return", "embargo": 12}
+    try:
+        parent = train(TrainRequest(SYMBOLS, "linear_regression", **base), store=store, registry=registry, explain=True)
+        child = TrainRequest(SYMBOLS, "elasticnet_regression", parent_model_id=parent.id, p_value_threshold=1.0, **base)
+        result = run_search(
+            SearchRequest(
+                child,
+                grids={"alpha_grid": ALPHAS, "l1_ratio_grid": L1_RATIOS},
+                save_all_grid_models=True,
+                explain=True,
+                n_jobs=1,
+            ),
+            store=store,
+            registry=registry,
+        )
+    finally:
+        registry.dispose()
+    return UiData(root, parent.id, result.cohort_id, [m.id for m in result.saved])
+
+
+@pytest.fixture(scope="session")
+def ui_data(tmp_path_factory: pytest.TempPathFactory) -> UiData:
+    """The store, built once for all xdist workers and copied for this one (its server writes to it)."""
+    if sync_playwright is None:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    built = shared / "ui-store"
+    manifest = built / "ui.json"
+    with open(shared / "ui-store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not manifest.exists():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            data = _build(built)
+            manifest.write_text(
+                json.dumps({"parent_id": data.parent_id, "cohort_id": data.cohort_id, "cohort_ids": data.cohort_ids})
+            )
+    meta = json.loads(manifest.read_text())
+    mine = tmp_path_factory.mktemp("ui") / "store"
+    shutil.copytree(built, mine, ignore=shutil.ignore_patterns("ui.json"))
+    return UiData(mine, meta["parent_id"], meta["cohort_id"], meta["cohort_ids"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:]
+
+
+@pytest.fixture(scope="session")
+def server(ui_data: UiData) -> Iterator[str]:
+    """``python -m walkforward serve`` on a free port over the worker's copy of the store."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "FEATURES_PARQUET_DIR": str(ui_data.root / "features_parquet"),
+        "MODELS_DIR": str(ui_data.root / "models"),
+        "METADATA_DB_PATH": str(ui_data.root / "metadata.db"),
+    }
+    env.pop("METADATA_DB_URL", None)
+    log = open(ui_data.root / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "walkforward", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited ({proc.returncode}): {_tail(ui_data.root / 'server.log')}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as res:
+                    if res.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer /health in 60 s: {_tail(ui_data.root / 'server.log')}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(ui_data: UiData) -> Iterator[Browser]:
+    assert sync_playwright is not None
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh 1280x800 page; its console errors fail the test; a screenshot is kept as an artifact."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _row_ids(pg: Page) -> list[str]:
+    ids: list[Any] = pg.locator("[data-testid=models-table] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.modelId)"
+    )
+    return [str(i) for i in ids]
+
+
+def test_models_table_lists_the_models(page: Page, ui_data: UiData) -> None:
+    page.goto("/#/models")
+    rows = page.locator("[data-testid=model-row]")
+    expect(rows.first).to_be_visible()
+    ids = _row_ids(page)
+    assert {ui_data.parent_id, *ui_data.cohort_ids} <= set(ids)
+    child = page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}']")
+    expect(child.locator("[data-testid=cohort-badge]")).to_contain_text(ui_data.cohort_id[:6])
+    expect(child.locator("[data-testid=parent-badge]")).to_be_visible()
+    expect(page.locator("[data-testid=page-info]")).to_contain_text(f"of {len(ids)}")
+
+    # Server-side sort: by score, ascending after a second click.
+    page.locator("[data-testid=sort-cv_score]").click()
+    expect(page).to_have_url(re.compile(r"sort=cv_score"))
+    expect(rows.first).to_be_visible()
+    scores = page.locator("[data-testid=models-table] tbody tr td:nth-child(6) span").all_inner_texts()
+    values = [float(s.split()[0]) for s in scores if s.split()[0] != "-"]
+    assert values == sorted(values, reverse=True)
+
+    # Filter by cohort: only the cohort's models are fetched and shown.
+    page.goto(f"/#/models?cohort_id={ui_data.cohort_id}")
+    expect(rows).to_have_count(len(ui_data.cohort_ids))
+    assert set(_row_ids(page)) == set(ui_data.cohort_ids)
+
+
+def test_cohort_modal_lists_siblings_and_regularisation_path(page: Page, ui_data: UiData) -> None:
+    page.goto("/#/models")
+    page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=cohort-badge]").click()
+    modal = page.locator("[data-testid=cohort-modal]")
+    expect(modal).to_be_visible()
+    siblings = modal.locator("[data-testid=cohort-sibling]")
+    expect(siblings).to_have_count(len(ui_data.cohort_ids))
+    ids = siblings.evaluate_all("rows => rows.map(r => r.dataset.modelId)")
+    assert set(ids) == set(ui_data.cohort_ids)
+    expect(modal.locator("[data-testid=cohort-summary]")).to_contain_text("deflated score")
+    path = modal.locator("svg[data-testid=reg-path]")
+    expect(path).to_be_visible()
+    lines = path.locator("path.series-line")
+    expect(lines).to_have_count(len(L1_RATIOS))
+    names = lines.evaluate_all("ls => ls.map(l => l.dataset.series)")
+    assert sorted(names) == sorted(f"l1_ratio {r}" for r in L1_RATIOS)
+    assert path.locator("circle").count() == len(ui_data.cohort_ids)
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"))
+
+
+def test_parent_badge_flashes_the_parent_row(page: Page, ui_data: UiData) -> None:
+    page.goto("/#/models")
+    badge = page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=parent-badge]")
+    badge.click()
+    parent_row = page.locator(f"tr[data-model-id='{ui_data.parent_id}']")
+    expect(parent_row).to_have_class("flash")
+    expect(parent_row).to_be_in_viewport()
+    expect(parent_row).not_to_have_class("flash", timeout=4000)  # the highlight goes away by itself
+
+
+def test_training_job_from_the_form_finishes(page: Page) -> None:
+    page.goto("/#/train")
+    page.get_by_label("Algorithm").select_option("linear_regression")
+    page.get_by_label("Symbols").fill(SYMBOLS)
+    page.get_by_label("Timeframe").select_option("5m")
+    page.get_by_label("Search").select_option("none")
+    page.get_by_label("Grids (JSON)").fill("{not json")
+    expect(page.locator("[data-testid=grids-error]")).to_contain_text("not valid JSON")
+    expect(page.locator("[data-testid=train-submit]")).to_be_disabled()
+    page.get_by_label("Grids (JSON)").fill("")
+    page.locator("[data-testid=train-explain]").uncheck()
+    page.locator("[data-testid=train-submit]").click()
+    expect(page).to_have_url(re.compile(r"#/jobs/\w+"))
+    job = page.locator("[data-testid=job]")
+    expect(job).to_have_attribute("data-status", "done", timeout=120_000)
+    expect(page.locator("[data-testid=job-status]")).to_have_text("done")
+    link = page.locator("[data-testid=job-model-link]").first
+    expect(link).to_be_visible()
+    link.click()
+    expect(page.locator("[data-testid=model-id]")).to_be_visible()
+
+
+def test_model_page_draws_its_charts(page: Page, ui_data: UiData) -> None:
+    page.goto(f"/#/models/{ui_data.parent_id}")
+    expect(page.locator("[data-testid=model-id]")).to_have_text(ui_data.parent_id)
+    for testid, mark in [
+        ("importance-chart", "rect.bar"),
+        ("regime-chart", "rect.gbar"),
+        ("fold-timeline", "rect.span"),
+        ("fold-chart-r2", "rect.bar"),
+    ]:
+        chart = page.locator(f"svg[data-testid={testid}]")
+        expect(chart).to_be_visible()
+        assert chart.locator(mark).count() > 0, testid
+    timeline = page.locator("svg[data-testid=fold-timeline]")
+    assert timeline.locator("g.fold rect.span.train").count() == 3
+    assert timeline.locator("g.fold rect.span.test").count() == 3
+    assert timeline.locator("g.fold rect.span.purge").count() >= 1
+    assert timeline.locator("g.fold rect.span.embargo").count() >= 1
+    expect(page.locator("[data-testid=pruning-table] tbody tr").first).to_be_visible()
+    expect(page.locator("[data-testid=descendants] li")).to_have_count(len(ui_data.cohort_ids))
