@@ -32,7 +32,7 @@ from walkforward.errors import InvalidInputError, WalkforwardError
 from walkforward.evaluation.metrics import aggregate, classification_metrics, regression_metrics
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.evaluators import PreparedFold, predict_grid, prepare_fold
-from walkforward.model_selection.executors import Executor, make_executor
+from walkforward.model_selection.executors import Executor, LocalExecutor, make_executor
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import (
     ADAPTIVE_ALPHAS,
@@ -113,6 +113,7 @@ class _Shared:
     explain_X: pd.DataFrame | None  # raw out-of-sample rows for permutation importance / SHAP
     explain_y: np.ndarray | None
     explain: bool
+    known: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)  # fold metrics already scored
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,16 @@ def _fold_metrics(sh: _Shared, preds: Sequence[np.ndarray]) -> list[dict[str, An
 def _evaluate_chunk(chunk: Sequence[tuple[int, dict[str, Any]]], sh: _Shared) -> list[_Outcome]:
     """Score a chunk of combinations on every fold; with ``sh.final_pre`` also fit and explain them."""
     spec = get_algorithm(sh.algorithm)
-    params = [p for _, p in chunk]
+    todo = [(i, p) for i, p in chunk if i not in sh.known]
     with threadpool_limits(limits=1, user_api="blas"):
-        per_fold = [predict_grid(spec, params, fold) for fold in sh.folds]
+        per_fold = [predict_grid(spec, [p for _, p in todo], fold) for fold in sh.folds] if todo else []
+        scored = {
+            index: _fold_metrics(sh, [per_fold[f][j] for f in range(len(sh.folds))])
+            for j, (index, _) in enumerate(todo)
+        }
         outcomes = []
-        for j, (index, combo) in enumerate(chunk):
-            metrics = _fold_metrics(sh, [per_fold[f][j] for f in range(len(sh.folds))])
+        for index, combo in chunk:
+            metrics = sh.known[index] if index in sh.known else scored[index]
             if sh.final_pre is None:
                 outcomes.append(_Outcome(index, combo, metrics))
                 continue
@@ -264,7 +269,13 @@ def _chunks(spec: AlgorithmSpec, items: list[tuple[int, dict[str, Any]]], n_work
             groups.setdefault(key, []).append(item)
         return list(groups.values())
     n_tasks = max(1, min(len(items), 2 * n_workers))
-    return [items[i::n_tasks] for i in range(n_tasks)]
+
+    def cost(item: tuple[int, dict[str, Any]]) -> float:  # boosting time grows with trees and leaves
+        p = item[1]
+        return float(p.get("n_estimators") or 100) * float(p.get("num_leaves") or 2 ** (p.get("max_depth") or 5))
+
+    ordered = sorted(items, key=cost, reverse=True)  # longest first, dealt round robin
+    return [ordered[i::n_tasks] for i in range(n_tasks)]
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -299,6 +310,8 @@ class _Search:
         )[:24]
         self.scores: dict[int, float] = {}
         self.fold_scores: dict[int, list[float]] = {}
+        self.fold_metrics: dict[int, list[dict[str, Any]]] = {}
+        self._folds: tuple[PreparedFold, ...] | None = None
         self.saved: list[ModelRecord] = []
         self.duplicates = 0
         self.trained = 0
@@ -312,7 +325,11 @@ class _Search:
         X, y = data.X, data.y
         ref = data.dataset.frame[self.sreq.train.target_col].to_numpy(dtype=float)
         with threadpool_limits(limits=1, user_api="blas"):
-            folds = tuple(prepare_fold(pre, X, y, f.train_index, f.test_index, f.number) for f in data.plan.folds)
+            if self._folds is None:  # preprocessing is fitted once per fold for the whole search
+                self._folds = tuple(
+                    prepare_fold(pre, X, y, f.train_index, f.test_index, f.number) for f in data.plan.folds
+                )
+            folds = self._folds
             final_pre = final_X = final_y = explain_X = explain_y = None
             if with_final:
                 rows = data.plan.final_train_index
@@ -333,6 +350,7 @@ class _Search:
             explain_X=explain_X,
             explain_y=explain_y,
             explain=self.sreq.explain,
+            known=dict(self.fold_metrics),
         )
 
     def run_tasks(
@@ -343,6 +361,9 @@ class _Search:
         on_outcome: Callable[[_Outcome], None],
     ) -> None:
         tasks = _chunks(self.spec, items, getattr(executor, "n_jobs", 2) or 2)
+        if self.spec.family == "linear" and executor.name == "local":
+            # A linear path costs milliseconds; a worker process costs seconds of start-up and copying.
+            executor = LocalExecutor(n_jobs=1)
         try:
             for outcomes in executor.map_unordered(_evaluate_chunk, tasks, sh):
                 for o in outcomes:
@@ -366,6 +387,8 @@ class _Search:
         key = _score_key(self.spec.task)
         self.scores[o.index] = self.score_of(o)
         self.fold_scores[o.index] = [float(m[key]) for m in o.fold_metrics]
+        if o.fallback is None:
+            self.fold_metrics[o.index] = o.fold_metrics
 
     def best_so_far(self) -> float | None:
         return max(self.scores.values()) if self.scores else None

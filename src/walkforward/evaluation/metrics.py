@@ -46,15 +46,20 @@ def regression_metrics(
     """R2, MSE, MAE, RMSE, RMSE in price units and the directional hit rate."""
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
-    mse = float(skm.mean_squared_error(y_true, y_pred))
+    # Plain numpy: scikit-learn's metric functions validate their inputs on every call, which cost
+    # ~60x more than the arithmetic in a search scoring thousands of (combination, fold) pairs.
+    resid = y_true - y_pred
+    mse = float(np.mean(resid**2))
+    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 0.0
     price_true = to_price(y_true, ref, transform)
     price_pred = to_price(y_pred, ref, transform)
     up_true = direction_labels(y_true, ref, transform)
     up_pred = direction_labels(y_pred, ref, transform)
     return {
-        "r2": float(skm.r2_score(y_true, y_pred)),
+        "r2": r2,
         "mse": mse,
-        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "mae": float(np.mean(np.abs(resid))),
         "rmse": math.sqrt(mse),
         "rmse_price": float(np.sqrt(np.mean((price_true - price_pred) ** 2))),
         "hit_rate": float(np.mean(up_true == up_pred)),
