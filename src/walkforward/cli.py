@@ -556,18 +556,12 @@ def models_show(model_id: str, json_out: JsonOpt = False) -> None:
 @models_app.command("cohort")
 def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
     """A cohort's siblings, ranked by cross-validated score, with the multiple-testing adjustment."""
-    from walkforward.search import selection_summary
+    from walkforward.search import cohort_selection
 
     rows = _registry().cohort(cohort_id)
     if not rows:
         raise WalkforwardError(f"no cohort {cohort_id!r}: see `walkforward models list` for cohort ids")
-    key = rows[0].metrics.get("score", "r2")
-    best_folds = [float(m[key]) for m in rows[0].metrics.get("folds", []) if key in m]
-    summary = selection_summary(
-        [r.cv_score for r in rows if r.cv_score is not None],
-        best_folds,
-        task="classification" if key == "accuracy" else "regression",
-    )
+    summary = cohort_selection(rows)
     if json_out:
         _emit_json({"cohort_id": cohort_id, "selection": summary, "models": [model_dict(r, brief=True) for r in rows]})
     else:

@@ -256,6 +256,16 @@ def selection_summary(scores: Sequence[float], best_fold_scores: Sequence[float]
     return out
 
 
+def cohort_selection(rows: Sequence[ModelRecord]) -> dict[str, Any]:
+    """The selection summary of a registered cohort (best first): its scores and the best's folds."""
+    if not rows:
+        return {"n_tried": 0}
+    key = rows[0].metrics.get("score", "r2")
+    best_folds = [float(m[key]) for m in rows[0].metrics.get("folds", []) if key in m]
+    scores = [r.cv_score for r in rows if r.cv_score is not None]
+    return selection_summary(scores, best_folds, task="classification" if key == "accuracy" else "regression")
+
+
 def _chunks(spec: AlgorithmSpec, items: list[tuple[int, dict[str, Any]]], n_workers: int) -> list[list[Any]]:
     """Tasks: an elastic net chunk is one path (all alphas of one l1_ratio); others make 2 tasks per worker.
 
@@ -648,5 +658,6 @@ __all__ = [
     "SearchResult",
     "run_search",
     "search_defaults",
+    "cohort_selection",
     "selection_summary",
 ]

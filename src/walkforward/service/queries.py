@@ -19,7 +19,7 @@ from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobStore
 from walkforward.reports import model_dict
-from walkforward.search import selection_summary
+from walkforward.search import cohort_selection
 from walkforward.training import predict
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,7 @@ def cohort_report(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     rows = registry.cohort(cohort_id)
     if not rows:
         raise DataNotFoundError(f"no cohort {cohort_id!r}: GET /models lists models with their cohort_id")
-    key = rows[0].metrics.get("score", "r2")
-    best_folds = [float(m[key]) for m in rows[0].metrics.get("folds", []) if key in m]
-    summary = selection_summary(
-        [r.cv_score for r in rows if r.cv_score is not None],
-        best_folds,
-        task="classification" if key == "accuracy" else "regression",
-    )
+    summary = cohort_selection(rows)
     return {"cohort_id": cohort_id, "selection": summary, "models": [model_dict(r, brief=True) for r in rows]}
 
 
