@@ -568,6 +568,57 @@ def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
         out.print(cohort_table(rows, summary, title=f"Cohort {cohort_id}"))
 
 
+@models_app.command("explain")
+def models_explain(
+    model_id: str,
+    plot_dir: Annotated[Path | None, typer.Option(help="Write importance.png and regimes.png here.")] = None,
+    recompute: Annotated[bool, typer.Option(help="Recompute explanations even if the model has them.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Features to list.")] = 15,
+    json_out: JsonOpt = False,
+) -> None:
+    """A model's feature importance (coefficients, tree, permutation, SHAP) and SHAP per regime; plots."""
+    from walkforward.reports import plot_png
+    from walkforward.training import explain_registered
+
+    registry = _registry()
+    record = registry.get(model_id)
+    if recompute or not record.feature_details:
+        with err.status("computing permutation importance and SHAP", spinner="dots") if not json_out else _null():
+            record = explain_registered(model_id, store=_store(), registry=registry)
+    written = []
+    if plot_dir is not None:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        for kind in ("importance", "regimes"):
+            if record.feature_details if kind == "importance" else record.regime_importance:
+                path = plot_dir / f"{model_id}_{kind}.png"
+                path.write_bytes(plot_png(registry, model_id, kind))
+                written.append(str(path))
+    if json_out:
+        _emit_json(
+            {
+                "model_id": model_id,
+                "feature_details": record.feature_details,
+                "regime_importance": record.regime_importance,
+                "plots": written,
+            }
+        )
+        return
+    from rich.table import Table
+
+    details = record.feature_details or {}
+    ranked = sorted(details.items(), key=lambda kv: -(kv[1].get("shap_mean_abs") or kv[1].get("permutation_mean") or 0))
+    table = Table(title=f"Feature importance of {model_id} (top {min(top, len(ranked))} of {len(ranked)})")
+    columns = ("shap_mean_abs", "permutation_mean", "permutation_std", "coefficient", "tree_importance")
+    table.add_column("feature")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for name, entry in ranked[:top]:
+        table.add_row(name, *[("-" if entry.get(c) is None else f"{entry[c]:.4g}") for c in columns])
+    out.print(table)
+    for written_path in written:
+        out.print(f"wrote {written_path}")
+
+
 @models_app.command("lineage")
 def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
     """A model's ancestors (parent, grandparent, ...) and descendants (all generations)."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from walkforward.data.loader import Dataset
+from walkforward.errors import DataNotFoundError
+from walkforward.evaluation.plots import regime_bars_png, shap_summary_png
 from walkforward.features.pipeline import IngestSummary
 from walkforward.features.store import SymbolInfo
 from walkforward.model_selection.splitters import FoldPlan
@@ -293,3 +297,24 @@ def cohort_table(rows: Sequence[ModelRecord], selection: dict[str, Any], *, titl
             note,
         )
     return t
+
+
+_PLOTS: dict[str, tuple[str, Callable[..., Path]]] = {
+    "importance": ("feature_details", shap_summary_png),
+    "regimes": ("regime_importance", regime_bars_png),
+}
+
+
+def plot_png(registry: Any, model_id: str, kind: str) -> bytes:
+    """The PNG of a model's feature importance (``importance``) or regime importance (``regimes``)."""
+    attribute, draw = _PLOTS[kind]
+    record = registry.get(model_id)
+    data: Mapping[str, Any] | None = getattr(record, attribute)
+    if not data:
+        raise DataNotFoundError(
+            f"model {model_id} has no {attribute.replace('_', ' ')}: it was trained with explain=false "
+            "(or its explanations failed): run `walkforward models explain ID` or train with explain=true"
+        )
+    with tempfile.TemporaryDirectory(prefix="walkforward-plot-") as tmp:
+        path = draw(data, Path(tmp) / f"{kind}.png")
+        return Path(path).read_bytes()

@@ -104,3 +104,33 @@ def test_tables_and_prediction_file(
 
     frame = pd.read_csv(out)
     assert {"ts", "prediction", "predicted_price", "target"} <= set(frame.columns)
+
+
+def test_models_explain_computes_missing_explanations_and_writes_plots(
+    planted_store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env(monkeypatch, planted_store, tmp_path)
+    model = _invoke(
+        "train",
+        "AAPL,QQQ,VIX",
+        "--algorithm",
+        "lightgbm_regressor",
+        "--timeframe",
+        "5m",
+        "--target-transform",
+        "log_return",
+        "--embargo",
+        "12",
+        *FAST,
+        "--no-explain",
+        "--json",
+    )
+    assert model["feature_details"] is None
+    shown = _invoke("models", "explain", model["id"], "--plot-dir", str(tmp_path / "plots"), "--json")
+    details = shown["feature_details"]
+    assert set(details) == set(model["features"])
+    assert all(d["shap_mean_abs"] is not None and d["tree_importance"] is not None for d in details.values())
+    assert len(shown["plots"]) == 2
+    for path in shown["plots"]:
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _invoke("models", "show", model["id"], "--json")["feature_details"] == details

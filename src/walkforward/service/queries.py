@@ -8,17 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import tempfile
-from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from walkforward.errors import DataNotFoundError, WalkforwardError
-from walkforward.evaluation.plots import regime_bars_png, shap_summary_png
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobStore
-from walkforward.reports import model_dict
+from walkforward.reports import model_dict, plot_png  # noqa: F401 - plot_png is used by the routes
 from walkforward.search import cohort_selection
 from walkforward.training import predict
 
@@ -65,27 +61,6 @@ def latest_predictions(
     shown = frame.tail(limit)
     rows = json.loads(shown.to_json(orient="records", date_format="iso"))
     return {"model_id": model_id, "rows": len(frame), "predictions": rows}
-
-
-_PLOTS: dict[str, tuple[str, Callable[..., Path]]] = {
-    "importance": ("feature_details", shap_summary_png),
-    "regimes": ("regime_importance", regime_bars_png),
-}
-
-
-def plot_png(registry: ModelStore, model_id: str, kind: str) -> bytes:
-    """The PNG of a model's feature importance (``importance``) or regime importance (``regimes``)."""
-    attribute, draw = _PLOTS[kind]
-    record = registry.get(model_id)
-    data: Mapping[str, Any] | None = getattr(record, attribute)
-    if not data:
-        raise DataNotFoundError(
-            f"model {model_id} has no {attribute.replace('_', ' ')}: it was trained with explain=false "
-            "(or its explanations failed); train it again with explain=true"
-        )
-    with tempfile.TemporaryDirectory(prefix="walkforward-plot-") as tmp:
-        path = draw(data, Path(tmp) / f"{kind}.png")
-        return Path(path).read_bytes()
 
 
 def symbols(store: FeatureStore) -> list[dict[str, Any]]:
