@@ -48,6 +48,19 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+# The data and training options shared by `dataset`, `train` and `search`, declared once.
+SymbolsArg = Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")]
+TimeframeOpt = Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")]
+TargetColOpt = Annotated[str, typer.Option(help="Price column to predict.")]
+LookforwardOpt = Annotated[int, typer.Option(help="Predict this many bars ahead.")]
+DataOptionsOpt = Annotated[str | None, typer.Option(help="Feature-set version to load.")]
+StartOpt = Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")]
+EmbargoOpt = Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")]
+ValidationOpt = Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")]
+PValueOpt = Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")]
+ParentOpt = Annotated[str | None, typer.Option(help="Inherit the features of this model.")]
+WhitelistOpt = Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")]
 
 
 class _State:
@@ -162,16 +175,16 @@ def symbols(json_out: JsonOpt = False) -> None:
 
 @app.command()
 def dataset(
-    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
-    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
-    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    symbols: SymbolsArg,
+    timeframe: TimeframeOpt = "1m",
+    target_col: TargetColOpt = "close",
     target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
-    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
-    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
-    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
-    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
+    lookforward: LookforwardOpt = 1,
+    data_options: DataOptionsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    embargo: EmbargoOpt = None,
+    validation: ValidationOpt = "walk_forward",
     json_out: JsonOpt = False,
 ) -> None:
     """Load a data set exactly as training will, and show its rows, features and folds."""
@@ -309,24 +322,24 @@ def _parse_params(params: list[str], hyperparameters: str | None) -> dict[str, A
 
 @app.command("train")
 def train_cmd(
-    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
+    symbols: SymbolsArg,
     algorithm: Annotated[str, typer.Option(help="One of the nine algorithms, e.g. elasticnet_regression.")],
-    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
-    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    timeframe: TimeframeOpt = "1m",
+    target_col: TargetColOpt = "close",
     target_transform: Annotated[
         str, typer.Option(help="log_return, pct_change, log or none (returns are stationary: prefer them).")
     ] = "none",
-    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
-    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
-    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    p_value_threshold: Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")] = 0.05,
-    parent_model_id: Annotated[str | None, typer.Option(help="Inherit the features of this model.")] = None,
-    feature_whitelist: Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")] = None,
+    lookforward: LookforwardOpt = 1,
+    data_options: DataOptionsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    p_value_threshold: PValueOpt = 0.05,
+    parent_model_id: ParentOpt = None,
+    feature_whitelist: WhitelistOpt = None,
     param: Annotated[list[str] | None, typer.Option(help="Hyperparameter KEY=VALUE (repeatable).")] = None,
     hyperparameters: Annotated[str | None, typer.Option(help="Hyperparameters as a JSON object.")] = None,
-    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
-    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    validation: ValidationOpt = "walk_forward",
+    embargo: EmbargoOpt = None,
     explain: Annotated[bool, typer.Option(help="Compute SHAP and permutation importance.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
@@ -424,7 +437,7 @@ def _parse_grids(grid: list[str]) -> dict[str, Any]:
 
 @app.command("search")
 def search_cmd(
-    symbols: Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")],
+    symbols: SymbolsArg,
     algorithm: Annotated[str, typer.Option(help="One of the nine algorithms, e.g. elasticnet_regression.")],
     grid: Annotated[
         list[str] | None, typer.Option(help="Grid values NAME=[...], e.g. 'alpha_grid=[0.001,0.01]'.")
@@ -437,19 +450,19 @@ def search_cmd(
     executor: Annotated[str, typer.Option(help="local (worker processes) or dask.")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:8786.")] = None,
     n_jobs: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores).")] = None,
-    timeframe: Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")] = "1m",
-    target_col: Annotated[str, typer.Option(help="Price column to predict.")] = "close",
+    timeframe: TimeframeOpt = "1m",
+    target_col: TargetColOpt = "close",
     target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
-    lookforward: Annotated[int, typer.Option(help="Predict this many bars ahead.")] = 1,
-    data_options: Annotated[str | None, typer.Option(help="Feature-set version to load.")] = None,
-    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
-    p_value_threshold: Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")] = 0.05,
-    parent_model_id: Annotated[str | None, typer.Option(help="Inherit the features of this model.")] = None,
-    feature_whitelist: Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")] = None,
+    lookforward: LookforwardOpt = 1,
+    data_options: DataOptionsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    p_value_threshold: PValueOpt = 0.05,
+    parent_model_id: ParentOpt = None,
+    feature_whitelist: WhitelistOpt = None,
     param: Annotated[list[str] | None, typer.Option(help="Fixed hyperparameter KEY=VALUE (repeatable).")] = None,
-    validation: Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")] = "walk_forward",
-    embargo: Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")] = None,
+    validation: ValidationOpt = "walk_forward",
+    embargo: EmbargoOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Search hyperparameters over the walk-forward folds; skip what is registered; rank the cohort."""
@@ -664,7 +677,7 @@ def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
 def predict_cmd(
     model_id: str,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default: the model's range.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    end: EndOpt = None,
     output: Annotated[Path | None, typer.Option(help="Write all predictions to a .csv or .parquet file.")] = None,
     tail: Annotated[int, typer.Option(help="Rows to print (the latest).")] = 10,
     json_out: JsonOpt = False,
