@@ -94,7 +94,8 @@ def aggressive_test_label(s: pd.Series) -> str:
     return "test" if "test" in set(s.astype(str).unique()) else "train"
 
 
-def _base_agg(base: str) -> str | Callable[[pd.Series], str]:
+def reference_agg(base: str) -> str | Callable[[pd.Series], str]:
+    """The reference's aggregation table, by the stored column a merged column came from."""
     if base == "open":
         return "first"
     if base == "high":
@@ -133,7 +134,7 @@ def run_pandas(store: FeatureStore) -> tuple[pd.DataFrame, dict[str, float]]:
     t2 = time.perf_counter()
     parts["merge"] = t2 - t1
 
-    agg: dict[str, Any] = {c: _base_agg(bases[c]) for c in merged.columns if c not in ("ts", "data_split")}
+    agg: dict[str, Any] = {c: reference_agg(bases[c]) for c in merged.columns if c not in ("ts", "data_split")}
     agg["data_split"] = aggressive_test_label
     with warnings.catch_warnings():  # the reference's frame is fragmented by agg(); not our concern
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
@@ -439,8 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"rows ours/pandas: {cmp.rows[0]}/{cmp.rows[1]}; compared ts, data_split and "
             f"{len(cmp.compared)} value columns (rtol 1e-12, NaN == NaN)"
         )
-        for c, why in cmp.skipped.items():
-            con.print(f"skipped {c}: {why}")
+        for col, why in cmp.skipped.items():
+            con.print(f"skipped {col}: {why}")
         con.print(f"only in pandas ({len(cmp.only_pandas)}): {', '.join(cmp.only_pandas)}")
         if cmp.only_ours:
             con.print(f"only in ours: {', '.join(cmp.only_ours)}")

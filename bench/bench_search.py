@@ -262,6 +262,27 @@ def same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return set(a) == set(b) and all(float(a[k]) == float(b[k]) for k in a)
 
 
+def timings(ours: Sequence[OursRun], sk: Sequence[SklearnRun]) -> dict[str, Any]:
+    """Seconds of both ways, their ratios (GridSearchCV over ours' search phase and total) and best params."""
+
+    def ratio(num: Sequence[float], den: Sequence[float]) -> dict[str, float]:
+        return {"best": min(num) / min(den), "median": statistics.median(num) / statistics.median(den)}
+
+    sk_total = [x.total for x in sk]
+    return {
+        "ours_total": stats([x.total for x in ours]),
+        "ours_phases": phase_stats(ours),
+        "sklearn": stats(sk_total),
+        "sklearn_fit_seconds": stats([x.fit_seconds for x in sk]),
+        "sklearn_score_seconds": stats([x.score_seconds for x in sk]),
+        "sklearn_refit": stats([x.refit for x in sk]),
+        "ratio_search": ratio(sk_total, [x.phases["search"] for x in ours]),
+        "ratio_total": ratio(sk_total, [x.total for x in ours]),
+        "best_params_ours": ours[-1].best_params,
+        "best_params_sklearn": sk[-1].best_params,
+    }
+
+
 def phase_stats(runs: Sequence[OursRun]) -> dict[str, Any]:
     return {p: stats([r.phases[p] for r in runs]) for p in runs[0].phases}
 
@@ -307,22 +328,7 @@ def bench_enet(store: FeatureStore, data: PreparedData, repeats: int, jobs: Sequ
         diff, n = max_score_diff(o[-1].scores, s[-1].scores)
         same = same_params(o[-1].best_params, s[-1].best_params)
         out["jobs"][str(j)] = {
-            "ours_total": stats([x.total for x in o]),
-            "ours_phases": phase_stats(o),
-            "sklearn": stats([x.total for x in s]),
-            "sklearn_fit_seconds": stats([x.fit_seconds for x in s]),
-            "sklearn_score_seconds": stats([x.score_seconds for x in s]),
-            "sklearn_refit": stats([x.refit for x in s]),
-            "ratio_search": {
-                "best": min(x.total for x in s) / min(x.phases["search"] for x in o),
-                "median": statistics.median(x.total for x in s) / statistics.median(x.phases["search"] for x in o),
-            },
-            "ratio_total": {
-                "best": min(x.total for x in s) / min(x.total for x in o),
-                "median": statistics.median(x.total for x in s) / statistics.median(x.total for x in o),
-            },
-            "best_params_ours": o[-1].best_params,
-            "best_params_sklearn": s[-1].best_params,
+            **timings(o, s),
             "same_best": same,
             "max_abs_score_diff": diff,
             "combos_compared": n,
@@ -427,22 +433,7 @@ def bench_lgbm(store: FeatureStore, data: PreparedData, repeats: int, floor: boo
     diff, n = max_score_diff(ours[-1].scores, sk[-1].scores)
     out: dict[str, Any] = {
         "grid_size": ours[-1].result.grid_size,
-        "ours_total": stats([x.total for x in ours]),
-        "ours_phases": phase_stats(ours),
-        "sklearn": stats([x.total for x in sk]),
-        "sklearn_fit_seconds": stats([x.fit_seconds for x in sk]),
-        "sklearn_score_seconds": stats([x.score_seconds for x in sk]),
-        "sklearn_refit": stats([x.refit for x in sk]),
-        "ratio_search": {
-            "best": min(x.total for x in sk) / min(x.phases["search"] for x in ours),
-            "median": statistics.median(x.total for x in sk) / statistics.median(x.phases["search"] for x in ours),
-        },
-        "ratio_total": {
-            "best": min(x.total for x in sk) / min(x.total for x in ours),
-            "median": statistics.median(x.total for x in sk) / statistics.median(x.total for x in ours),
-        },
-        "best_params_ours": ours[-1].best_params,
-        "best_params_sklearn": sk[-1].best_params,
+        **timings(ours, sk),
         "same_best": same_params(ours[-1].best_params, sk[-1].best_params),
         "max_abs_score_diff": diff,
         "combos_compared": n,

@@ -41,7 +41,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import sklearn
-from bench_loader import OUT, SYMBOLS, ensure_store, symbol_files
+from bench_loader import OUT, SYMBOLS, aggressive_test_label, ensure_store, reference_agg, symbol_files
 from rich.console import Console
 from rich.table import Table
 from sklearn import metrics as skm
@@ -153,24 +153,9 @@ def run_ours(store: FeatureStore, algorithm: str) -> RunResult:
 # --------------------------------------------------------------------------- plain pandas + scikit-learn
 
 
-def aggressive_test_label(s: pd.Series) -> str:
-    """The reference's split aggregator: a bucket is 'test' if any minute in it is (a Python call)."""
-    return "test" if "test" in set(s.astype(str).unique()) else "train"
-
-
 def _agg_for(base: str) -> str | Callable[[pd.Series], str]:
-    """The reference's aggregation table, by the stored column a merged column came from."""
-    if base == "open":
-        return "first"
-    if base == "high":
-        return "max"
-    if base == "low":
-        return "min"
-    if base in ("volume", "trade_count"):
-        return "sum"
-    if base == "data_split":
-        return aggressive_test_label
-    return "last"
+    """The loader bench's reference table, plus the split label for the merged per-minute label."""
+    return aggressive_test_label if base == "data_split" else reference_agg(base)
 
 
 def plain_load(store: FeatureStore) -> pd.DataFrame:
