@@ -43,8 +43,16 @@ from walkforward.model_selection.grids import (
 )
 from walkforward.models.catalog import AlgorithmSpec, get_algorithm
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
-from walkforward.registry import DuplicateModelError, ModelRecord, ModelStore, NewModel
-from walkforward.training import PreparedData, TrainRequest, explanation_sample, model_fingerprint, prepare
+from walkforward.registry import DuplicateModelError, ModelRecord, ModelStore
+from walkforward.training import (
+    FitResult,
+    PreparedData,
+    TrainRequest,
+    explanation_sample,
+    model_fingerprint,
+    prepare,
+    register,
+)
 
 log = logging.getLogger(__name__)
 
@@ -404,57 +412,41 @@ class _Search:
         return max(self.scores.values()) if self.scores else None
 
     def register(self, o: _Outcome) -> None:
+        """Register one outcome through the same path as a single training run."""
         assert o.pipeline is not None
-        data, req = self.data, self.sreq.train
         agg = aggregate([{k: v for k, v in m.items() if k != "fold"} for m in o.fold_metrics])
         key = _score_key(self.spec.task)
-        lr = req.load_request()
-        request = {
-            **req.to_dict(),
+        fit = FitResult(
+            pipeline=o.pipeline,
+            fold_metrics=o.fold_metrics,
+            metrics={"folds": o.fold_metrics, "cv": agg, "score": key},
+            cv_score=float(agg[key]),
+            selected=[str(c) for c in o.pipeline.named_steps["prune"].get_feature_names_out()],
+            pruning=pruning_report(o.pipeline, self.data.features),
+            hyperparameters=o.params,
+        )
+        extra: dict[str, Any] = {
             "hyperparameters": o.params,
-            "input_features": list(data.features),
-            "feature_source": data.feature_source,
-            "dropped_features": list(data.dropped_features),
-            "skipped_symbols": list(data.dataset.skipped_symbols),
-            "pruning": pruning_report(o.pipeline, data.features),
             "search": {"strategy": self.sreq.search, "grid": self.grid, "grid_size": len(self.combos)},
         }
         if o.fallback:
-            request["ols_fallback"] = o.fallback
-        if o.explain_info:
-            request["explanations"] = o.explain_info
-        selected = [str(c) for c in o.pipeline.named_steps["prune"].get_feature_names_out()]
-        new = NewModel(
-            symbol=lr.primary,
-            symbols=data.dataset.symbols_used,
-            algorithm=req.algorithm,
-            timeframe=lr.timeframe.value,
-            target_transform=lr.target_transform.value,
-            request=request,
-            features=tuple(selected),
-            hyperparameters=o.params,
-            folds=data.plan.to_dict(),
-            metrics={"folds": o.fold_metrics, "cv": agg, "score": key},
-            fingerprint=self.fps[o.index],
-            cohort_id=self.cohort_id,
-            parent_model_id=req.parent_model_id,
-            cv_score=float(agg[key]),
-            feature_details=o.feature_details,
-            regime_importance=o.regime_importance,
-        )
-        artifact = {
-            "pipeline": o.pipeline,
-            "input_features": list(data.features),
-            "features": selected,
-            "algorithm": req.algorithm,
-            "task": self.spec.task,
-            "request": request,
-        }
+            extra["ols_fallback"] = o.fallback
         try:
-            self.saved.append(self.registry.add(new, artifact))
+            record = register(
+                self.sreq.train,
+                self.data,
+                fit,
+                registry=self.registry,
+                fp=self.fps[o.index],
+                cohort_id=self.cohort_id,
+                extra=extra,
+                explanations=(o.feature_details, o.regime_importance, o.explain_info),
+            )
         except DuplicateModelError as exc:
             self.duplicates += 1  # another search saved this very model first: keep theirs
             log.info("model already saved by another run: %s", exc.existing_id)
+            return
+        self.saved.append(record)
 
     def tick(self, done: int, total: int, msg: str) -> None:
         if self.progress:
