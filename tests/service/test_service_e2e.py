@@ -1,13 +1,20 @@
-"""End to end through real server processes: search, models, cohort, lineage, predict, plots, deletes, restart."""
+"""End to end through real processes: search, models, cohort, lineage, predict, plots, deletes, restart, the worker."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from conftest import ServerProcess
+from fastapi.testclient import TestClient
+
+from walkforward.service import Services
+from walkforward.service.jobs import WORKER_MODULE, worker_environment
 
 SEARCH: dict[str, Any] = {
     "symbol": "AAPL,QQQ,VIX",
@@ -187,11 +194,38 @@ def test_a_running_job_can_be_cancelled(tmp_path: Path, server_env: ServerEnv, s
         },
     )
     deadline = time.monotonic() + 120
-    while server.client.get(f"/jobs/{job_id}").json()["status"] == "queued":
-        assert time.monotonic() < deadline
+    while (running := server.client.get(f"/jobs/{job_id}").json())["worker_pid"] is None:
+        assert running["status"] in ("queued", "running") and time.monotonic() < deadline, running
         time.sleep(0.2)
+    if Path("/proc/self").exists():  # the runner started the worker's own entry point, not the CLI
+        cmdline = Path(f"/proc/{running['worker_pid']}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:4] == [b"-m", WORKER_MODULE.encode(), job_id.encode()], cmdline
     cancelled = server.client.post(f"/jobs/{job_id}/cancel").json()
     assert cancelled["status"] in ("cancelling", "cancelled", "done")
     final = server.wait_job(job_id, timeout=120)
     assert final["status"] == "cancelled", final
     assert final["error"].startswith("cancelled")
+
+
+def test_the_worker_entry_point_runs_a_claimed_job_once(app_services: Services, make_app: Callable[..., Any]) -> None:
+    client = TestClient(make_app())
+    body = {k: v for k, v in SEARCH.items() if not k.endswith("_grid") and k != "save_all_grid_models"}
+    queued = client.post("/train", json={**body, "search": "none", "hyperparameters": {"alpha": 0.001}})
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job_id"]
+    claimed = app_services.jobs.claim_next(host=socket.gethostname())
+    assert claimed is not None and claimed.id == job_id
+
+    command = [sys.executable, "-m", WORKER_MODULE, job_id]
+    env = worker_environment(app_services.settings)
+    worker = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert worker.returncode == 0, worker.stderr
+    assert "RuntimeWarning" not in worker.stderr  # runpy did not find the worker module imported twice
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "done", job
+    assert job["result"]["trained"] == 1 and client.get(f"/models/{job['result']['model_id']}").status_code == 200
+    assert any("started the train job" in line for line in job["log"])
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 1 and "nothing to do" in again.stderr, again.stderr
+    assert client.get(f"/jobs/{job_id}").json()["finished_at"] == job["finished_at"]

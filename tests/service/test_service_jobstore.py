@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from walkforward.jobs import recover_jobs
 from walkforward.registry import ModelStore
 from walkforward.registry._schema import jobs as jobs_table
 from walkforward.registry.jobs import LOG_KEEP_LINES, JobNotFoundError, JobStateError, JobStatus, JobStore
+from walkforward.service.jobs import recover_jobs
 
 
 @pytest.fixture()

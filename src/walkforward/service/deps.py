@@ -12,9 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from walkforward.config import Settings
 from walkforward.features.store import FeatureStore
-from walkforward.jobs import JobRunner, JobSpec, resume, submit
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
+from walkforward.service.jobs import JobRunner, JobSpec, resume, submit
 
 log = logging.getLogger(__name__)
 

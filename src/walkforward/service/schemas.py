@@ -8,9 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from walkforward.errors import InvalidInputError
-from walkforward.jobs import JobSpec
 from walkforward.model_selection.grids import GRID_PARAMETERS
 from walkforward.registry.jobs import JobRecord
+from walkforward.service.jobs import JobSpec
 from walkforward.training import TrainRequest
 
 GridValues = list[int | float | str | None]
@@ -82,7 +82,7 @@ class TrainBody(BaseModel):
         return merged
 
     def to_spec(self) -> JobSpec:
-        """The job this body asks for (validated later by :func:`walkforward.jobs.submit`)."""
+        """The job this body asks for (validated later by :func:`walkforward.service.jobs.submit`)."""
         train = TrainRequest(
             symbol=self.symbol,
             algorithm=self.algorithm,

@@ -1,0 +1,246 @@
+"""The job worker: runs one claimed job in its own process and records how it ended.
+
+Started by :class:`~walkforward.service.jobs.runner.JobRunner` as
+``python -m walkforward.service.jobs.worker JOB_ID`` with the settings in its environment. It trains
+or searches with a progress callback that writes progress, the best score so far and log lines to
+the job row (at most every 0.5 s, plus a heartbeat every 2 s), stops when a cancel was requested,
+and ends the job as done, failed, cancelled or (on SIGTERM) interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from walkforward.config import Settings, load_settings
+from walkforward.errors import WalkforwardError
+from walkforward.features.store import FeatureStore
+from walkforward.registry import ModelStore
+from walkforward.registry.jobs import ACTIVE, JobStatus, JobStore
+from walkforward.reports import search_dict
+from walkforward.search import run_search
+from walkforward.service.jobs.recovery import interrupted_message
+from walkforward.service.jobs.spec import JobSpec
+from walkforward.training import train
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raised inside a worker's progress callback when the job's cancel was requested."""
+
+
+class JobInterrupted(BaseException):
+    """Raised in a worker when it is told to stop (SIGTERM): its server is shutting down."""
+
+
+class _Reporter:
+    """Buffers progress and log lines of a running job and writes them to its row, throttled."""
+
+    def __init__(self, jobs: JobStore, job_id: str, *, min_interval: float = 0.5, heartbeat: float = 2.0) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        self.min_interval = min_interval
+        self.heartbeat = heartbeat
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._progress: tuple[int | None, int | None, float | None] = (None, None, None)
+        self._last_flush = 0.0
+        self._last_line = ""
+        self.cancelled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id[:8]}-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def line(self, text: str) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
+        with self._lock:
+            self._lines.append(f"{stamp} {text}")
+
+    def take_lines(self) -> list[str]:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        return lines
+
+    def progress(self, done: int, total: int, best: float | None, msg: str) -> None:
+        """The progress callback: record, write at most every ``min_interval`` s, stop if cancelled."""
+        if self.cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+        with self._lock:
+            self._progress = (done, total, best)
+        text = f"{msg} {done}/{total}" + ("" if best is None else f", best so far {best:.5g}")
+        now = time.monotonic()
+        if now - self._last_flush >= self.min_interval:
+            if text != self._last_line:
+                self.line(text)
+                self._last_line = text
+            self.flush()
+        if self.cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def flush(self) -> None:
+        with self._lock:
+            done, total, best = self._progress
+            lines, self._lines = self._lines, []
+            self._last_flush = time.monotonic()
+        status = self.jobs.report(self.job_id, done=done, total=total, best=best, lines=lines)
+        if status == JobStatus.CANCELLING:
+            self.cancelled = True
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            try:
+                self.flush()
+            except Exception as exc:  # a lost heartbeat must not kill the job; the next one may pass
+                sys.stderr.write(f"job {self.job_id}: heartbeat failed: {exc}\n")
+
+
+class _JobLogHandler(logging.Handler):
+    """Sends the library's log records of a worker to its job's log."""
+
+    def __init__(self, reporter: _Reporter) -> None:
+        super().__init__(level=logging.INFO)
+        self.reporter = reporter
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.reporter.line(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def execute(spec: JobSpec, *, store: FeatureStore, registry: ModelStore, reporter: _Reporter) -> dict[str, Any]:
+    """Run a job's training or search in this process; return its JSON result."""
+    if spec.kind == "train":
+        started = dt.datetime.now(dt.UTC)
+        record = train(
+            spec.train,
+            store=store,
+            registry=registry,
+            explain=spec.explain,
+            progress=lambda msg, done, total: reporter.progress(done, total, None, msg),
+        )
+        existed = record.created_at < started
+        note = "1/1 already exist, training 0" if existed else "0/1 already exist, training 1"
+        reporter.line(note)
+        return {
+            "kind": "train",
+            "model_id": record.id,
+            "model_ids": [record.id],
+            "cohort_id": record.cohort_id,
+            "best_score": record.cv_score,
+            "existing": int(existed),
+            "trained": int(not existed),
+            "notes": [note],
+        }
+    result = run_search(spec.search_request(), store=store, registry=registry, progress=reporter.progress)
+    out = search_dict(result)
+    saved = out.pop("saved")
+    out.update(
+        kind="search",
+        model_ids=[m["id"] for m in saved],
+        saved=len(saved),
+        best_model_id=result.best.id if result.best else None,
+        best_score=result.best.cv_score if result.best else None,
+    )
+    return out
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise JobInterrupted()
+
+
+def run_job(job_id: str, settings: Settings) -> int:
+    """The body of a worker process: run a claimed job and record how it ended.
+
+    Returns the process exit code (0 when the job's outcome was recorded, whatever it was).
+    """
+    registry = ModelStore.open(settings.database_url, settings.models_dir)
+    jobs = JobStore(registry)
+    try:
+        job = jobs.get(job_id)
+        if job.status not in ACTIVE:
+            log.warning("job %s is %s, not running: nothing to do", job_id, job.status)
+            return 1
+        jobs.attach_worker(job_id, os.getpid())
+        reporter = _Reporter(jobs, job_id)
+        handler = _JobLogHandler(reporter)
+        package_logger = logging.getLogger("walkforward")
+        package_logger.addHandler(handler)
+        if package_logger.getEffectiveLevel() > logging.INFO:
+            package_logger.setLevel(logging.INFO)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        reporter.start()
+        reporter.line(f"worker pid {os.getpid()} on {socket.gethostname()} started the {job.kind} job")
+        try:
+            spec = JobSpec.from_dict(job.request)
+            result = execute(
+                spec, store=FeatureStore(settings.features_parquet_dir), registry=registry, reporter=reporter
+            )
+        except JobCancelled:
+            jobs.finish(job_id, JobStatus.CANCELLED, error="cancelled on request", lines=reporter.take_lines())
+        except (JobInterrupted, KeyboardInterrupt):
+            message = interrupted_message(job_id)
+            jobs.finish(job_id, JobStatus.INTERRUPTED, error=message, lines=[*reporter.take_lines(), message])
+        except WalkforwardError as exc:
+            jobs.finish(job_id, JobStatus.FAILED, error=str(exc), lines=[*reporter.take_lines(), f"ERROR {exc}"])
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            error = (
+                f"the job failed unexpectedly ({type(exc).__name__}: {str(exc)[:300]}); "
+                "the traceback is in the job's log"
+            )
+            jobs.finish(job_id, JobStatus.FAILED, error=error, lines=[*reporter.take_lines(), traceback.format_exc()])
+        else:
+            reporter.flush()  # the last progress call may have been throttled
+            done_line = "done: " + "; ".join(result.get("notes", []))
+            jobs.finish(job_id, JobStatus.DONE, result=result, lines=[*reporter.take_lines(), done_line])
+        finally:
+            reporter.stop()
+            package_logger.removeHandler(handler)
+        return 0
+    finally:
+        registry.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the job named on the command line with the settings of the environment; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m walkforward.service.jobs.worker",
+        description="Run one claimed job (started by the server's job runner, not by hand).",
+    )
+    parser.add_argument("job_id", help="The id of a running job.")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(levelname)s job {args.job_id[:8]} worker %(process)d: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter is not news to a user
+    return run_job(args.job_id, settings)
+
+
+__all__ = ["JobCancelled", "execute", "main", "run_job"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
