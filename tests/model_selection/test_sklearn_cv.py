@@ -209,7 +209,9 @@ def split_labels(draw: st.DrawFn) -> np.ndarray:
 
 @settings(max_examples=300, deadline=None)
 @given(labels=split_labels(), lookforward=st.integers(1, 15), embargo=st.integers(0, 20), expanding=st.booleans())
-def test_split_never_leaks_on_random_layouts(labels: np.ndarray, lookforward: int, embargo: int, expanding: bool) -> None:
+def test_split_never_leaks_on_random_layouts(
+    labels: np.ndarray, lookforward: int, embargo: int, expanding: bool
+) -> None:
     cls = Expanding if expanding else WalkForward
     cv = cls(labels, lookforward=lookforward, embargo=embargo)
     is_test = labels == "test"
@@ -258,11 +260,11 @@ def test_parameters_are_stored_as_given_and_checked_when_splitting() -> None:
     with pytest.raises(InvalidInputError, match="neither 'train' nor 'test' \\('Test'\\)"):
         list(WalkForward(["train", "Test"], lookforward=1, embargo=0).split())
     with pytest.raises(InvalidInputError, match="3 timestamps for 2 split labels"):
-        WalkForward(["train", "test"], TS[:3], lookforward=1, embargo=0).plan
+        _ = WalkForward(["train", "test"], TS[:3], lookforward=1, embargo=0).plan
     with pytest.raises(InvalidInputError, match="no test row"):
-        WalkForward(["train"] * 5, lookforward=1, embargo=0).plan
+        _ = WalkForward(["train"] * 5, lookforward=1, embargo=0).plan
     with pytest.raises(InvalidInputError, match="invalid test fraction 1.5"):
-        Holdout(LABELS, lookforward=1, test_fraction=1.5).folds
+        _ = Holdout(LABELS, lookforward=1, test_fraction=1.5).folds
     assert repr(_walk_forward()) == (
         "WalkForward(data_split=<109 labels: 81 train, 28 test>, "
         "ts=<109 timestamps: 2024-01-02 00:00:00 .. 2024-04-19 00:00:00>, lookforward=3, embargo=4)"
@@ -285,7 +287,7 @@ def test_holdout_matches_the_project_plan_and_records_no_times_without_ts() -> N
 
 def test_a_fold_is_a_frozen_record_that_unpacks_as_a_pair() -> None:
     fold = _walk_forward().folds[0]
-    assert dataclasses.is_dataclass(fold)
+    assert dataclasses.is_dataclass(Fold) and Fold.__dataclass_params__.frozen  # type: ignore[attr-defined]
     with pytest.raises(dataclasses.FrozenInstanceError):
         fold.purged = 0  # type: ignore[misc]
     train, test = fold
@@ -300,7 +302,8 @@ def test_default_embargo_for_the_selected_features(demo_store: FeatureStore) -> 
     assert default_embargo(ds, None) == default_embargo(ds) == ds.max_lookback()
     assert default_embargo(ds, []) == 0
     unknown = dataclasses.replace(ds, lookbacks={**ds.lookbacks, short[0]: None})
-    with pytest.raises(InvalidInputError, match=rf"no recorded lookback for {short[0]}, not_a_feature: .*--embargo BARS"):
+    named = rf"no recorded lookback for {short[0]}, not_a_feature: .*--embargo BARS"
+    with pytest.raises(InvalidInputError, match=named):
         default_embargo(unknown, [short[0], short[1], "not_a_feature"])
     assert default_embargo(unknown, short[1:]) == max(ds.lookbacks[c] or 0 for c in short[1:])
     # the project's plan is the cross-validator's plan
