@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -128,29 +129,40 @@ class SplitScheme:
 class Fold:
     """One walk-forward fold: positional row ranges plus what was removed and why.
 
-    ``train_index``/``test_index`` are positions into the loaded dataset. Times are inclusive.
-    ``purged`` counts training rows dropped because their target window touched a test row;
-    ``embargoed`` counts training rows dropped because their features look back into a test block.
+    ``train_index``/``test_index`` are positions into the loaded dataset. Times are inclusive, and
+    ``None`` when the splitter was given no timestamps. ``purged`` counts training rows dropped
+    because their target window touched a test row; ``embargoed`` counts training rows dropped
+    because their features look back into a test block.
+
+    A fold unpacks as ``(train_index, test_index)``, the pair scikit-learn expects from an iterable
+    ``cv``, so ``cross_validate(..., cv=plan.folds)`` and ``GridSearchCV(..., cv=plan.folds)`` work.
     """
 
     number: int
     train_index: np.ndarray = field(repr=False, compare=False)
     test_index: np.ndarray = field(repr=False, compare=False)
-    train_start: dt.datetime
-    train_end: dt.datetime
-    test_start: dt.datetime
-    test_end: dt.datetime
+    train_start: dt.datetime | None
+    train_end: dt.datetime | None
+    test_start: dt.datetime | None
+    test_end: dt.datetime | None
     purged: int
     embargoed: int
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.train_index, self.test_index))
+
+    @staticmethod
+    def _iso(value: dt.datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary (without the index arrays) for registries and ``--json`` output."""
         return {
             "fold": self.number,
-            "train_start": self.train_start.isoformat(),
-            "train_end": self.train_end.isoformat(),
-            "test_start": self.test_start.isoformat(),
-            "test_end": self.test_end.isoformat(),
+            "train_start": self._iso(self.train_start),
+            "train_end": self._iso(self.train_end),
+            "test_start": self._iso(self.test_start),
+            "test_end": self._iso(self.test_end),
             "train_rows": len(self.train_index),
             "test_rows": len(self.test_index),
             "purged": self.purged,

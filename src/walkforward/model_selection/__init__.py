@@ -1,5 +1,6 @@
-"""Pure splitters (walk-forward folds with purge and embargo)."""
+"""Pure splitters (walk-forward folds with purge and embargo) and their scikit-learn cross-validators."""
 
+from walkforward.model_selection.cv import Expanding, Holdout, WalkForward
 from walkforward.model_selection.plan import default_embargo, plan_folds
 from walkforward.model_selection.splitters import (
     FoldPlan,
@@ -11,7 +12,10 @@ from walkforward.model_selection.splitters import (
 )
 
 __all__ = [
+    "Expanding",
     "FoldPlan",
+    "Holdout",
+    "WalkForward",
     "boundary_masks",
     "default_embargo",
     "final_training_index",

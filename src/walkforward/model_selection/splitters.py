@@ -9,15 +9,18 @@ agree on which training rows are clean:
   features look back into the test period).
 
 Splitters never see a model or a database (as scikit-learn's ``TimeSeriesSplit``), and return
-records instead of nested lists.
+records instead of nested lists. The scikit-learn cross-validators built on these functions
+(:class:`~walkforward.model_selection.cv.WalkForward`, ``Expanding``, ``Holdout``) are in ``cv.py``;
+:func:`make_folds` goes through them, and a :class:`FoldPlan` is itself a valid ``cv``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,15 +65,18 @@ def _blocks(is_test: np.ndarray) -> list[tuple[bool, int, int]]:
     return [(bool(is_test[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
 
 
-def _fold(number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purged: int, embargoed: int) -> Fold:
+def _fold(number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray | None, purged: int, embargoed: int) -> Fold:
+    def at(i: int) -> dt.datetime | None:
+        return None if ts is None else pd.Timestamp(ts[i]).to_pydatetime()
+
     return Fold(
         number=number,
         train_index=train,
         test_index=test,
-        train_start=pd.Timestamp(ts[train[0]]).to_pydatetime(),
-        train_end=pd.Timestamp(ts[train[-1]]).to_pydatetime(),
-        test_start=pd.Timestamp(ts[test[0]]).to_pydatetime(),
-        test_end=pd.Timestamp(ts[test[-1]]).to_pydatetime(),
+        train_start=at(train[0]),
+        train_end=at(train[-1]),
+        test_start=at(test[0]),
+        test_end=at(test[-1]),
         purged=purged,
         embargoed=embargoed,
     )
@@ -78,7 +84,7 @@ def _fold(number: int, train: np.ndarray, test: np.ndarray, ts: np.ndarray, purg
 
 def walk_forward_folds(
     split: Sequence[str] | np.ndarray,
-    ts: Sequence[object] | np.ndarray,
+    ts: Sequence[object] | np.ndarray | None,
     *,
     lookforward: int,
     embargo: int,
@@ -88,10 +94,11 @@ def walk_forward_folds(
 
     With ``expanding=True`` a fold trains on every train block before its test block (an expanding
     window) instead of only the adjacent one. A test block with no train block before it is skipped,
-    as is a fold left with no training row after purge and embargo.
+    as is a fold left with no training row after purge and embargo. Without ``ts`` the records carry
+    no times.
     """
     labels = np.asarray(split, dtype=object)
-    ts_arr = np.asarray(ts)
+    ts_arr = None if ts is None else np.asarray(ts)
     is_test = labels == "test"
     purged, embargoed = boundary_masks(is_test, lookforward=lookforward, embargo=embargo)
     keep = ~(purged | embargoed)
@@ -120,7 +127,7 @@ def walk_forward_folds(
 
 
 def holdout_folds(
-    n: int, ts: Sequence[object] | np.ndarray, *, lookforward: int, test_fraction: float = 0.2
+    n: int, ts: Sequence[object] | np.ndarray | None, *, lookforward: int, test_fraction: float = 0.2
 ) -> list[Fold]:
     """The reference's time split: first ``1 - test_fraction`` of rows train, the rest test, purged."""
     if not 0.0 < test_fraction < 1.0:
@@ -132,7 +139,7 @@ def holdout_folds(
     test = np.arange(cut, n)
     if train.size == 0 or test.size == 0:
         raise InvalidInputError(f"{n} rows are too few for a train/test split with lookforward {lookforward}")
-    return [_fold(1, train, test, np.asarray(ts), int(purged.sum()), 0)]
+    return [_fold(1, train, test, None if ts is None else np.asarray(ts), int(purged.sum()), 0)]
 
 
 def final_training_index(split: Sequence[str] | np.ndarray, *, lookforward: int, embargo: int) -> np.ndarray:
@@ -144,7 +151,13 @@ def final_training_index(split: Sequence[str] | np.ndarray, *, lookforward: int,
 
 @dataclass(frozen=True)
 class FoldPlan:
-    """The folds of one data set and how they were made (recorded with every model)."""
+    """The folds of one data set and how they were made (recorded with every model).
+
+    A plan is a scikit-learn ``cv``: ``split`` yields each fold's ``(train_index, test_index)`` and
+    ``get_n_splits`` counts them, so ``cross_validate(pipe, X, y, cv=plan)`` evaluates on exactly
+    these folds. ``cross_val_predict`` refuses it (the test blocks do not cover every row), and
+    ``GridSearchCV(refit=True)`` refits on every row it is given: refit on ``final_train_index``.
+    """
 
     scheme: Scheme
     lookforward: int
@@ -152,6 +165,18 @@ class FoldPlan:
     folds: tuple[Fold, ...]
     final_train_index: np.ndarray
     notes: tuple[str, ...] = ()
+    #: rows of the data set the plan was made for (``None``: unknown, ``split`` then checks nothing)
+    n_samples: int | None = None
+
+    def split(self, X: Any = None, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(train_index, test_index)`` per fold; refuse an ``X`` of another length."""
+        check_n_samples(self.n_samples, X, y)
+        for fold in self.folds:
+            yield fold.train_index.copy(), fold.test_index.copy()
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """The number of folds (``X``, ``y`` and ``groups`` are ignored)."""
+        return len(self.folds)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -164,9 +189,21 @@ class FoldPlan:
         }
 
 
+def check_n_samples(n_samples: int | None, X: Any, y: Any = None) -> None:
+    """Refuse an ``X`` (or ``y``) whose row count differs from the labels the folds were made from."""
+    if n_samples is None:
+        return
+    for name, data in (("X", X), ("y", y)):
+        if data is not None and len(data) != n_samples:
+            raise InvalidInputError(
+                f"{name} has {len(data)} rows but the folds were made from {n_samples} split labels: "
+                f"pass the {name} the labels were read from (same rows, same order)"
+            )
+
+
 def make_folds(
     split: Sequence[str] | np.ndarray,
-    ts: Sequence[object] | np.ndarray,
+    ts: Sequence[object] | np.ndarray | None,
     *,
     lookforward: int,
     embargo: int,
@@ -175,30 +212,23 @@ def make_folds(
     """Folds for a data set: walk-forward from ``data_split`` when it has test rows, else 80/20.
 
     ``scheme`` is ``walk_forward`` (each test block with the train block before it), ``expanding``
-    (all earlier train blocks) or ``holdout`` (the 80/20 time split, ignoring ``data_split``).
+    (all earlier train blocks) or ``holdout`` (the 80/20 time split, ignoring ``data_split``). The
+    plan is built by the matching cross-validator (:class:`~walkforward.model_selection.cv.WalkForward`,
+    ``Expanding``, ``Holdout``), so the project and a researcher's ``cv=`` use the same folds.
+
+    Examples
+    --------
+    >>> plan = make_folds(ds.split, ds.ts, lookforward=5, embargo=30)  # doctest: +SKIP
+    >>> cross_validate(pipe, ds.X, ds.y, cv=plan)  # doctest: +SKIP
     """
+    # cv.py builds on the functions above, so it is imported here rather than at the top (no cycle)
+    from walkforward.model_selection.cv import BLOCK_SPLITTERS, Holdout
+
     if embargo < 0 or lookforward < 1:
         raise InvalidInputError("embargo must be >= 0 and lookforward >= 1")
     labels = np.asarray(split, dtype=object)
     if scheme == "holdout" or not (labels == "test").any():
-        folds = holdout_folds(labels.size, ts, lookforward=lookforward)
-        cut = folds[0].test_index[0]
-        final = np.flatnonzero(np.arange(labels.size) < cut)
-        final = final[np.isin(final, folds[0].train_index)]
-        return FoldPlan("holdout", lookforward, 0, tuple(folds), final)
-    folds = walk_forward_folds(labels, ts, lookforward=lookforward, embargo=embargo, expanding=scheme == "expanding")
-    if not folds:
-        raise InvalidInputError(
-            "no walk-forward fold: the data needs a train block followed by a test block; "
-            "ingest with a split scheme (e.g. --split-scheme 60:20) or use the holdout scheme"
-        )
-    final = final_training_index(labels, lookforward=lookforward, embargo=embargo)
-    blocks = _blocks(labels == "test")
-    candidates = sum(1 for i, (t, _, _) in enumerate(blocks) if t and i > 0)
-    notes: tuple[str, ...] = ()
-    if len(folds) < candidates:
-        notes = (
-            f"{candidates - len(folds)} of {candidates} test block(s) had no training row left after the purge "
-            f"({lookforward} bars) and embargo ({embargo} bars): use longer train blocks or a smaller embargo",
-        )
-    return FoldPlan(scheme, lookforward, embargo, tuple(folds), final, notes)
+        return Holdout(labels, ts, lookforward=lookforward).plan
+    if scheme not in BLOCK_SPLITTERS:
+        raise InvalidInputError(f"unknown validation scheme {scheme!r}: use walk_forward, expanding or holdout")
+    return BLOCK_SPLITTERS[scheme](labels, ts, lookforward=lookforward, embargo=embargo).plan
