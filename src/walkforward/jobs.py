@@ -335,7 +335,7 @@ def run_job(job_id: str, settings: Settings) -> int:
     Returns the process exit code (0 when the job's outcome was recorded, whatever it was).
     """
     registry = ModelStore.open(settings.database_url, settings.models_dir)
-    jobs = JobStore(registry)
+    jobs = JobStore(registry.database)
     try:
         job = jobs.get(job_id)
         if job.status not in ACTIVE:
