@@ -74,7 +74,7 @@ def fill(url: str, models_dir: Path, n: int) -> float:
             }
         )
     start = time.perf_counter()
-    with store._transaction(write=True) as conn:
+    with store.database.transaction(write=True) as conn:
         conn.execute(sa.insert(models), rows)
     took = time.perf_counter() - start
     store.dispose()

@@ -19,7 +19,7 @@ from walkforward.service.jobs import recover_jobs
 @pytest.fixture()
 def job_store(database_url: str, tmp_path: Path) -> Iterator[JobStore]:
     registry = ModelStore.open(database_url, tmp_path / "models")
-    yield JobStore(registry)
+    yield JobStore(registry.database)
     registry.dispose()
 
 
@@ -94,7 +94,7 @@ def test_recovery_marks_jobs_of_dead_workers(job_store: JobStore, database_url: 
     stale_elsewhere = job_store.create("search", {})
     job_store.claim_next(host="elsewhere")
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
-    with job_store._models._transaction(write=True) as conn:
+    with job_store.database.transaction(write=True) as conn:
         conn.execute(sa.update(jobs_table).where(jobs_table.c.id == stale_elsewhere.id).values(heartbeat_at=old))
     queued = job_store.create("train", {})
     marked = recover_jobs(job_store, host="here", stale_after=60)

@@ -1,12 +1,15 @@
 """The model registry: model metadata in SQLite or PostgreSQL, verified artifacts on disk.
 
-Public names: :class:`ModelStore` (open, add, get, list, lineage, delete, sweep), the frozen records
-:class:`NewModel` and :class:`ModelRecord`, the artifact helpers and the registry's errors.
+Public names: :class:`Database` (the shared engine, migrations and transaction helper) and
+:func:`to_json`, :class:`ModelStore` (open, add, get, list, lineage, delete, sweep), the frozen
+records :class:`NewModel` and :class:`ModelRecord`, the artifact helpers and the registry's errors.
+The job store is :class:`walkforward.registry.jobs.JobStore`.
 """
 
 from __future__ import annotations
 
 from walkforward.registry.artifacts import load_artifact, save_artifact
+from walkforward.registry.database import Database, to_json
 from walkforward.registry.errors import (
     ArtifactIntegrityError,
     ArtifactMissingError,
@@ -21,6 +24,7 @@ __all__ = [
     "SORT_COLUMNS",
     "ArtifactIntegrityError",
     "ArtifactMissingError",
+    "Database",
     "DuplicateModelError",
     "ModelNotFoundError",
     "ModelRecord",
@@ -29,4 +33,5 @@ __all__ = [
     "RegistryError",
     "load_artifact",
     "save_artifact",
+    "to_json",
 ]

@@ -1,4 +1,4 @@
-"""The registry's table, as SQLAlchemy Core metadata (the migrations create it; this reads it)."""
+"""The registry's tables, as SQLAlchemy Core metadata (the migrations create it; this reads it)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ models = sa.Table(
     sa.Column("cohort_rank", sa.Integer(), nullable=True),
     sa.Column("feature_details", json_type(), nullable=True),
     sa.Column("regime_importance", json_type(), nullable=True),
+    # What a run derived from its request (0004); NULL on rows that had nothing to move.
+    sa.Column("derived", json_type(), nullable=True),
+    sa.Column("fingerprint_version", sa.Integer(), nullable=False, server_default=sa.text("1")),
+    sa.Column("versions", json_type(), nullable=True),
     sa.UniqueConstraint("fingerprint", name="uq_models_fingerprint"),
     sa.Index("ix_models_symbol", "symbol"),
     sa.Index("ix_models_algorithm", "algorithm"),

@@ -1,7 +1,8 @@
 """The job store: training and search jobs as rows of the registry database.
 
-It shares the :class:`~walkforward.registry.ModelStore`'s engine and transaction helper (same SQLite
-file or PostgreSQL database, same migrations), so a job and the models it registers live together.
+It shares the :class:`~walkforward.registry.database.Database` of the
+:class:`~walkforward.registry.ModelStore` (same SQLite file or PostgreSQL database, same migrations,
+same transaction helper), so a job and the models it registers live together.
 Every state change is one conditional ``UPDATE ... WHERE status IN (...)``: two servers claiming the
 same queued job, or a cancel racing a finish, resolve in the database, never in memory.
 """
@@ -22,8 +23,8 @@ import sqlalchemy as sa
 
 from walkforward.errors import InvalidInputError, WalkforwardError
 from walkforward.registry._schema import jobs
+from walkforward.registry.database import Database, to_json
 from walkforward.registry.errors import RegistryError
-from walkforward.registry.store import ModelStore, _to_json
 
 logger = logging.getLogger(__name__)
 
@@ -133,35 +134,39 @@ class JobStore:
 
     Parameters
     ----------
-    models
-        An opened :class:`ModelStore`: its engine, migrations and transaction helper are reused.
+    database
+        An opened (migrated) :class:`Database`, usually the model store's ``database``.
 
     Examples
     --------
-    >>> jobs = JobStore(ModelStore.open(url, models_dir))  # doctest: +SKIP
+    >>> jobs = JobStore(ModelStore.open(url, models_dir).database)  # doctest: +SKIP
     >>> job = jobs.create("search", {"train": {...}})  # doctest: +SKIP
     >>> jobs.claim_next(host="web-1").id == job.id  # doctest: +SKIP
     True
     """
 
-    def __init__(self, models: ModelStore) -> None:
-        self._models = models
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @property
+    def database(self) -> Database:
+        """The registry database the jobs live in."""
+        return self._db
 
     @property
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``."""
-        return self._models._engine.url.get_backend_name()
+        return self._db.backend
 
     def ping(self) -> None:
         """Run a trivial query (raises :class:`RegistryError` when the database is unreachable)."""
-        with self._models._transaction() as conn:
-            conn.execute(sa.select(sa.literal(1))).scalar_one()
+        self._db.ping()
 
     def _update(self, job_id: str, allowed: Sequence[str] | None, **values: Any) -> bool:
         query = sa.update(jobs).where(jobs.c.id == job_id)
         if allowed is not None:
             query = query.where(jobs.c.status.in_(list(allowed)))
-        with self._models._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             return conn.execute(query.values(**values)).rowcount == 1
 
     # ----------------------------------------------------------------------- writes
@@ -171,7 +176,7 @@ class JobStore:
         row = {
             "id": uuid.uuid4().hex,
             "kind": kind,
-            "request": _to_json("request", request),
+            "request": to_json("request", request),
             "status": JobStatus.QUEUED.value,
             "progress_done": 0,
             "progress_total": None,
@@ -182,7 +187,7 @@ class JobStore:
             "resumed_from": resumed_from,
             "created_at": _now(),
         }
-        with self._models._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             conn.execute(sa.insert(jobs).values(**row))
         logger.info("queued %s job %s", kind, row["id"])
         return self.get(row["id"])
@@ -193,7 +198,7 @@ class JobStore:
         Safe with several servers on one database: the ``UPDATE ... WHERE status = 'queued'`` of only
         one of them matches a given row; the others move on to the next candidate.
         """
-        with self._models._transaction() as conn:
+        with self._db.transaction() as conn:
             candidates = (
                 conn.execute(
                     sa.select(jobs.c.id)
@@ -236,7 +241,7 @@ class JobStore:
 
         The returned status is how a worker learns that a cancel was requested (``cancelling``).
         """
-        with self._models._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             row = conn.execute(sa.select(jobs.c.status, jobs.c.log).where(jobs.c.id == job_id)).first()
             if row is None:
                 raise JobNotFoundError(f"no job with id {job_id!r}")
@@ -268,7 +273,7 @@ class JobStore:
         """Move an active job to a final ``status``; ``False`` if it was no longer active."""
         if status not in TERMINAL:
             raise InvalidInputError(f"cannot finish a job as {status!r}: use one of {', '.join(TERMINAL)}")
-        with self._models._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             row = conn.execute(sa.select(jobs.c.status, jobs.c.log).where(jobs.c.id == job_id)).first()
             if row is None:
                 raise JobNotFoundError(f"no job with id {job_id!r}")
@@ -277,7 +282,7 @@ class JobStore:
             values: dict[str, Any] = {
                 "status": status.value,
                 "finished_at": _now(),
-                "result": _to_json("result", result) if result is not None else None,
+                "result": to_json("result", result) if result is not None else None,
                 "error": error,
                 "log": _append(row[1] or "", lines),
             }
@@ -315,7 +320,7 @@ class JobStore:
 
     def get(self, job_id: str) -> JobRecord:
         """The job with ``job_id``, or :class:`JobNotFoundError`."""
-        with self._models._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise JobNotFoundError(f"no job with id {job_id!r}: GET /jobs lists the jobs")
@@ -331,13 +336,13 @@ class JobStore:
         query = (
             sa.select(jobs).where(*conditions).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset)
         )
-        with self._models._transaction() as conn:
+        with self._db.transaction() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*conditions)).scalar_one()
             rows = conn.execute(query).mappings().all()
         return [_record(r) for r in rows], int(total)
 
     def active(self) -> builtins.list[JobRecord]:
         """Jobs marked running or cancelling (by any server)."""
-        with self._models._transaction() as conn:
+        with self._db.transaction() as conn:
             rows = conn.execute(sa.select(jobs).where(jobs.c.status.in_(list(ACTIVE)))).mappings().all()
         return [_record(r) for r in rows]

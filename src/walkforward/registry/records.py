@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,11 @@ class NewModel:
 
     Every value must be JSON-serialisable (numpy scalars are accepted and converted). Float NaN or
     infinity anywhere in the JSON fields or ``cv_score`` is stored as ``None``: JSON has no NaN.
+
+    ``request`` is what was asked (enough to train the model again); ``derived`` is what the run
+    worked out from it (input features, dropped features, skipped symbols, pruning, search details,
+    explanations, ...). ``versions`` names the library versions the model was fitted with, and
+    ``fingerprint_version`` the version of the fingerprint scheme that produced ``fingerprint``.
 
     Examples
     --------
@@ -41,6 +47,9 @@ class NewModel:
     cohort_rank: int | None = None
     feature_details: dict[str, Any] | None = field(default=None)
     regime_importance: dict[str, Any] | None = field(default=None)
+    derived: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    fingerprint_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,9 @@ class ModelRecord:
     ``created_at`` is timezone-aware UTC. ``artifact_path`` is the full path of the joblib file (the
     database keeps only its name relative to the store's models directory, so the directory can be
     moved); load it with :meth:`ModelStore.load_artifact`, which checks ``artifact_sha256`` first.
-    ``parent_model_id`` is plain text: deleting a parent leaves it dangling on purpose.
+    ``parent_model_id`` is plain text: deleting a parent leaves it dangling on purpose. ``request``,
+    ``derived``, ``versions`` and ``fingerprint_version`` are as in :class:`NewModel`; models
+    registered before ``derived`` existed had its keys moved there from ``request`` by migration 0004.
     """
 
     id: str
@@ -75,3 +86,6 @@ class ModelRecord:
     cohort_rank: int | None
     feature_details: dict[str, Any] | None
     regime_importance: dict[str, Any] | None
+    derived: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    fingerprint_version: int = 1

@@ -36,7 +36,7 @@ class Services:
     def open(cls, settings: Settings, *, run_jobs: bool = True, job_concurrency: int = 1) -> Services:
         """Open (and migrate) the registry and build the job runner (not started)."""
         registry = ModelStore.open(settings.database_url, settings.models_dir)
-        jobs = JobStore(registry)
+        jobs = JobStore(registry.database)
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
         return cls(settings, registry, jobs, FeatureStore(settings.features_parquet_dir), runner)
 

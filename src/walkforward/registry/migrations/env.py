@@ -1,6 +1,6 @@
 """Alembic environment for the registry.
 
-:meth:`walkforward.registry.ModelStore.open` passes its own connection (already inside a locked
+:meth:`walkforward.registry.Database.migrate` passes its own connection (already inside a locked
 transaction) as ``config.attributes["connection"]``; the ``alembic`` command line may instead set
 ``sqlalchemy.url``.
 """

@@ -1,0 +1,109 @@
+"""Conversions between the registry's frozen records and rows of the ``models`` table.
+
+Only the store uses these: rows never leave the registry package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from walkforward.registry.artifacts import artifact_file_name
+from walkforward.registry.database import to_json
+from walkforward.registry.records import ModelRecord, NewModel
+
+#: Fields of :class:`NewModel` stored as JSON exactly as given (after :func:`to_json`).
+_JSON_FIELDS: tuple[str, ...] = (
+    "symbols",
+    "request",
+    "features",
+    "hyperparameters",
+    "folds",
+    "metrics",
+    "feature_details",
+    "regime_importance",
+    "derived",
+    "versions",
+)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def new_row(new: NewModel, model_id: str) -> dict[str, Any]:
+    """The row to insert for ``new`` (without ``artifact_sha256``, known once the file is written).
+
+    Raises :class:`~walkforward.errors.InvalidInputError` when a JSON field is not serialisable.
+    """
+    row: dict[str, Any] = {
+        "id": model_id,
+        "created_at": dt.datetime.now(dt.UTC),
+        "status": new.status,
+        "symbol": new.symbol,
+        "algorithm": new.algorithm,
+        "timeframe": new.timeframe,
+        "target_transform": new.target_transform,
+        "fingerprint": new.fingerprint,
+        "fingerprint_version": int(new.fingerprint_version),
+        "cohort_id": new.cohort_id,
+        "parent_model_id": new.parent_model_id,
+        "artifact_path": artifact_file_name(model_id),
+        "cv_score": _finite_or_none(new.cv_score),
+        "cohort_rank": new.cohort_rank,
+    }
+    for name in _JSON_FIELDS:
+        row[name] = to_json(name, getattr(new, name))
+    return row
+
+
+def explanation_values(
+    feature_details: Mapping[str, Any], regime_importance: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The column values that store a model's explanations."""
+    return {
+        "feature_details": to_json("feature_details", feature_details),
+        "regime_importance": to_json("regime_importance", regime_importance),
+    }
+
+
+def to_record(row: Mapping[Any, Any], models_dir: Path) -> ModelRecord:
+    """The frozen record of a ``models`` row (``artifact_path`` made absolute under ``models_dir``)."""
+    created_at: dt.datetime = row["created_at"]
+    if created_at.tzinfo is None:  # SQLite keeps no offset; we always write UTC
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    else:
+        created_at = created_at.astimezone(dt.UTC)
+    return ModelRecord(
+        id=row["id"],
+        created_at=created_at,
+        status=row["status"],
+        symbol=row["symbol"],
+        symbols=tuple(row["symbols"]),
+        algorithm=row["algorithm"],
+        timeframe=row["timeframe"],
+        target_transform=row["target_transform"],
+        request=row["request"],
+        features=tuple(row["features"]),
+        hyperparameters=row["hyperparameters"],
+        folds=row["folds"],
+        metrics=row["metrics"],
+        fingerprint=row["fingerprint"],
+        cohort_id=row["cohort_id"],
+        parent_model_id=row["parent_model_id"],
+        artifact_path=str(models_dir / row["artifact_path"]),
+        artifact_sha256=row["artifact_sha256"],
+        cv_score=row["cv_score"],
+        cohort_rank=row["cohort_rank"],
+        feature_details=row["feature_details"],
+        regime_importance=row["regime_importance"],
+        derived=row["derived"] or {},
+        versions=row["versions"] or {},
+        fingerprint_version=int(row["fingerprint_version"]),
+    )
