@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from walkforward.evaluation.importance import explain, ranking
+from walkforward.evaluation.importance import explain
 from walkforward.evaluation.plots import regime_bars_png, shap_summary_png
 from walkforward.models import ALGORITHMS, get_algorithm
 from walkforward.preprocessing import build_pipeline
@@ -37,6 +37,16 @@ def _frame(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     )
     X.loc[rng.choice(N, 10, replace=False), "regime_vix"] = np.nan
     return X, 2.0 * ret + 0.3 * rng.normal(0.0, 1.0, N)
+
+
+def _order(details: dict[str, dict[str, Any]], key: str = "shap_mean_abs") -> list[str]:
+    """Feature names by ``key``, largest first (missing values last)."""
+
+    def value(feature: str) -> float:
+        v = details[feature].get(key)
+        return float(v) if isinstance(v, int | float) else -np.inf
+
+    return sorted(details, key=value, reverse=True)
 
 
 def _fit(name: str, X: pd.DataFrame, y: np.ndarray, threshold: float = 1.0) -> Pipeline:
@@ -67,8 +77,8 @@ def test_every_algorithm_ranks_the_signal_first(name: str) -> None:
     for f, entry in details.items():
         for key in ("permutation_mean", "permutation_std", "shap_mean_abs"):
             assert isinstance(entry[key], float), (f, key)
-    assert ranking(details)[0] == "ret_5_QQQ"
-    assert ranking(details, "permutation_mean")[0] == "ret_5_QQQ"
+    assert _order(details)[0] == "ret_5_QQQ"
+    assert _order(details, "permutation_mean")[0] == "ret_5_QQQ"
 
     family = get_algorithm(name).family
     assert info["explainer"] == family
@@ -76,7 +86,7 @@ def test_every_algorithm_ranks_the_signal_first(name: str) -> None:
         assert details["ret_5_QQQ"]["coefficient"] > 0
         assert set(details["regime_vix"]["coefficients_by_level"]) == {"0", "1", "2"}
     else:
-        assert ranking(details, "tree_importance")[0] == "ret_5_QQQ"
+        assert _order(details, "tree_importance")[0] == "ret_5_QQQ"
         assert sum(e["tree_importance"] for e in details.values()) == pytest.approx(1.0)
     assert set(regimes) == {"regime_vix"}
     assert set(regimes["regime_vix"]) == {"0", "1", "2"}
@@ -104,7 +114,7 @@ def test_a_rejected_explainer_falls_back_and_says_why() -> None:
     assert info["explainer"] == "permutation_fallback"
     assert "TreeExplainer" in info["first_attempt_error"]
     assert info["shap_rows"] == 30
-    assert ranking(details)[0] == "ret_5_QQQ"
+    assert _order(details)[0] == "ret_5_QQQ"
     # A linear model's exact SHAP value of the signal is coef * (x - mean): the fallback is close to it.
     assert details["ret_5_QQQ"]["shap_mean_abs"] == pytest.approx(1.6, rel=0.25)
 
@@ -118,7 +128,7 @@ def test_forced_fallback_for_a_classifier_explains_the_probability() -> None:
     assert info["explainer"] == "permutation_fallback"
     assert "probability" in info["shap_output"]
     assert "first_attempt_error" not in info
-    assert ranking(details)[0] == "ret_5_QQQ"
+    assert _order(details)[0] == "ret_5_QQQ"
     assert all(0.0 <= e["shap_mean_abs"] <= 1.0 for e in details.values())
     assert set(regimes["regime_vix"]) == {"0", "1", "2"}  # 30 rows over 3 levels: each has >= 5
 
@@ -138,7 +148,7 @@ def test_one_hot_regime_dummies_map_back_to_their_column() -> None:
     assert by_level["2"] - by_level["1"] == pytest.approx(1.5, abs=0.2)
     assert regime["coefficient"] == max(by_level.values(), key=abs)
     assert regime["shap_mean_abs"] > details["noise"]["shap_mean_abs"]
-    assert ranking(details)[:2] == ["ret_5_QQQ", "regime_vix"]
+    assert _order(details)[:2] == ["ret_5_QQQ", "regime_vix"]
     assert info["explainer"] == "linear"
 
 

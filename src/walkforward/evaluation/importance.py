@@ -365,14 +365,4 @@ def explain(
     return details, regimes, info
 
 
-def ranking(feature_details: FeatureDetails, key: str = "shap_mean_abs") -> list[str]:
-    """Feature names ordered by ``key`` (largest first; missing or undefined values last)."""
-
-    def value(feature: str) -> float:
-        v = feature_details[feature].get(key)
-        return float(v) if isinstance(v, int | float) else -math.inf
-
-    return sorted(feature_details, key=value, reverse=True)
-
-
-__all__ = ["EXPLAINERS", "explain", "ranking"]
+__all__ = ["EXPLAINERS", "explain"]

@@ -1,11 +1,13 @@
 """PNG charts of feature importance: overall mean |SHAP| and per-regime mean |SHAP|.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch, safe in
-worker threads) and written atomically, so a reader never sees a half-written file.
+worker threads). :func:`png_bytes` renders one in memory (what the API serves); the ``*_png``
+functions write it atomically, so a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -35,17 +37,25 @@ def _value(entry: Mapping[str, Any], key: str) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
-def _write(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save ``fig`` as PNG via a temporary file in the target folder and ``os.replace``."""
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` rendered as PNG in memory."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _write(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save ``fig`` as PNG via a temporary file in the target folder and ``os.replace``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
+    data = png_bytes(fig)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI)
+            fh.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -68,18 +78,14 @@ def _empty(fig: Figure, message: str) -> None:
     ax.set_axis_off()
 
 
-def shap_summary_png(
-    feature_details: Mapping[str, Mapping[str, Any]],
-    path: str | os.PathLike[str],
-    top: int = 20,
-    title: str | None = None,
-) -> Path:
+def shap_summary_figure(
+    feature_details: Mapping[str, Mapping[str, Any]], top: int = 20, title: str | None = None
+) -> Figure:
     """Horizontal bars of mean |SHAP| for the ``top`` features (permutation importance if no SHAP).
 
     Parameters
     ----------
     feature_details : the first result of ``walkforward.evaluation.importance.explain``.
-    path : the PNG file to write (replaced atomically).
     top : how many features to show, largest first.
     title : figure title; a default names the measure shown.
     """
@@ -95,7 +101,7 @@ def shap_summary_png(
     fig = Figure(figsize=(9.0, height), layout="tight")
     if not items:
         _empty(fig, "no feature importance to show")
-        return _write(fig, path)
+        return fig
     ax = fig.add_subplot(1, 1, 1)
     names = [_label(n) for n, _ in reversed(items)]
     values = [v for _, v in reversed(items)]
@@ -104,14 +110,10 @@ def shap_summary_png(
     ax.set_title(title or f"Feature importance: {measure}, top {len(items)}")
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
-    return _write(fig, path)
+    return fig
 
 
-def regime_bars_png(
-    regime_importance: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    path: str | os.PathLike[str],
-    top: int = 10,
-) -> Path:
+def regime_bars_figure(regime_importance: Mapping[str, Mapping[str, Mapping[str, Any]]], top: int = 10) -> Figure:
     """One panel per regime column: grouped horizontal bars of mean |SHAP| per regime level.
 
     The ``top`` features of a panel are those with the largest mean |SHAP| averaged over its levels.
@@ -122,7 +124,7 @@ def regime_bars_png(
     if not panels:
         fig = Figure(figsize=(8.0, 2.5), layout="tight")
         _empty(fig, "no regime column (or no regime level with enough rows)")
-        return _write(fig, path)
+        return fig
     heights = []
     for _, levels in panels:
         heights.append(1.2 + 0.3 * min(top, len(set().union(*levels.values()))) * max(1.0, len(levels) / 2.5))
@@ -145,7 +147,26 @@ def regime_bars_png(
         ax.set_title(f"Importance by regime: {col}")
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(axis="x", alpha=0.3)
-    return _write(fig, path)
+    return fig
 
 
-__all__ = ["regime_bars_png", "shap_summary_png"]
+def shap_summary_png(
+    feature_details: Mapping[str, Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    top: int = 20,
+    title: str | None = None,
+) -> Path:
+    """Write :func:`shap_summary_figure` to ``path`` (replaced atomically); returns the path."""
+    return _write(shap_summary_figure(feature_details, top, title), path)
+
+
+def regime_bars_png(
+    regime_importance: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    path: str | os.PathLike[str],
+    top: int = 10,
+) -> Path:
+    """Write :func:`regime_bars_figure` to ``path`` (replaced atomically); returns the path."""
+    return _write(regime_bars_figure(regime_importance, top), path)
+
+
+__all__ = ["png_bytes", "regime_bars_figure", "regime_bars_png", "shap_summary_figure", "shap_summary_png"]

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from walkforward import queries
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
-from walkforward.reports import model_dict
-from walkforward.service import queries
+from walkforward.reports import plot_png
 from walkforward.service.deps import feature_store, registry
 from walkforward.service.routes._params import ID_PATTERN, CohortId, Limit, ModelId, Offset
 from walkforward.service.schemas import ModelPage, PredictBody
@@ -34,8 +34,9 @@ def list_models(
     offset: Offset = 0,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page at a time; ``total`` counts every match."""
-    rows, total = reg.list(
-        symbol=symbol.upper() if symbol else None,
+    page = queries.list_models(
+        reg,
+        symbol=symbol,
         algorithm=algorithm,
         cohort_id=cohort_id,
         parent_model_id=parent_model_id,
@@ -44,13 +45,13 @@ def list_models(
         limit=limit,
         offset=offset,
     )
-    return ModelPage(total=total, items=[model_dict(r, brief=True) for r in rows])
+    return ModelPage(total=page.total, items=page.items())
 
 
 @router.get("/models/{model_id}")
 def get_model(model_id: ModelId, reg: Registry) -> dict[str, Any]:
     """A model: request, features, folds, metrics, feature details and regime importance."""
-    return model_dict(reg.get(model_id))
+    return queries.model(reg, model_id)
 
 
 @router.delete("/models/{model_id}")
@@ -62,7 +63,7 @@ def delete_model(model_id: ModelId, reg: Registry) -> dict[str, Any]:
 @router.get("/models/{model_id}/lineage")
 def model_lineage(model_id: ModelId, reg: Registry) -> dict[str, Any]:
     """The model, its ancestors (parent first) and its descendants."""
-    return queries.lineage(reg, model_id)
+    return queries.lineage(reg, model_id).to_dict()
 
 
 @router.post("/models/{model_id}/predict")
@@ -70,7 +71,8 @@ def predict_model(
     model_id: ModelId, reg: Registry, store: Annotated[FeatureStore, Depends(feature_store)], body: PredictBody
 ) -> dict[str, Any]:
     """The latest ``limit`` predictions of a model on its symbols and timeframe."""
-    return queries.latest_predictions(reg, store, model_id, start=body.start, end=body.end, limit=body.limit)
+    found = queries.predictions(reg, store, model_id, start=body.start, end=body.end)
+    return found.to_dict(body.limit)
 
 
 @router.get(
@@ -80,13 +82,13 @@ def predict_model(
 )
 def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], reg: Registry) -> Response:
     """Feature importance (mean |SHAP|) or regime importance of a model, as a PNG."""
-    return Response(queries.plot_png(reg, model_id, kind), media_type="image/png")
+    return Response(plot_png(reg, model_id, kind), media_type="image/png")
 
 
 @router.get("/cohorts/{cohort_id}")
 def get_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
     """A search's models ranked best first, with how much of the best score survives the tries."""
-    return queries.cohort_report(reg, cohort_id)
+    return queries.cohort(reg, cohort_id).to_dict()
 
 
 @router.delete("/cohorts/{cohort_id}")

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from walkforward import queries
 from walkforward.features.store import FeatureStore
-from walkforward.service import queries
 from walkforward.service.deps import Services, feature_store, services
+from walkforward.service.queries import health as health_report
 from walkforward.service.schemas import Health
 
 router = APIRouter(tags=["data"])
@@ -25,5 +26,5 @@ def list_symbols(store: Annotated[FeatureStore, Depends(feature_store)]) -> list
 @health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(svc: Annotated[Services, Depends(services)]) -> Any:
     """Liveness and readiness: the database answers and the feature store is readable (no auth)."""
-    ok, body = queries.health(svc.jobs, svc.store)
+    ok, body = health_report(svc.jobs, svc.store)
     return body if ok else JSONResponse(body, status_code=503)

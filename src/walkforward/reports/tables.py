@@ -1,47 +1,49 @@
-"""Summaries of what was built or loaded, as plain dicts (for ``--json``) and rich tables."""
+"""Rich tables for the terminal: what the CLI prints when it is not asked for ``--json``."""
 
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+from rich.tree import Tree
 
-from walkforward.data.loader import Dataset
-from walkforward.errors import DataNotFoundError
-from walkforward.evaluation.plots import regime_bars_png, shap_summary_png
-from walkforward.features.pipeline import IngestSummary
-from walkforward.features.store import SymbolInfo
-from walkforward.model_selection.splitters import FoldPlan
-from walkforward.registry import ModelRecord
+from walkforward.reports.payloads import dataset_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from walkforward.data.loader import Dataset
+    from walkforward.features.pipeline import IngestSummary
+    from walkforward.model_selection.splitters import FoldPlan
+    from walkforward.registry import ModelRecord
+
+_MODEL_METRICS = (
+    "r2",
+    "rmse",
+    "rmse_price",
+    "mae",
+    "hit_rate",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "base_rate",
+    "roc_auc",
+    "n",
+)
+_IMPORTANCE_COLUMNS = ("shap_mean_abs", "permutation_mean", "permutation_std", "coefficient", "tree_importance")
 
 
-def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
-    """A JSON-ready description of a loaded data set and its folds."""
-    req = ds.request
-    return {
-        "symbols": list(ds.symbols_used),
-        "skipped_symbols": list(ds.skipped_symbols),
-        "timeframe": req.timeframe.value,
-        "target_col": req.target_col,
-        "target_transform": req.target_transform.value,
-        "lookforward": req.lookforward,
-        "data_options": req.data_options,
-        "rows": len(ds.frame),
-        "first_ts": str(ds.ts.iloc[0]),
-        "last_ts": str(ds.ts.iloc[-1]),
-        "days": int(ds.ts.dt.normalize().nunique()),
-        "features": len(ds.feature_columns),
-        "feature_columns": list(ds.feature_columns),
-        "test_rows": int((ds.frame["data_split"] == "test").sum()),
-        "folds": plan.to_dict(),
-    }
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
+    """What an ingest wrote, one row per symbol."""
     t = Table(title=title)
     for col in ("symbol", "days", "rows", "features", "bar", "first", "last", "train days", "test days"):
         t.add_column(col, justify="right" if col not in ("symbol", "first", "last") else "left")
@@ -60,38 +62,31 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
     return t
 
 
-def symbols_table(rows: Sequence[SymbolInfo]) -> Table:
+def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The feature store's symbols, from :func:`walkforward.queries.symbols`."""
     t = Table(title="Feature store")
     for col in ("symbol", "first date", "last date", "days", "feature sets", "bar", "features"):
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.symbol,
-            r.first_date,
-            r.last_date,
-            str(r.days),
-            ", ".join(r.options),
-            f"{r.bar_seconds}s",
-            str(r.features),
+            r["symbol"],
+            r["first_date"],
+            r["last_date"],
+            str(r["days"]),
+            ", ".join(r["options"]),
+            f"{r['bar_seconds']}s",
+            str(r["features"]),
         )
     return t
 
 
 def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
+    """A data set's summary and its folds (purged and embargoed rows included)."""
     d = dataset_dict(ds, plan)
     summary = Table(title="Data set", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    for key in (
-        "symbols",
-        "timeframe",
-        "target_transform",
-        "lookforward",
-        "rows",
-        "days",
-        "features",
-        "test_rows",
-    ):
+    for key in ("symbols", "timeframe", "target_transform", "lookforward", "rows", "days", "features", "test_rows"):
         value = d[key]
         summary.add_row(
             key,
@@ -131,51 +126,8 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     return [summary, folds]
 
 
-_BRIEF_METRICS = ("r2", "rmse", "rmse_price", "hit_rate", "accuracy", "f1", "base_rate")
-
-
-def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
-    """A registered model as JSON (``brief``: the fields a list shows)."""
-    d: dict[str, Any] = {
-        "id": r.id,
-        "created_at": r.created_at.isoformat(),
-        "status": r.status,
-        "symbol": r.symbol,
-        "symbols": list(r.symbols),
-        "algorithm": r.algorithm,
-        "timeframe": r.timeframe,
-        "target_transform": r.target_transform,
-        "cv_score": r.cv_score,
-        "cohort_id": r.cohort_id,
-        "cohort_rank": r.cohort_rank,
-        "parent_model_id": r.parent_model_id,
-        "fingerprint": r.fingerprint,
-        "features": len(r.features) if brief else list(r.features),
-    }
-    if brief:
-        cv = r.metrics.get("cv", {})
-        d["metrics"] = {k: cv[k] for k in _BRIEF_METRICS if k in cv}
-        return d
-    d.update(
-        request=r.request,
-        hyperparameters=r.hyperparameters,
-        folds=r.folds,
-        metrics=r.metrics,
-        artifact_path=r.artifact_path,
-        artifact_sha256=r.artifact_sha256,
-        feature_details=r.feature_details,
-        regime_importance=r.regime_importance,
-    )
-    return d
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
+    """One page of registered models."""
     t = Table(title=f"Models {offset + 1}-{offset + len(rows)} of {total}" if rows else "No models")
     for col in ("id", "created", "symbols", "algorithm", "tf", "score", "features", "cohort", "parent"):
         t.add_column(col)
@@ -219,24 +171,7 @@ def model_tables(r: ModelRecord) -> list[Table]:
         head.add_row(key, str(value))
     folds: list[dict[str, Any]] = r.metrics.get("folds", [])
     cv: dict[str, Any] = r.metrics.get("cv", {})
-    keys = [
-        k
-        for k in (
-            "r2",
-            "rmse",
-            "rmse_price",
-            "mae",
-            "hit_rate",
-            "accuracy",
-            "precision",
-            "recall",
-            "f1",
-            "base_rate",
-            "roc_auc",
-            "n",
-        )
-        if k in cv
-    ]
+    keys = [k for k in _MODEL_METRICS if k in cv]
     mt = Table(title="Out-of-sample metrics per fold")
     mt.add_column("fold")
     for k in keys:
@@ -250,24 +185,7 @@ def model_tables(r: ModelRecord) -> list[Table]:
     return [head, mt]
 
 
-def search_dict(result: Any) -> dict[str, Any]:
-    """A search result as JSON."""
-    return {
-        "cohort_id": result.cohort_id,
-        "strategy": result.strategy,
-        "grid_size": result.grid_size,
-        "tried": result.tried,
-        "existing": result.existing,
-        "trained": result.trained,
-        "saved": [model_dict(r, brief=True) for r in result.saved],
-        "duplicates": result.duplicates,
-        "best": model_dict(result.best, brief=True) if result.best else None,
-        "selection": result.selection,
-        "notes": result.notes,
-    }
-
-
-def cohort_table(rows: Sequence[ModelRecord], selection: dict[str, Any], *, title: str) -> Table:
+def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, title: str) -> Table:
     """Siblings ranked by CV score, with the hyperparameters that differ between them."""
     varying = sorted(
         {k for r in rows for k, v in r.hyperparameters.items() if any(o.hyperparameters.get(k) != v for o in rows)}
@@ -299,22 +217,52 @@ def cohort_table(rows: Sequence[ModelRecord], selection: dict[str, Any], *, titl
     return t
 
 
-_PLOTS: dict[str, tuple[str, Callable[..., Path]]] = {
-    "importance": ("feature_details", shap_summary_png),
-    "regimes": ("regime_importance", regime_bars_png),
-}
+def lineage_tree(model: ModelRecord, ancestors: Sequence[ModelRecord], descendants: Sequence[ModelRecord]) -> Tree:
+    """A model with its chain of ancestors (parent first) and its descendants."""
+    root = Tree(f"[bold]{model.id}[/] {model.algorithm} ({len(model.features)} features, score {model.cv_score})")
+    node = root
+    for a in ancestors:
+        node = node.add(f"[purple]parent[/] {a.id} {a.algorithm} ({len(a.features)} features, score {a.cv_score})")
+    kids = root.add(f"descendants ({len(descendants)})")
+    for d in descendants:
+        kids.add(f"{d.id} {d.algorithm} parent={d.parent_model_id} ({len(d.features)} features, score {d.cv_score})")
+    return root
 
 
-def plot_png(registry: Any, model_id: str, kind: str) -> bytes:
-    """The PNG of a model's feature importance (``importance``) or regime importance (``regimes``)."""
-    attribute, draw = _PLOTS[kind]
-    record = registry.get(model_id)
-    data: Mapping[str, Any] | None = getattr(record, attribute)
-    if not data:
-        raise DataNotFoundError(
-            f"model {model_id} has no {attribute.replace('_', ' ')}: it was trained with explain=false "
-            "(or its explanations failed): run `walkforward models explain ID` or train with explain=true"
-        )
-    with tempfile.TemporaryDirectory(prefix="walkforward-plot-") as tmp:
-        path = draw(data, Path(tmp) / f"{kind}.png")
-        return Path(path).read_bytes()
+def importance_table(model_id: str, feature_details: Mapping[str, Mapping[str, Any]], top: int) -> Table:
+    """The ``top`` features of a model by mean |SHAP| (permutation importance where SHAP is missing)."""
+    ranked = sorted(
+        feature_details.items(), key=lambda kv: -(kv[1].get("shap_mean_abs") or kv[1].get("permutation_mean") or 0)
+    )
+    table = Table(title=f"Feature importance of {model_id} (top {min(top, len(ranked))} of {len(ranked)})")
+    table.add_column("feature")
+    for c in _IMPORTANCE_COLUMNS:
+        table.add_column(c, justify="right")
+    for name, entry in ranked[:top]:
+        table.add_row(name, *[("-" if entry.get(c) is None else f"{entry[c]:.4g}") for c in _IMPORTANCE_COLUMNS])
+    return table
+
+
+def predictions_table(model_id: str, shown: pd.DataFrame, rows: int) -> Table:
+    """The latest predictions of a model (``shown``), out of ``rows`` predicted."""
+    import pandas as pd
+
+    table = Table(title=f"Predictions of {model_id} ({rows:,} rows, latest {len(shown)})")
+    for col in shown.columns:
+        table.add_column(col, justify="left" if col == "ts" else "right")
+    for row in shown.itertuples(index=False):
+        table.add_row(*[str(v) if isinstance(v, pd.Timestamp) else f"{v:.6g}" for v in row])
+    return table
+
+
+__all__ = [
+    "cohort_table",
+    "dataset_tables",
+    "importance_table",
+    "ingest_table",
+    "lineage_tree",
+    "model_tables",
+    "models_table",
+    "predictions_table",
+    "symbols_table",
+]

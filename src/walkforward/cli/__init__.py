@@ -1,0 +1,110 @@
+"""The ``walkforward`` command line: thin Typer commands over the library functions.
+
+This module holds the Typer ``app``, :func:`main` (the console script), the settings callback and
+what every command shares (options declared once, the stores, JSON output, progress). The commands
+live by subject: :mod:`~walkforward.cli.data` (demo-data, ingest, symbols, dataset),
+:mod:`~walkforward.cli.training` (train, search, demo), :mod:`~walkforward.cli.models` (the
+``models`` group and predict) and :mod:`~walkforward.cli.serve`. Reads of the registry and the
+store go through :mod:`walkforward.queries`, the same functions the API routes call, so
+``--json`` prints what the API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import Progress
+
+from walkforward.config import Settings, load_settings
+from walkforward.errors import WalkforwardError
+
+if TYPE_CHECKING:
+    from walkforward.features.store import FeatureStore
+    from walkforward.registry import ModelStore
+
+app = typer.Typer(
+    help="Leakage-safe training and walk-forward evaluation of price-forecasting models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+# The data and training options shared by `dataset`, `train` and `search`, declared once.
+SymbolsArg = Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")]
+TimeframeOpt = Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")]
+TargetColOpt = Annotated[str, typer.Option(help="Price column to predict.")]
+LookforwardOpt = Annotated[int, typer.Option(help="Predict this many bars ahead.")]
+DataOptionsOpt = Annotated[str | None, typer.Option(help="Feature-set version to load.")]
+StartOpt = Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")]
+EmbargoOpt = Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")]
+ValidationOpt = Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")]
+PValueOpt = Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")]
+ParentOpt = Annotated[str | None, typer.Option(help="Inherit the features of this model.")]
+WhitelistOpt = Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")]
+
+
+class _State:
+    settings: Settings
+
+
+state = _State()
+
+
+@app.callback()
+def _setup() -> None:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter is not news to a user
+    state.settings = settings
+
+
+def _store() -> FeatureStore:
+    from walkforward.features.store import FeatureStore
+
+    return FeatureStore(state.settings.features_parquet_dir)
+
+
+def _registry() -> ModelStore:
+    from walkforward.registry import ModelStore
+
+    return ModelStore.open(state.settings.database_url, state.settings.models_dir)
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _ingest_progress(total: int, json_out: bool) -> tuple[Progress, Callable[[str], None]]:
+    progress = Progress(console=err, transient=True, disable=json_out)
+    task = progress.add_task("ingest", total=total)
+    return progress, lambda msg: progress.update(task, advance=1, description=msg)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning our own errors into one clear line."""
+    try:
+        app()
+    except WalkforwardError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise SystemExit(2) from None
+
+
+# The command modules register themselves on `app`; the order is the order of `--help`.
+from walkforward.cli import data, training, models, serve  # noqa: E402, F401, I001
+
+__all__ = ["app", "main"]

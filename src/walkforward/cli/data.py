@@ -1,0 +1,181 @@
+"""Data commands: ``demo-data``, ``ingest``, ``symbols`` and ``dataset``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from walkforward import queries
+from walkforward.cli import (
+    DataOptionsOpt,
+    EmbargoOpt,
+    EndOpt,
+    JsonOpt,
+    LookforwardOpt,
+    StartOpt,
+    SymbolsArg,
+    TargetColOpt,
+    TimeframeOpt,
+    ValidationOpt,
+    _emit_json,
+    _ingest_progress,
+    _store,
+    app,
+    err,
+    out,
+    state,
+)
+from walkforward.domain import SplitScheme, parse_symbols
+from walkforward.errors import WalkforwardError
+from walkforward.features.demo import DEFAULT_SYMBOLS
+from walkforward.features.indicators import FEATURE_SET_VERSION
+from walkforward.features.pipeline import summary_dict
+from walkforward.reports import dataset_dict
+from walkforward.reports.tables import dataset_tables, ingest_table, symbols_table
+
+if TYPE_CHECKING:
+    from walkforward.features.pipeline import IngestSummary
+
+
+@app.command("demo-data")
+def demo_data(
+    days: Annotated[int, typer.Option(min=1, help="Trading days of 1-minute bars.")] = 150,
+    symbols: Annotated[str, typer.Option(help="Symbols to generate (a VIX symbol is a close-only index).")] = ",".join(
+        DEFAULT_SYMBOLS
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "40:10",
+    options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a deterministic synthetic market through the feature pipeline."""
+    rows = _demo_data(days, symbols, seed, split_scheme, options, json_out)
+    if json_out:
+        _emit_json([summary_dict(r) for r in rows])
+    else:
+        out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
+
+
+def _demo_data(
+    days: int, symbols: str, seed: int, split_scheme: str, options: str, json_out: bool
+) -> list[IngestSummary]:
+    from walkforward.features.demo import generate_market
+    from walkforward.features.pipeline import ingest_frames
+
+    syms = parse_symbols(symbols)
+    scheme = SplitScheme.parse(split_scheme)
+    with err.status("generating the market", spinner="dots") if not json_out else contextlib.nullcontext():
+        frames = generate_market(days=days, symbols=syms, seed=seed)
+    progress, step = _ingest_progress(2 * len(frames), json_out)
+    with progress:
+        return ingest_frames(_store(), frames, options=options, scheme=scheme, progress=step)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet bar files (one per symbol, or long format).")],
+    symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
+    options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
+    split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
+    from walkforward.features.pipeline import ingest_paths
+
+    progress, step = _ingest_progress(2 * len(paths), json_out)
+    with progress:
+        rows = ingest_paths(
+            _store(),
+            paths,
+            symbol=symbol,
+            options=options,
+            scheme=SplitScheme.parse(split_scheme),
+            progress=step,
+        )
+    if json_out:
+        _emit_json([summary_dict(r) for r in rows])
+    else:
+        out.print(ingest_table(rows, "Ingested"))
+
+
+@app.command()
+def symbols(json_out: JsonOpt = False) -> None:
+    """List what the feature store holds."""
+    store = _store()
+    infos = queries.symbols(store)
+    if json_out:
+        _emit_json(infos)
+    elif not infos:
+        out.print(f"The store at {store.root} is empty: run `walkforward demo-data` or `walkforward ingest FILE`.")
+    else:
+        out.print(symbols_table(infos))
+
+
+@app.command()
+def dataset(
+    symbols: SymbolsArg,
+    timeframe: TimeframeOpt = "1m",
+    target_col: TargetColOpt = "close",
+    target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
+    lookforward: LookforwardOpt = 1,
+    data_options: DataOptionsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    embargo: EmbargoOpt = None,
+    validation: ValidationOpt = "walk_forward",
+    json_out: JsonOpt = False,
+) -> None:
+    """Load a data set exactly as training will, and show its rows, features and folds."""
+    _show_dataset(
+        symbols,
+        timeframe,
+        target_col,
+        target_transform,
+        lookforward,
+        data_options,
+        start,
+        end,
+        embargo,
+        validation,
+        json_out,
+    )
+
+
+def _show_dataset(
+    symbols: str,
+    timeframe: str,
+    target_col: str,
+    target_transform: str,
+    lookforward: int,
+    data_options: str | None,
+    start: str | None,
+    end: str | None,
+    embargo: int | None,
+    validation: str,
+    json_out: bool,
+) -> None:
+    from walkforward.data.loader import LoadRequest, load_dataset
+    from walkforward.model_selection import plan_folds
+
+    if validation not in ("walk_forward", "expanding", "holdout"):
+        raise WalkforwardError(f"unknown validation {validation!r}: use walk_forward, expanding or holdout")
+    req = LoadRequest.build(
+        symbols,
+        timeframe=timeframe,
+        target_col=target_col,
+        target_transform=target_transform,
+        lookforward=lookforward,
+        data_options=data_options,
+        start=start,
+        end=end,
+    )
+    ds = load_dataset(_store(), req)
+    plan = plan_folds(ds, embargo=embargo, scheme=validation)  # type: ignore[arg-type]
+    if json_out:
+        _emit_json(dataset_dict(ds, plan))
+    else:
+        for table in dataset_tables(ds, plan):
+            out.print(table)

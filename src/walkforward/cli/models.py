@@ -1,0 +1,173 @@
+"""The ``models`` group (list, show, cohort, explain, lineage, delete, delete-cohort) and ``predict``.
+
+Every read goes through :mod:`walkforward.queries`, as the API's routes do: ``--json`` prints the
+payload the API returns, and the tables render the same query's records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from walkforward import queries
+from walkforward.cli import EndOpt, JsonOpt, _emit_json, _registry, _store, app, err, out
+from walkforward.errors import WalkforwardError
+from walkforward.reports.tables import (
+    cohort_table,
+    importance_table,
+    lineage_tree,
+    model_tables,
+    models_table,
+    predictions_table,
+)
+
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    symbol: Annotated[str | None, typer.Option(help="Primary symbol.")] = None,
+    algorithm: Annotated[str | None, typer.Option(help="Algorithm name.")] = None,
+    cohort: Annotated[str | None, typer.Option(help="Cohort id.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent model id.")] = None,
+    sort: Annotated[str, typer.Option(help="created_at, cv_score, ... or metrics.<name>.")] = "created_at",
+    ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """List registered models (filtered, sorted, paginated)."""
+    page = queries.list_models(
+        _registry(),
+        symbol=symbol,
+        algorithm=algorithm,
+        cohort_id=cohort,
+        parent_model_id=parent,
+        sort=sort,
+        descending=not ascending,
+        limit=limit,
+        offset=offset,
+    )
+    if json_out:
+        _emit_json({"total": page.total, "offset": page.offset, "models": page.items()})
+    else:
+        out.print(models_table(page.models, page.total, page.offset))
+
+
+@models_app.command("show")
+def models_show(model_id: str, json_out: JsonOpt = False) -> None:
+    """Show one model: request, features, folds and metrics."""
+    if json_out:
+        _emit_json(queries.model(_registry(), model_id))
+        return
+    for table in model_tables(_registry().get(model_id)):
+        out.print(table)
+
+
+@models_app.command("cohort")
+def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
+    """A cohort's siblings, ranked by cross-validated score, with the multiple-testing adjustment."""
+    found = queries.cohort(_registry(), cohort_id)
+    if json_out:
+        _emit_json(found.to_dict())
+    else:
+        out.print(cohort_table(found.models, found.selection, title=f"Cohort {cohort_id}"))
+
+
+@models_app.command("explain")
+def models_explain(
+    model_id: str,
+    plot_dir: Annotated[Path | None, typer.Option(help="Write importance.png and regimes.png here.")] = None,
+    recompute: Annotated[bool, typer.Option(help="Recompute explanations even if the model has them.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Features to list.")] = 15,
+    json_out: JsonOpt = False,
+) -> None:
+    """A model's feature importance (coefficients, tree, permutation, SHAP) and SHAP per regime; plots."""
+    from walkforward.reports import plot_png
+    from walkforward.training import explain_registered
+
+    registry = _registry()
+    record = registry.get(model_id)
+    if recompute or not record.feature_details:
+        status = err.status("computing permutation importance and SHAP", spinner="dots")
+        with status if not json_out else contextlib.nullcontext():
+            record = explain_registered(model_id, store=_store(), registry=registry)
+    written = []
+    if plot_dir is not None:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        for kind in ("importance", "regimes"):
+            if record.feature_details if kind == "importance" else record.regime_importance:
+                path = plot_dir / f"{model_id}_{kind}.png"
+                path.write_bytes(plot_png(registry, model_id, kind))
+                written.append(str(path))
+    if json_out:
+        _emit_json(
+            {
+                "model_id": model_id,
+                "feature_details": record.feature_details,
+                "regime_importance": record.regime_importance,
+                "plots": written,
+            }
+        )
+        return
+    out.print(importance_table(model_id, record.feature_details or {}, top))
+    for written_path in written:
+        out.print(f"wrote {written_path}")
+
+
+@models_app.command("lineage")
+def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
+    """A model's ancestors (parent, grandparent, ...) and descendants (all generations)."""
+    found = queries.lineage(_registry(), model_id)
+    if json_out:
+        _emit_json(found.to_dict())
+    else:
+        out.print(lineage_tree(found.model, found.ancestors, found.descendants))
+
+
+@models_app.command("delete")
+def models_delete(model_id: str, json_out: JsonOpt = False) -> None:
+    """Delete a model and its artifact."""
+    deleted = queries.delete_model(_registry(), model_id)
+    _emit_json(deleted) if json_out else out.print(f"deleted {model_id}")
+
+
+@models_app.command("delete-cohort")
+def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
+    """Delete every model of a cohort and their artifacts."""
+    deleted = queries.delete_cohort(_registry(), cohort_id)
+    _emit_json(deleted) if json_out else out.print(f"deleted {deleted['deleted']} model(s)")
+
+
+@app.command("predict")
+def predict_cmd(
+    model_id: str,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default: the model's range.")] = None,
+    end: EndOpt = None,
+    output: Annotated[Path | None, typer.Option(help="Write all predictions to a .csv or .parquet file.")] = None,
+    tail: Annotated[int, typer.Option(help="Rows to print (the latest).")] = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict with a registered model through the same loader and pipeline it was trained with."""
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise WalkforwardError(f"--output {output}: use a .csv or .parquet file name")
+    found = queries.predictions(_registry(), _store(), model_id, start=start, end=end)
+    frame = found.frame
+    if output is not None:
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(output, index=False)
+        else:
+            frame.to_csv(output, index=False)
+    if json_out:
+        _emit_json(found.to_dict(tail))
+        return
+    out.print(predictions_table(model_id, found.latest(tail), len(frame)))
+    if output is not None:
+        out.print(f"wrote {len(frame):,} rows to {output}")
+
+
+__all__ = ["models_app"]

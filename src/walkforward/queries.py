@@ -1,0 +1,186 @@
+"""Reads and actions on the registry and the feature store, shared by the CLI and the API.
+
+Each function takes the opened stores, does one thing and returns either a JSON-ready dict or a
+small frozen view whose ``to_dict()`` is what ``--json`` prints and the API returns; the records
+stay on the view for the CLI's tables. No HTTP, no terminal here, and nothing heavy at import:
+the search statistics and the prediction pipeline are imported by the functions that use them.
+
+Examples
+--------
+>>> from walkforward import queries
+>>> queries.cohort(registry, "3f2a...").to_dict()["selection"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from walkforward.errors import DataNotFoundError
+from walkforward.reports.payloads import model_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from walkforward.features.store import FeatureStore
+    from walkforward.registry import ModelRecord, ModelStore
+
+
+def _no_cohort(cohort_id: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"no cohort {cohort_id!r}: `walkforward models list` (or GET /models) shows models with their cohort_id"
+    )
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """One page of registered models; ``total`` counts every match."""
+
+    models: list[ModelRecord]
+    total: int
+    offset: int
+
+    def items(self) -> list[dict[str, Any]]:
+        """The page's models in brief form."""
+        return [model_dict(r, brief=True) for r in self.models]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A search's registered models, best first, with the selection summary over all of them."""
+
+    cohort_id: str
+    models: list[ModelRecord]
+    selection: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cohort_id": self.cohort_id,
+            "selection": self.selection,
+            "models": [model_dict(r, brief=True) for r in self.models],
+        }
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A model with its ancestors (parent first) and its descendants (breadth-first)."""
+
+    model: ModelRecord
+    ancestors: list[ModelRecord]
+    descendants: list[ModelRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": model_dict(self.model, brief=True),
+            "ancestors": [model_dict(r, brief=True) for r in self.ancestors],
+            "descendants": [model_dict(r, brief=True) for r in self.descendants],
+        }
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Every prediction of a model over the requested range (``ts``, prediction and target columns)."""
+
+    model_id: str
+    frame: pd.DataFrame
+
+    def latest(self, limit: int) -> pd.DataFrame:
+        """The last ``limit`` rows."""
+        return self.frame.tail(limit)
+
+    def to_dict(self, limit: int) -> dict[str, Any]:
+        """The latest ``limit`` rows as JSON records (ISO timestamps) and how many rows there are."""
+        rows = json.loads(self.latest(limit).to_json(orient="records", date_format="iso"))
+        return {"model_id": self.model_id, "rows": len(self.frame), "predictions": rows}
+
+
+def list_models(
+    registry: ModelStore,
+    *,
+    symbol: str | None = None,
+    algorithm: str | None = None,
+    cohort_id: str | None = None,
+    parent_model_id: str | None = None,
+    sort: str = "created_at",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> ModelPage:
+    """Models matching the filters (``symbol`` is the primary symbol, any case), sorted, one page."""
+    rows, total = registry.list(
+        symbol=symbol.upper() if symbol else None,
+        algorithm=algorithm,
+        cohort_id=cohort_id,
+        parent_model_id=parent_model_id,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
+    return ModelPage(list(rows), total, offset)
+
+
+def model(registry: ModelStore, model_id: str) -> dict[str, Any]:
+    """A model in full: request, features, folds, metrics, explanations."""
+    return model_dict(registry.get(model_id))
+
+
+def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
+    """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
+    from walkforward.search import cohort_selection
+
+    rows = registry.cohort(cohort_id)
+    if not rows:
+        raise _no_cohort(cohort_id)
+    return Cohort(cohort_id, list(rows), cohort_selection(rows))
+
+
+def lineage(registry: ModelStore, model_id: str) -> Lineage:
+    """A model with its ancestors and descendants (unknown model: ``ModelNotFoundError``)."""
+    return Lineage(registry.get(model_id), registry.ancestors(model_id), registry.descendants(model_id))
+
+
+def predictions(
+    registry: ModelStore, store: FeatureStore, model_id: str, *, start: str | None = None, end: str | None = None
+) -> Predictions:
+    """Predict with a registered model through the loader and pipeline it was trained with."""
+    from walkforward.training import predict
+
+    return Predictions(model_id, predict(model_id, store=store, registry=registry, start=start, end=end))
+
+
+def delete_model(registry: ModelStore, model_id: str) -> dict[str, Any]:
+    """Delete a model and its artifact (unknown model: ``ModelNotFoundError``)."""
+    registry.delete(model_id)
+    return {"deleted": [model_id]}
+
+
+def delete_cohort(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
+    """Delete a cohort's models and artifacts; a cohort with no model is not found."""
+    deleted = registry.delete_cohort(cohort_id)
+    if deleted == 0:
+        raise _no_cohort(cohort_id)
+    return {"cohort_id": cohort_id, "deleted": deleted}
+
+
+def symbols(store: FeatureStore) -> list[dict[str, Any]]:
+    """What the feature store holds: one entry per symbol with its date range, days and feature sets."""
+    return [dataclasses.asdict(store.describe(s)) for s in store.symbols()]
+
+
+__all__ = [
+    "Cohort",
+    "Lineage",
+    "ModelPage",
+    "Predictions",
+    "cohort",
+    "delete_cohort",
+    "delete_model",
+    "lineage",
+    "list_models",
+    "model",
+    "predictions",
+    "symbols",
+]

@@ -1,0 +1,18 @@
+"""What a run, a model or a data set looks like to a reader: JSON payloads, tables and plots.
+
+One job per module, so each edge imports only what it renders:
+
+- :mod:`walkforward.reports.payloads`: plain JSON-ready dicts (``--json`` and the API); no rich.
+- :mod:`walkforward.reports.tables`: rich tables for the terminal (the CLI only).
+- :mod:`walkforward.reports.plots`: a registered model's importance charts as PNG bytes.
+
+This package re-exports the payloads and :func:`plot_png`; import the tables from their module, so
+that the service never loads rich.
+"""
+
+from __future__ import annotations
+
+from walkforward.reports.payloads import dataset_dict, model_dict, search_dict
+from walkforward.reports.plots import PLOT_KINDS, plot_png
+
+__all__ = ["PLOT_KINDS", "dataset_dict", "model_dict", "plot_png", "search_dict"]

@@ -1,0 +1,135 @@
+"""The CLI's ``--json`` and the API answer from the same query layer; the service never loads the terminal UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from walkforward.cli import app as cli_app
+from walkforward.registry import ModelRecord, NewModel
+from walkforward.service import Services
+
+# scikit-learn imports rich when it is installed (an optional progress bar), so "rich is not in
+# sys.modules" cannot hold; what must hold is that the service works without it: rich is refused as
+# if it were not installed, and no module of the CLI or of the tables is loaded.
+_NO_RICH = """
+import json, sys
+
+class NoRich:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("rich", "typer"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoRich())
+import walkforward.service.app, walkforward.queries, walkforward.reports
+walkforward.service.app.create_app
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("walkforward.cli", "walkforward.reports.tables")))))
+"""
+
+
+def test_the_service_imports_without_rich_and_without_the_cli() -> None:
+    res = subprocess.run([sys.executable, "-c", _NO_RICH], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == []
+
+
+def _add(svc: Services, score: float, **fields: Any) -> ModelRecord:
+    """Register a model with real metadata and a small artifact (no training needed to read it back)."""
+    folds = [{"fold": i, "r2": score + d} for i, d in enumerate((0.02, -0.01, 0.0))]
+    new = NewModel(
+        symbol="AAPL",
+        symbols=("AAPL", "QQQ"),
+        algorithm="elasticnet_regression",
+        timeframe="5m",
+        target_transform="log_return",
+        request={"symbol": "AAPL,QQQ", "lookforward": 1, "target_col": "close"},
+        features=("ret_5_QQQ", "rsi_14_AAPL"),
+        hyperparameters={"alpha": score},
+        folds={"scheme": "walk_forward", "embargo": 12, "folds": []},
+        metrics={"score": "r2", "cv": {"r2": score, "rmse": 0.5, "r2_std": 0.01}, "folds": folds},
+        fingerprint=uuid.uuid4().hex,
+        cv_score=score,
+        **fields,
+    )
+    return svc.registry.add(new, {"weights": [score]})
+
+
+@pytest.fixture()
+def registered(app_services: Services, monkeypatch: pytest.MonkeyPatch) -> dict[str, ModelRecord]:
+    """A cohort of two siblings and a child of the best (three generations with its grandchild)."""
+    cohort_id = uuid.uuid4().hex
+    best = _add(app_services, 0.12, cohort_id=cohort_id)
+    other = _add(app_services, 0.05, cohort_id=cohort_id)
+    app_services.registry.set_cohort_ranks(cohort_id, {best.id: 1, other.id: 2})
+    child = _add(app_services, 0.15, parent_model_id=best.id)
+    grandchild = _add(app_services, 0.16, parent_model_id=child.id)
+    settings = app_services.settings
+    monkeypatch.setenv("FEATURES_PARQUET_DIR", str(settings.features_parquet_dir))
+    monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("METADATA_DB_PATH", str(settings.metadata_db_path))
+    monkeypatch.delenv("METADATA_DB_URL", raising=False)
+    return {"best": best, "other": other, "child": child, "grandchild": grandchild}
+
+
+def _cli(*args: str) -> Any:
+    res = CliRunner().invoke(cli_app, [*args, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_cli_json_and_api_return_the_same_payloads(
+    registered: dict[str, ModelRecord], make_app: Callable[..., Any]
+) -> None:
+    api = TestClient(make_app())
+    best, child = registered["best"], registered["child"]
+    cohort_id = best.cohort_id
+    assert cohort_id is not None
+
+    cohort = api.get(f"/cohorts/{cohort_id}").json()
+    assert _cli("models", "cohort", cohort_id) == cohort
+    assert [m["id"] for m in cohort["models"]] == [best.id, registered["other"].id]
+    assert cohort["selection"]["n_tried"] == 2 and cohort["selection"]["best"] == pytest.approx(0.12)
+
+    lineage = api.get(f"/models/{child.id}/lineage").json()
+    assert _cli("models", "lineage", child.id) == lineage
+    assert lineage["model"]["id"] == child.id and lineage["model"]["features"] == 2
+    assert [a["id"] for a in lineage["ancestors"]] == [best.id]
+    assert [d["id"] for d in lineage["descendants"]] == [registered["grandchild"].id]
+
+    assert _cli("models", "show", child.id) == api.get(f"/models/{child.id}").json()
+    listed = _cli("models", "list", "--sort", "cv_score", "--symbol", "aapl")
+    page = api.get("/models", params={"sort": "cv_score", "symbol": "aapl", "limit": 20}).json()
+    assert listed["total"] == page["total"] == 4 and listed["models"] == page["items"]
+    assert _cli("symbols") == api.get("/symbols").json()
+
+
+def test_cli_and_api_refuse_an_unknown_cohort_alike(
+    registered: dict[str, ModelRecord], make_app: Callable[..., Any]
+) -> None:
+    api = TestClient(make_app())
+    for method in ("get", "delete"):
+        res = api.request(method.upper(), "/cohorts/abc")
+        assert res.status_code == 404 and "no cohort 'abc'" in res.text
+    for command in ("cohort", "delete-cohort"):
+        res = CliRunner().invoke(cli_app, ["models", command, "abc", "--json"])
+        assert res.exit_code == 1 and "no cohort 'abc'" in str(res.exception)
+
+
+def test_cli_and_api_delete_alike(registered: dict[str, ModelRecord], make_app: Callable[..., Any]) -> None:
+    api = TestClient(make_app())
+    grandchild, child = registered["grandchild"], registered["child"]
+    assert _cli("models", "delete", grandchild.id) == {"deleted": [grandchild.id]}
+    assert api.delete(f"/models/{child.id}").json() == {"deleted": [child.id]}
+    cohort_id = registered["best"].cohort_id
+    assert _cli("models", "delete-cohort", str(cohort_id)) == {"cohort_id": cohort_id, "deleted": 2}
+    assert api.get("/models").json() == {"total": 0, "items": []}
