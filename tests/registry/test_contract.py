@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import multiprocessing
 import os
 import time
 import uuid
@@ -15,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import registry_workers
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -57,6 +55,9 @@ def test_add_get_roundtrip_keeps_every_field(store: ModelStore, new_model: NewMo
         cohort_rank=2,
         feature_details={"rsi_14": {"importance": 0.3, "p_value": float("nan")}},
         regime_importance={"high_vol": {"rsi_14": 0.2}},
+        derived={"input_features": ("rsi_14", "macd", "vix"), "pruning": {"vix": np.float64(0.7)}, "x": float("nan")},
+        versions={"scikit-learn": "1.9.1", "numpy": "2.3.0"},
+        fingerprint_version=2,
     )
     artifact = {"coef": np.arange(4.0)}
     before = dt.datetime.now(dt.UTC)
@@ -70,6 +71,7 @@ def test_add_get_roundtrip_keeps_every_field(store: ModelStore, new_model: NewMo
     expected["hyperparameters"] = {"alpha": 0.5, "max_depth": 3, "grid": [1, 2], "x": None}
     expected["metrics"] = {"r2": None, "rmse": 0.25, "per_fold": [0.1, None, -0.2]}
     expected["feature_details"] = {"rsi_14": {"importance": 0.3, "p_value": None}}
+    expected["derived"] = {"input_features": ["rsi_14", "macd", "vix"], "pruning": {"vix": 0.7}, "x": None}
     got = dataclasses.asdict(store.get(record.id))
     for name, value in expected.items():
         assert got[name] == value, name
@@ -89,6 +91,7 @@ def test_nan_cv_score_and_missing_optionals_are_null(store: ModelStore, new_mode
     assert got.cv_score is None
     assert got.cohort_id is None and got.parent_model_id is None and got.cohort_rank is None
     assert got.feature_details is None and got.regime_importance is None
+    assert got.derived == {} and got.versions == {} and got.fingerprint_version == 1
 
 
 def test_get_unknown_id_names_it(store: ModelStore) -> None:
@@ -157,6 +160,8 @@ def test_failed_insert_never_leaves_an_artifact(store: ModelStore, new_model: Ne
     # Not JSON-serialisable: refused before anything is written.
     with pytest.raises(InvalidInputError, match="hyperparameters"):
         store.add(new_model(hyperparameters={"estimator": object()}), "payload")
+    with pytest.raises(InvalidInputError, match="derived"):
+        store.add(new_model(derived={"fitted_estimator": object()}), "payload")
     assert files_in(store.models_dir) == set()
     assert store.list() == ([], 0)
 
@@ -374,48 +379,3 @@ def test_sweep_orphans(store: ModelStore, new_model: NewModelFactory) -> None:
     assert sorted(store.sweep_orphans(older_than_seconds=0)) == [stale_tmp]
     assert files_in(store.models_dir) == {f"{kept.id}.joblib", "README.txt"}
     assert store.load_artifact(kept.id) == "kept"
-
-
-# --------------------------------------------------------------------------- several processes
-
-
-def _run_workers(store: ModelStore, batches: list[list[str]]) -> list[tuple[str, str, str]]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(len(batches))
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=registry_workers.add_models,
-            args=(store.url, str(store.models_dir), batch, barrier, results),
-        )
-        for batch in batches
-    ]
-    for proc in procs:
-        proc.start()
-    expected = sum(len(batch) for batch in batches)
-    outcomes = [results.get(timeout=90) for _ in range(expected)]
-    for proc in procs:
-        proc.join(timeout=60)
-        assert proc.exitcode == 0
-    return outcomes
-
-
-def test_concurrent_processes(store: ModelStore) -> None:
-    """Two processes race on one fingerprint, then each adds its own models to the same database.
-
-    The race leaves exactly one row and one file (the loser gets DuplicateModelError naming the
-    winner); every distinct add succeeds. (Two processes: each spawn costs ~1 s of imports.)
-    """
-    batches = [["same"] + [f"p{p}-m{m}" for m in range(3)] for p in range(2)]
-    outcomes = _run_workers(store, batches)
-    race = [(kind, model_id) for kind, fingerprint, model_id in outcomes if fingerprint == "same"]
-    winners = [model_id for kind, model_id in race if kind == "ok"]
-    losers = [model_id for kind, model_id in race if kind == "duplicate"]
-    assert len(winners) == 1 and losers == winners, outcomes
-    distinct = [kind for kind, fingerprint, _ in outcomes if fingerprint != "same"]
-    assert distinct == ["ok"] * 6, outcomes
-
-    page, total = store.list(limit=100)
-    assert total == 7
-    assert store.get_by_fingerprint("same") == store.get(winners[0])
-    assert files_in(store.models_dir) == {f"{r.id}.joblib" for r in page}

@@ -1,0 +1,131 @@
+"""Migration 0004 on every backend: rows written at 0003 keep their request, derived values move out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from walkforward.registry import ModelStore
+from walkforward.registry._schema import VERSION_TABLE, json_type, metadata
+from walkforward.registry.database import alembic_config
+
+ASKED = {"symbols": ["AAPL", "QQQ"], "lookforward": 4, "start": "2024-01-02", "algorithm": "ridge"}
+DERIVED = {
+    "input_features": ["rsi_14", "macd", "vix"],
+    "feature_source": "store",
+    "pruning": {"dropped": ["vix"], "p_values": {"vix": 0.7}},
+    "explanations": {"method": "linear", "notes": []},
+    "ols_fallback": False,
+}
+
+# The models table as revision 0003 left it: only the columns old code wrote.
+_old_models = sa.table(
+    "models",
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    *(
+        sa.column(name, sa.String())
+        for name in ("id", "status", "symbol", "algorithm", "timeframe", "target_transform", "fingerprint")
+    ),
+    sa.column("artifact_path", sa.String()),
+    sa.column("artifact_sha256", sa.String()),
+    *(
+        sa.column(name, json_type())
+        for name in ("symbols", "request", "features", "hyperparameters", "folds", "metrics")
+    ),
+)
+
+
+def _config(url: str) -> Config:
+    if url.startswith("sqlite:///"):
+        Path(str(make_url(url).database)).parent.mkdir(parents=True, exist_ok=True)
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _old_row(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "created_at": dt.datetime.now(dt.UTC),
+        "status": "ready",
+        "symbol": "AAPL",
+        "algorithm": "ridge",
+        "timeframe": "1h",
+        "target_transform": "log_return",
+        "fingerprint": f"fp-{model_id}",
+        "artifact_path": f"{model_id}.joblib",
+        "artifact_sha256": "0" * 64,
+        "symbols": ["AAPL", "QQQ"],
+        "request": request,
+        "features": ["rsi_14"],
+        "hyperparameters": {"alpha": 1.0},
+        "folds": {},
+        "metrics": {"r2": 0.1},
+    }
+
+
+def _requests(url: str) -> dict[str, dict[str, Any]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(_old_models.c.id, _old_models.c.request)).all()
+    finally:
+        engine.dispose()
+    return {str(model_id): request for model_id, request in rows}
+
+
+def test_0004_moves_derived_keys_out_of_old_requests_and_back(backend_url: str, models_dir: Path) -> None:
+    config = _config(backend_url)
+    command.upgrade(config, "0003")
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(_old_models), [_old_row("old", {**ASKED, **DERIVED}), _old_row("plain", ASKED)])
+    finally:
+        engine.dispose()
+
+    # Opening the store migrates to head, as a deployed server does on its first start.
+    with ModelStore.open(backend_url, models_dir) as store:
+        old = store.get("old")
+        assert old.request == ASKED
+        assert old.derived == DERIVED
+        assert old.fingerprint_version == 1 and old.versions == {}
+        plain = store.get("plain")
+        assert plain.request == ASKED and plain.derived == {} and plain.fingerprint_version == 1
+        # Every other column is untouched.
+        assert (old.symbols, old.features, old.metrics, old.fingerprint) == (
+            ("AAPL", "QQQ"),
+            ("rsi_14",),
+            {"r2": 0.1},
+            "fp-old",
+        )
+
+    # The downgrade merges derived values back into the request and drops the new columns.
+    command.downgrade(config, "0003")
+    assert _requests(backend_url) == {"old": {**ASKED, **DERIVED}, "plain": ASKED}
+    engine = sa.create_engine(backend_url)
+    try:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("models")}
+    finally:
+        engine.dispose()
+    assert not columns & {"derived", "versions", "fingerprint_version"}
+    assert {"request", "feature_details", "cv_score"} <= columns
+
+    # Upgrading again gives the schema the code expects (SQLite's batch copy kept indexes and constraints).
+    with ModelStore.open(backend_url, models_dir) as store:
+        assert store.get("old").derived == DERIVED
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
