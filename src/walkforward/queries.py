@@ -129,7 +129,7 @@ def model(registry: ModelStore, model_id: str) -> dict[str, Any]:
 
 def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
-    from walkforward.search import cohort_selection
+    from walkforward.evaluation.selection import cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:

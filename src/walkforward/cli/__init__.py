@@ -39,19 +39,6 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
-# The data and training options shared by `dataset`, `train` and `search`, declared once.
-SymbolsArg = Annotated[str, typer.Argument(help="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")]
-TimeframeOpt = Annotated[str, typer.Option(help="1m, 5m, 15m, 1h or 1d.")]
-TargetColOpt = Annotated[str, typer.Option(help="Price column to predict.")]
-LookforwardOpt = Annotated[int, typer.Option(help="Predict this many bars ahead.")]
-DataOptionsOpt = Annotated[str | None, typer.Option(help="Feature-set version to load.")]
-StartOpt = Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")]
-EndOpt = Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")]
-EmbargoOpt = Annotated[int | None, typer.Option(help="Embargo in bars (default: longest feature lookback).")]
-ValidationOpt = Annotated[str, typer.Option(help="walk_forward, expanding or holdout.")]
-PValueOpt = Annotated[float, typer.Option(help="Prune features with p > this (1 keeps all).")]
-ParentOpt = Annotated[str | None, typer.Option(help="Inherit the features of this model.")]
-WhitelistOpt = Annotated[str | None, typer.Option(help="Comma-separated features (overrides parent).")]
 
 
 class _State:

@@ -10,16 +10,7 @@ import typer
 
 from walkforward import queries
 from walkforward.cli import (
-    DataOptionsOpt,
-    EmbargoOpt,
-    EndOpt,
     JsonOpt,
-    LookforwardOpt,
-    StartOpt,
-    SymbolsArg,
-    TargetColOpt,
-    TimeframeOpt,
-    ValidationOpt,
     _emit_json,
     _ingest_progress,
     _store,
@@ -28,13 +19,14 @@ from walkforward.cli import (
     out,
     state,
 )
+from walkforward.cli.options import request_command
 from walkforward.domain import SplitScheme, parse_symbols
-from walkforward.errors import WalkforwardError
 from walkforward.features.demo import DEFAULT_SYMBOLS
 from walkforward.features.indicators import FEATURE_SET_VERSION
 from walkforward.features.pipeline import summary_dict
 from walkforward.reports import dataset_dict
 from walkforward.reports.tables import dataset_tables, ingest_table, symbols_table
+from walkforward.request import DataRequest
 
 if TYPE_CHECKING:
     from walkforward.features.pipeline import IngestSummary
@@ -115,65 +107,28 @@ def symbols(json_out: JsonOpt = False) -> None:
 
 
 @app.command()
-def dataset(
-    symbols: SymbolsArg,
-    timeframe: TimeframeOpt = "1m",
-    target_col: TargetColOpt = "close",
-    target_transform: Annotated[str, typer.Option(help="log_return, pct_change, log or none.")] = "none",
-    lookforward: LookforwardOpt = 1,
-    data_options: DataOptionsOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    embargo: EmbargoOpt = None,
-    validation: ValidationOpt = "walk_forward",
-    json_out: JsonOpt = False,
-) -> None:
+@request_command(DataRequest)
+def dataset(req: DataRequest, json_out: JsonOpt = False) -> None:
     """Load a data set exactly as training will, and show its rows, features and folds."""
-    _show_dataset(
-        symbols,
-        timeframe,
-        target_col,
-        target_transform,
-        lookforward,
-        data_options,
-        start,
-        end,
-        embargo,
-        validation,
-        json_out,
-    )
+    _show_dataset(req, json_out)
 
 
-def _show_dataset(
-    symbols: str,
-    timeframe: str,
-    target_col: str,
-    target_transform: str,
-    lookforward: int,
-    data_options: str | None,
-    start: str | None,
-    end: str | None,
-    embargo: int | None,
-    validation: str,
-    json_out: bool,
-) -> None:
+def _show_dataset(req: DataRequest, json_out: bool) -> None:
     from walkforward.data.loader import LoadRequest, load_dataset
     from walkforward.model_selection import plan_folds
 
-    if validation not in ("walk_forward", "expanding", "holdout"):
-        raise WalkforwardError(f"unknown validation {validation!r}: use walk_forward, expanding or holdout")
-    req = LoadRequest.build(
-        symbols,
-        timeframe=timeframe,
-        target_col=target_col,
-        target_transform=target_transform,
-        lookforward=lookforward,
-        data_options=data_options,
-        start=start,
-        end=end,
+    load = LoadRequest.build(
+        req.symbol,
+        timeframe=req.timeframe,
+        target_col=req.target_col,
+        target_transform=req.target_transform,
+        lookforward=req.lookforward,
+        data_options=req.data_options,
+        start=req.start,
+        end=req.end,
     )
-    ds = load_dataset(_store(), req)
-    plan = plan_folds(ds, embargo=embargo, scheme=validation)  # type: ignore[arg-type]
+    ds = load_dataset(_store(), load)
+    plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme)
     if json_out:
         _emit_json(dataset_dict(ds, plan))
     else:

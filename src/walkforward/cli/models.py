@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from walkforward import queries
-from walkforward.cli import EndOpt, JsonOpt, _emit_json, _registry, _store, app, err, out
+from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out
 from walkforward.errors import WalkforwardError
 from walkforward.reports.tables import (
     cohort_table,
@@ -147,7 +147,7 @@ def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
 def predict_cmd(
     model_id: str,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default: the model's range.")] = None,
-    end: EndOpt = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
     output: Annotated[Path | None, typer.Option(help="Write all predictions to a .csv or .parquet file.")] = None,
     tail: Annotated[int, typer.Option(help="Rows to print (the latest).")] = 10,
     json_out: JsonOpt = False,

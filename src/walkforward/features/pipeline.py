@@ -7,7 +7,7 @@ then writes day by day (each day atomically), then updates the symbol's metadata
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -154,3 +154,19 @@ def ingest_paths(
 
 def summary_dict(s: IngestSummary) -> dict[str, object]:
     return asdict(s)
+
+
+def write_demo_market(
+    store: FeatureStore,
+    *,
+    days: int = 150,
+    symbols: Sequence[str] | None = None,
+    seed: int = 7,
+    split_scheme: str = "40:10",
+    options: str = FEATURE_SET_VERSION,
+) -> list[IngestSummary]:
+    """Generate the deterministic demo market and ingest it into ``store`` (same seed, same market)."""
+    from walkforward.features.demo import DEFAULT_SYMBOLS, generate_market
+
+    frames = generate_market(days=days, symbols=tuple(symbols or DEFAULT_SYMBOLS), seed=seed)
+    return ingest_frames(store, frames, options=options, scheme=SplitScheme.parse(split_scheme))

@@ -85,6 +85,12 @@ class FeatureStore:
         meta: dict[str, Any] = json.loads(path.read_text())
         return meta
 
+    def feature_names(self, symbol: str, options: str | None = None) -> set[str]:
+        """Feature names recorded for ``symbol`` (one feature-set version, or all), from its metadata only."""
+        versions = self.read_meta(symbol).get("options", {})
+        chosen = [versions.get(options, {})] if options else list(versions.values())
+        return {name for v in chosen for name in v.get("features", {})}
+
     def write_days(
         self,
         symbol: str,

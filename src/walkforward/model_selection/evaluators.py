@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
-import xgboost as xgb
-from sklearn.base import clone
-from sklearn.linear_model import enet_path
-from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from walkforward.models.catalog import AlgorithmSpec
+if TYPE_CHECKING:  # the boosters and scikit-learn are imported where they are used (fast CLI start-up)
+    import lightgbm as lgb
+    import pandas as pd
+    import xgboost as xgb
+    from sklearn.pipeline import Pipeline
+
+    from walkforward.models.catalog import AlgorithmSpec
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +69,14 @@ def prepare_fold(
     so the matrices equal what the model step sees inside the full pipeline. The test rows are never
     seen by the fit.
     """
+    from sklearn.base import clone
+
     pre = clone(preprocess)
     X_tr, y_tr = X.iloc[train_index], _as_labels(y[train_index])  # noqa: N806
     with threadpool_limits(limits=1, user_api="blas"):
         X_train = _as_matrix(pre.fit_transform(X_tr, y_tr))  # noqa: N806
         X_test = _as_matrix(pre.transform(X.iloc[test_index]))  # noqa: N806
     return PreparedFold(number, X_train, y_tr, X_test, _as_labels(y[test_index]))
-
-
-GridEvaluator = Callable[[AlgorithmSpec, Sequence[Mapping[str, Any]], PreparedFold], list[np.ndarray]]
 
 
 def _params(spec: AlgorithmSpec, combo: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,6 +137,8 @@ def _center(fold: PreparedFold, fit_intercept: bool) -> _Centered:
 
 def _elasticnet(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
     """Group combinations by every parameter but alpha; one ``enet_path`` per group."""
+    from sklearn.linear_model import enet_path
+
     probe = spec.factory().get_params()
     groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
     full = []
@@ -229,6 +229,8 @@ _LGBM_DATASET = frozenset(
 
 def _lgbm_threads(n_jobs: Any) -> int:
     # LGBMModel's convention (joblib's): None -> physical cores, negative -> all cores + 1 + n_jobs.
+    import joblib
+
     if n_jobs is None:
         return int(joblib.cpu_count(only_physical_cores=True))
     n = int(n_jobs)
@@ -259,6 +261,8 @@ def _samples_features(native: Mapping[str, Any]) -> bool:
 
 def _lightgbm(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
     """Train every combination on one binned ``lightgbm.Dataset`` per set of binning parameters."""
+    import lightgbm as lgb
+
     datasets: dict[tuple[tuple[str, Any], ...], lgb.Dataset] = {}
     out = []
     for combo in combos:
@@ -318,6 +322,8 @@ _XGB_QDM_METHODS = frozenset({None, "hist", "auto"})
 
 def _xgboost(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
     """Train every combination on one ``QuantileDMatrix`` per (max_bin, missing, nthread)."""
+    import xgboost as xgb
+
     matrices: dict[tuple[Any, ...], xgb.QuantileDMatrix] = {}
     out = []
     for combo in combos:
@@ -351,13 +357,10 @@ def _xgboost(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: Pre
     return out
 
 
-EVALUATORS: dict[str, GridEvaluator] = {
-    "elasticnet_regression": _elasticnet,
-    "lightgbm_regressor": _lightgbm,
-    "lightgbm_classifier": _lightgbm,
-    "xgboost_regressor": _xgboost,
-    "xgboost_classifier": _xgboost,
-}
+#: The fast routes an :class:`~walkforward.models.catalog.AlgorithmSpec` can name as its evaluator.
+elasticnet_path = _elasticnet
+lightgbm_binned = _lightgbm
+xgboost_binned = _xgboost
 
 
 def predict_grid(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
@@ -366,7 +369,7 @@ def predict_grid(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold:
     Values for regression, P(class 1) for classification: the same numbers, to the solvers'
     tolerance, as fitting ``spec.build(combo)`` on ``fold.X_train`` one combination at a time.
     """
-    evaluate = EVALUATORS.get(spec.name, _generic)
+    evaluate = spec.evaluator or _generic
     # One BLAS thread: OpenBLAS's own threads made the small solves ~100x slower on 2 cores.
     with threadpool_limits(limits=1, user_api="blas"):
         return evaluate(spec, combos, fold)

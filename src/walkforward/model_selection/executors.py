@@ -6,6 +6,7 @@ schedules anything itself: loky and Dask do the distribution; the registry is th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -17,9 +18,16 @@ log = logging.getLogger(__name__)
 
 
 class Executor(Protocol):
-    """Runs ``fn(item, shared)`` for every item and yields results as they finish (any order)."""
+    """Runs ``fn(item, shared)`` for every item and yields results as they finish (any order).
+
+    ``name`` says where tasks run (``local`` is this machine), ``n_jobs`` how many run at a time, and
+    :meth:`joblib_backend` routes a scikit-learn search's own joblib calls to the same place.
+    """
 
     name: str
+    n_jobs: int
+
+    def joblib_backend(self) -> contextlib.AbstractContextManager[Any]: ...
 
     def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]: ...
 
@@ -44,6 +52,9 @@ class LocalExecutor:
         # Large arrays in ``shared`` are memory-mapped to the workers by joblib, not copied per task.
         parallel = Parallel(n_jobs=self.n_jobs, backend="loky", return_as="generator_unordered")
         yield from parallel(delayed(fn)(item, shared) for item in items)
+
+    def joblib_backend(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         return None
@@ -73,6 +84,12 @@ class DaskExecutor:
                 "`dask scheduler` and `dask worker`, or use --executor local"
             ) from None
         self.address = address
+        self.n_jobs = max(1, sum(int(n) for n in self.client.nthreads().values()))
+
+    def joblib_backend(self) -> contextlib.AbstractContextManager[Any]:
+        from joblib import parallel_backend
+
+        return parallel_backend("dask")
 
     def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
         from distributed import as_completed

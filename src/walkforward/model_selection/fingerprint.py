@@ -5,6 +5,10 @@ the symbols, algorithm, target, timeframe, transform, lookforward, data options 
 hash of the loaded data itself, the resolved feature list, the pruning threshold, the validation
 scheme and embargo, and the effective hyperparameters. It leaves out the parent id (siblings of
 different parents with the same features and parameters are the same model), the cohort and the time.
+
+``FINGERPRINT_VERSION`` is part of every fingerprint and is bumped when what a fingerprint stands for
+changes. Version 2 (one fallback rule for a single run and a search, typed requests) never matches a
+version-1 row, so a model registered before it is trained again, once, rather than returned as is.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+FINGERPRINT_VERSION = 2
 
 
 def _canonical(value: Any) -> Any:

@@ -1,9 +1,8 @@
-"""Hyperparameter grids: the reference's defaults and its request parameter names.
+"""Hyperparameter grids from an algorithm's spec and a request's grid values.
 
 A request names grid values with the reference's parameters (``alpha_grid``, ``num_leaves_grid``,
-``rf_max_depth_grid`` ...); each maps to one estimator parameter of the algorithms it applies to.
-LightGBM's ``min_data_in_leaf`` / ``lambda_l1`` / ``lambda_l2`` are the scikit-learn API's
-``min_child_samples`` / ``reg_alpha`` / ``reg_lambda``.
+``rf_max_depth_grid`` ...); each algorithm's spec maps them to its estimator parameters and holds
+the reference's default grid (:mod:`walkforward.models.catalog`).
 """
 
 from __future__ import annotations
@@ -15,73 +14,8 @@ from typing import Any
 import numpy as np
 
 from walkforward.errors import InvalidInputError
-
-ELASTICNET_ALPHAS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]
-ELASTICNET_L1_RATIOS = [0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99]
-#: The reference's reduced alphas when the strongest feature-target correlation is below 0.05.
-ADAPTIVE_ALPHAS = [0.0001, 0.001, 0.01, 0.05, 0.1]
-ADAPTIVE_CORRELATION = 0.05
-
-_XGB: dict[str, list[Any]] = {
-    "max_depth": [3, 4, 5, 6, 7, 8, 9],
-    "min_child_weight": [1, 3, 5, 10, 15, 20, 30],
-    "reg_alpha": [0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
-    "reg_lambda": [0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0],
-    "learning_rate": [0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
-}
-_LGBM: dict[str, list[Any]] = {
-    "num_leaves": [7, 15, 31, 63, 95, 127, 191],
-    "min_child_samples": [5, 10, 20, 40, 60, 80, 100],
-    "reg_alpha": [0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
-    "reg_lambda": [0.0, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0],
-    "learning_rate": [0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
-}
-_RF: dict[str, list[Any]] = {
-    "max_depth": [5, 10, 15, 20, 30, 50, None],
-    "min_samples_split": [2, 5, 10, 20, 30, 50, 100],
-    "min_samples_leaf": [1, 2, 4, 8, 12, 16, 20],
-    "n_estimators": [25, 50, 75, 100, 150, 200, 300],
-    "max_features": ["sqrt", "log2", 0.3, 0.5, 0.7, 0.9, 1.0],
-}
-
-DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
-    "linear_regression": {},
-    "elasticnet_regression": {"alpha": ELASTICNET_ALPHAS, "l1_ratio": ELASTICNET_L1_RATIOS},
-    "random_forest_regressor": _RF,
-    "xgboost_regressor": _XGB,
-    "lightgbm_regressor": _LGBM,
-    "logistic_classification": {"C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]},
-    "random_forest_classifier": _RF,
-    "xgboost_classifier": _XGB,
-    "lightgbm_classifier": _LGBM,
-}
-
-_EN = ("elasticnet_regression",)
-_XG = ("xgboost_regressor", "xgboost_classifier")
-_LG = ("lightgbm_regressor", "lightgbm_classifier")
-_RFS = ("random_forest_regressor", "random_forest_classifier")
-
-#: request parameter -> (algorithms it applies to, estimator parameter)
-GRID_PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "alpha_grid": (_EN, "alpha"),
-    "l1_ratio_grid": (_EN, "l1_ratio"),
-    "max_depth_grid": (_XG, "max_depth"),
-    "min_child_weight_grid": (_XG, "min_child_weight"),
-    "reg_alpha_grid": (_XG, "reg_alpha"),
-    "reg_lambda_grid": (_XG, "reg_lambda"),
-    "learning_rate_grid": (_XG, "learning_rate"),
-    "num_leaves_grid": (_LG, "num_leaves"),
-    "min_data_in_leaf_grid": (_LG, "min_child_samples"),
-    "lambda_l1_grid": (_LG, "reg_alpha"),
-    "lambda_l2_grid": (_LG, "reg_lambda"),
-    "lgbm_learning_rate_grid": (_LG, "learning_rate"),
-    "rf_max_depth_grid": (_RFS, "max_depth"),
-    "min_samples_split_grid": (_RFS, "min_samples_split"),
-    "min_samples_leaf_grid": (_RFS, "min_samples_leaf"),
-    "n_estimators_grid": (_RFS, "n_estimators"),
-    "max_features_grid": (_RFS, "max_features"),
-    "c_grid": (("logistic_classification",), "C"),
-}
+from walkforward.models.catalog import AlgorithmSpec, grid_names
+from walkforward.models.params import check_value
 
 
 def _check_values(name: str, values: Any) -> list[Any]:
@@ -98,22 +32,27 @@ def _check_values(name: str, values: Any) -> list[Any]:
 
 
 def resolve_grid(
-    algorithm: str, grids: Mapping[str, Sequence[Any]] | None, *, use_defaults: bool = True
+    spec: AlgorithmSpec, grids: Mapping[str, Sequence[Any]] | None, *, use_defaults: bool = True
 ) -> dict[str, list[Any]]:
-    """The grid to search: the reference's default for ``algorithm``, overridden by request parameters.
+    """The grid to search: the spec's default grid (unless ``use_defaults=False``) overridden by ``grids``.
 
-    Unknown grid names and grid names that do not apply to the algorithm are refused.
+    Unknown grid names, names that do not apply to the algorithm and out-of-range values are refused.
     """
-    if algorithm not in DEFAULT_GRIDS:
-        raise InvalidInputError(f"unknown algorithm {algorithm!r}: use one of {', '.join(DEFAULT_GRIDS)}")
-    grid = {k: list(v) for k, v in DEFAULT_GRIDS[algorithm].items()} if use_defaults else {}
+    grid = {k: list(v) for k, v in spec.grid.items()} if use_defaults else {}
+    applies = grid_names()
     for name, values in (grids or {}).items():
-        if name not in GRID_PARAMETERS:
-            raise InvalidInputError(f"unknown grid parameter {name!r}: use one of {', '.join(GRID_PARAMETERS)}")
-        algos, param = GRID_PARAMETERS[name]
-        if algorithm not in algos:
-            raise InvalidInputError(f"{name} does not apply to {algorithm}: it is for {', '.join(algos)}")
+        if name not in applies:
+            raise InvalidInputError(f"unknown grid parameter {name!r}: use one of {', '.join(applies)}")
+        if name not in spec.grid_names:
+            raise InvalidInputError(f"{name} does not apply to {spec.name}: it is for {', '.join(applies[name])}")
+        param = spec.grid_names[name]
         grid[param] = _check_values(name, values)
+        if param in spec.ranges:
+            for v in grid[param]:
+                try:
+                    check_value(spec.name, param, v, spec.ranges[param], where=name)
+                except ValueError as exc:
+                    raise InvalidInputError(str(exc)) from None
     return grid
 
 

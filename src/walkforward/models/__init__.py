@@ -1,5 +1,5 @@
-"""The algorithm catalog: name -> estimator factory, task, family and default hyperparameters."""
+"""The algorithm catalog: one spec per algorithm."""
 
-from walkforward.models.catalog import ALGORITHMS, AlgorithmSpec, get_algorithm
+from walkforward.models.catalog import ALGORITHMS, Algorithm, AlgorithmSpec, get_algorithm
 
-__all__ = ["ALGORITHMS", "AlgorithmSpec", "get_algorithm"]
+__all__ = ["ALGORITHMS", "Algorithm", "AlgorithmSpec", "get_algorithm"]

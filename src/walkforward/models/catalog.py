@@ -1,126 +1,369 @@
-"""The nine algorithms, by the reference's names, behind one explicit name -> factory mapping.
+"""The nine algorithms, by the reference's names: everything about each one on its spec.
+
+A spec holds the estimator factory, its defaults, the declared ranges of its parameters, the
+reference's default grid and request grid names, the fast grid evaluator, the fallback rule and the
+adaptive grid. Adding an algorithm is one more entry in :data:`ALGORITHMS` (see the module's end).
 
 Tree boosters get ``n_jobs=1`` by default: several fits run side by side in worker processes, and a
 booster using every core inside each of them oversubscribes the machine (measured 6-15x slower).
+Estimator classes are imported inside the factories so that importing the catalog (the CLI does, for
+its ``--algorithm`` choices) costs no scikit-learn, LightGBM or XGBoost import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
 
-from lightgbm import LGBMClassifier, LGBMRegressor
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression
-from xgboost import XGBClassifier, XGBRegressor
+import numpy as np
 
 from walkforward.errors import InvalidInputError
+from walkforward.model_selection import evaluators
+from walkforward.models.params import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, UNIT, Range, check_value
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from walkforward.model_selection.evaluators import PreparedFold
+
+
+class Algorithm(StrEnum):
+    """The algorithms a request may name (each has a spec in :data:`ALGORITHMS`)."""
+
+    LINEAR_REGRESSION = "linear_regression"
+    ELASTICNET_REGRESSION = "elasticnet_regression"
+    RANDOM_FOREST_REGRESSOR = "random_forest_regressor"
+    XGBOOST_REGRESSOR = "xgboost_regressor"
+    LIGHTGBM_REGRESSOR = "lightgbm_regressor"
+    LOGISTIC_CLASSIFICATION = "logistic_classification"
+    RANDOM_FOREST_CLASSIFIER = "random_forest_classifier"
+    XGBOOST_CLASSIFIER = "xgboost_classifier"
+    LIGHTGBM_CLASSIFIER = "lightgbm_classifier"
+
 
 Task = Literal["regression", "classification"]
 Family = Literal["linear", "tree"]
+GridEvaluator = Callable[["AlgorithmSpec", Sequence[Mapping[str, Any]], "PreparedFold"], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Replace a fitted estimator by ``replacement`` when ``reason(fitted)`` says why (else ``None``).
+
+    The rule is applied to the final fit, in a single run and in a search alike, and the record
+    keeps the estimator actually fitted with the reason.
+    """
+
+    replacement: str
+    reason: Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class AdaptiveGrid:
+    """The reference's adaptive grid: ``values`` for ``param`` when the strongest |corr| < ``below``."""
+
+    param: str
+    values: Sequence[Any]
+    below: float
 
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """One algorithm: how to build it and what it is."""
+    """One algorithm: how to build it, what it is, how to search it."""
 
     name: str
     task: Task
     family: Family
     factory: Callable[..., BaseEstimator]
     defaults: Mapping[str, Any] = field(default_factory=dict)
-
-    def build(self, hyperparameters: Mapping[str, Any] | None = None) -> BaseEstimator:
-        """An unfitted estimator with the defaults overridden by ``hyperparameters`` (validated)."""
-        params = {**self.defaults, **(hyperparameters or {})}
-        probe = self.factory()
-        valid = set(probe.get_params()) | set(self.defaults)  # LightGBM takes some only as kwargs
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise InvalidInputError(
-                f"unknown hyperparameter(s) {', '.join(unknown)} for {self.name}: "
-                f"valid ones include {', '.join(sorted(self.defaults) or sorted(valid)[:8])}"
-            )
-        return self.factory(**params)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    #: request grid name (the reference's, e.g. ``alpha_grid``) -> estimator parameter
+    grid_names: Mapping[str, str] = field(default_factory=dict)
+    evaluator: GridEvaluator | None = None
+    #: a parameter the fast evaluator sweeps in one pass (a regularisation path): combinations that
+    #: differ only in it go to the same search task
+    path_param: str | None = None
+    fallback: Fallback | None = None
+    adaptive_grid: AdaptiveGrid | None = None
 
     @property
     def is_classifier(self) -> bool:
         return self.task == "classification"
 
+    @property
+    def score_key(self) -> str:
+        """The metric a cross-validated score is in (higher is better)."""
+        return "accuracy" if self.is_classifier else "r2"
+
+    def params(self, hyperparameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults overridden by ``hyperparameters``."""
+        return {**self.defaults, **(hyperparameters or {})}
+
+    def check(self, hyperparameters: Mapping[str, Any], *, where: str = "hyperparameters") -> None:
+        """Refuse unknown names and out-of-range values (``ValueError`` with the fix); no data needed."""
+        valid = set(self.factory().get_params()) | set(self.defaults)  # LightGBM takes some only as kwargs
+        unknown = sorted(set(hyperparameters) - valid)
+        if unknown:
+            raise ValueError(
+                f"unknown hyperparameter(s) {', '.join(unknown)} for {self.name}: "
+                f"valid ones include {', '.join(sorted(self.ranges) or sorted(valid)[:8])}"
+            )
+        for name, value in hyperparameters.items():
+            if name in self.ranges:
+                check_value(self.name, name, value, self.ranges[name], where if where != "hyperparameters" else "")
+
+    def probe(self, hyperparameters: Mapping[str, Any]) -> None:
+        """Fit on 40 synthetic rows so that the library judges what no range declares (a bad type, say)."""
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(40, 3))
+        y = (X[:, 0] > 0).astype(np.int64) if self.is_classifier else X[:, 0] + rng.normal(scale=0.1, size=40)
+        try:
+            self.factory(**self.params(hyperparameters)).fit(X, y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid hyperparameters for {self.name}: {str(exc).splitlines()[0]}") from None
+
+    def build(self, hyperparameters: Mapping[str, Any] | None = None) -> BaseEstimator:
+        """An unfitted estimator with the defaults overridden by ``hyperparameters`` (names checked)."""
+        try:
+            self.check(hyperparameters or {})
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
+        return self.factory(**self.params(hyperparameters))
+
+
+# ---------------------------------------------------------------------------------------------- factories
+
+
+def _linear_regression(**p: Any) -> BaseEstimator:
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression(**p)
+
+
+def _elastic_net(**p: Any) -> BaseEstimator:
+    from sklearn.linear_model import ElasticNet
+
+    return ElasticNet(**p)
+
+
+def _logistic(**p: Any) -> BaseEstimator:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(**p)
+
+
+def _rf_regressor(**p: Any) -> BaseEstimator:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(**p)
+
+
+def _rf_classifier(**p: Any) -> BaseEstimator:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(**p)
+
+
+def _xgb_regressor(**p: Any) -> BaseEstimator:
+    from xgboost import XGBRegressor
+
+    return XGBRegressor(**p)
+
+
+def _xgb_classifier(**p: Any) -> BaseEstimator:
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(**p)
+
+
+def _lgbm_regressor(**p: Any) -> BaseEstimator:
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(**p)
+
+
+def _lgbm_classifier(**p: Any) -> BaseEstimator:
+    from lightgbm import LGBMClassifier
+
+    return LGBMClassifier(**p)
+
+
+def _zeroed_coefficients(estimator: Any) -> str | None:
+    coef = getattr(estimator, "coef_", None)
+    return "elastic net zeroed every coefficient" if coef is not None and not np.any(coef) else None
+
+
+# ---------------------------------------------------------------------------------------------- families
 
 _SEED = 0
-_LGBM_QUIET = {"verbosity": -1, "n_jobs": 1, "random_state": _SEED}
-_XGB = {"n_jobs": 1, "random_state": _SEED, "tree_method": "hist", "verbosity": 0}
+_LGBM_DEFAULTS = {"verbosity": -1, "n_jobs": 1, "random_state": _SEED}
+_XGB_DEFAULTS = {"n_jobs": 1, "random_state": _SEED, "tree_method": "hist", "verbosity": 0}
+_RF_DEFAULTS = {"n_estimators": 100, "max_depth": 8, "min_samples_leaf": 20, "n_jobs": 1, "random_state": _SEED}
+
+_XGB_RANGES = {
+    "n_estimators": POSITIVE_INT,
+    "max_depth": Range(0, integer=True),
+    "learning_rate": POSITIVE,
+    "min_child_weight": NON_NEGATIVE,
+    "reg_alpha": NON_NEGATIVE,
+    "reg_lambda": NON_NEGATIVE,
+    "gamma": NON_NEGATIVE,
+    "subsample": FRACTION,
+    "colsample_bytree": FRACTION,
+    "max_bin": Range(2, integer=True),
+}
+_LGBM_RANGES = {
+    "n_estimators": POSITIVE_INT,
+    "num_leaves": Range(2, 131072, integer=True),
+    "max_depth": Range(-1, integer=True),
+    "learning_rate": POSITIVE,
+    "min_child_samples": Range(0, integer=True),
+    "min_child_weight": NON_NEGATIVE,
+    "reg_alpha": NON_NEGATIVE,
+    "reg_lambda": NON_NEGATIVE,
+    "subsample": FRACTION,
+    "colsample_bytree": FRACTION,
+}
+_RF_RANGES = {
+    "n_estimators": POSITIVE_INT,
+    "max_depth": Range(1, integer=True, also=(None,)),
+    "min_samples_split": Range(2, integer=True),
+    "min_samples_leaf": POSITIVE_INT,
+    "max_features": Range(0, 1, low_open=True, also=("sqrt", "log2", None)),
+}
+#: The reference's default grids (estimator parameter names) and its request names for them.
+_XGB_GRID: dict[str, list[Any]] = {
+    "max_depth": [3, 4, 5, 6, 7, 8, 9],
+    "min_child_weight": [1, 3, 5, 10, 15, 20, 30],
+    "reg_alpha": [0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
+    "reg_lambda": [0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0],
+    "learning_rate": [0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
+}
+_XGB_NAMES = {f"{p}_grid": p for p in _XGB_GRID}
+_LGBM_GRID: dict[str, list[Any]] = {
+    "num_leaves": [7, 15, 31, 63, 95, 127, 191],
+    "min_child_samples": [5, 10, 20, 40, 60, 80, 100],
+    "reg_alpha": [0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
+    "reg_lambda": [0.0, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0],
+    "learning_rate": [0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3],
+}
+# LightGBM's min_data_in_leaf / lambda_l1 / lambda_l2 are the scikit-learn API's
+# min_child_samples / reg_alpha / reg_lambda.
+_LGBM_NAMES = {
+    "num_leaves_grid": "num_leaves",
+    "min_data_in_leaf_grid": "min_child_samples",
+    "lambda_l1_grid": "reg_alpha",
+    "lambda_l2_grid": "reg_lambda",
+    "lgbm_learning_rate_grid": "learning_rate",
+}
+_RF_GRID: dict[str, list[Any]] = {
+    "max_depth": [5, 10, 15, 20, 30, 50, None],
+    "min_samples_split": [2, 5, 10, 20, 30, 50, 100],
+    "min_samples_leaf": [1, 2, 4, 8, 12, 16, 20],
+    "n_estimators": [25, 50, 75, 100, 150, 200, 300],
+    "max_features": ["sqrt", "log2", 0.3, 0.5, 0.7, 0.9, 1.0],
+}
+_RF_NAMES = {
+    "rf_max_depth_grid": "max_depth",
+    "min_samples_split_grid": "min_samples_split",
+    "min_samples_leaf_grid": "min_samples_leaf",
+    "n_estimators_grid": "n_estimators",
+    "max_features_grid": "max_features",
+}
+
+
+def _booster(name: str, task: Task, factory: Callable[..., BaseEstimator], lgbm: bool) -> AlgorithmSpec:
+    if lgbm:
+        defaults = {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40}
+        return AlgorithmSpec(
+            name, task, "tree", factory, {**defaults, **_LGBM_DEFAULTS}, _LGBM_RANGES, _LGBM_GRID, _LGBM_NAMES,
+            evaluator=evaluators.lightgbm_binned,
+        )  # fmt: skip
+    defaults = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8}
+    return AlgorithmSpec(
+        name, task, "tree", factory, {**defaults, **_XGB_DEFAULTS}, _XGB_RANGES, _XGB_GRID, _XGB_NAMES,
+        evaluator=evaluators.xgboost_binned,
+    )  # fmt: skip
+
 
 ALGORITHMS: dict[str, AlgorithmSpec] = {
     s.name: s
     for s in (
-        AlgorithmSpec("linear_regression", "regression", "linear", LinearRegression),
+        AlgorithmSpec("linear_regression", "regression", "linear", _linear_regression),
         AlgorithmSpec(
             "elasticnet_regression",
             "regression",
             "linear",
-            ElasticNet,
-            {"alpha": 0.0001, "l1_ratio": 0.5, "max_iter": 5000, "random_state": _SEED},
+            _elastic_net,
+            defaults={"alpha": 0.0001, "l1_ratio": 0.5, "max_iter": 5000, "random_state": _SEED},
+            ranges={"alpha": NON_NEGATIVE, "l1_ratio": UNIT, "max_iter": POSITIVE_INT, "tol": POSITIVE},
+            grid={
+                "alpha": [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+                "l1_ratio": [0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99],
+            },
+            grid_names={"alpha_grid": "alpha", "l1_ratio_grid": "l1_ratio"},
+            evaluator=evaluators.elasticnet_path,
+            path_param="alpha",
+            # The reference's OLS fallback: an elastic net with every coefficient at zero predicts a constant.
+            fallback=Fallback("linear_regression", _zeroed_coefficients),
+            adaptive_grid=AdaptiveGrid("alpha", [0.0001, 0.001, 0.01, 0.05, 0.1], below=0.05),
         ),
         AlgorithmSpec(
             "random_forest_regressor",
             "regression",
             "tree",
-            RandomForestRegressor,
-            {"n_estimators": 100, "max_depth": 8, "min_samples_leaf": 20, "n_jobs": 1, "random_state": _SEED},
+            _rf_regressor,
+            _RF_DEFAULTS,
+            _RF_RANGES,
+            _RF_GRID,
+            _RF_NAMES,
         ),
-        AlgorithmSpec(
-            "xgboost_regressor",
-            "regression",
-            "tree",
-            XGBRegressor,
-            {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8, **_XGB},
-        ),
-        AlgorithmSpec(
-            "lightgbm_regressor",
-            "regression",
-            "tree",
-            LGBMRegressor,
-            {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40, **_LGBM_QUIET},
-        ),
+        _booster("xgboost_regressor", "regression", _xgb_regressor, lgbm=False),
+        _booster("lightgbm_regressor", "regression", _lgbm_regressor, lgbm=True),
         AlgorithmSpec(
             "logistic_classification",
             "classification",
             "linear",
-            LogisticRegression,
-            {"C": 1.0, "max_iter": 5000},
+            _logistic,
+            defaults={"C": 1.0, "max_iter": 5000},
+            ranges={"C": POSITIVE, "max_iter": POSITIVE_INT},
+            grid={"C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]},
+            grid_names={"c_grid": "C"},
         ),
         AlgorithmSpec(
             "random_forest_classifier",
             "classification",
             "tree",
-            RandomForestClassifier,
-            {"n_estimators": 100, "max_depth": 8, "min_samples_leaf": 20, "n_jobs": 1, "random_state": _SEED},
+            _rf_classifier,
+            _RF_DEFAULTS,
+            _RF_RANGES,
+            _RF_GRID,
+            _RF_NAMES,
         ),
-        AlgorithmSpec(
-            "xgboost_classifier",
-            "classification",
-            "tree",
-            XGBClassifier,
-            {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8, **_XGB},
-        ),
-        AlgorithmSpec(
-            "lightgbm_classifier",
-            "classification",
-            "tree",
-            LGBMClassifier,
-            {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40, **_LGBM_QUIET},
-        ),
+        _booster("xgboost_classifier", "classification", _xgb_classifier, lgbm=False),
+        _booster("lightgbm_classifier", "classification", _lgbm_classifier, lgbm=True),
     )
 }
+
+
+assert set(ALGORITHMS) == set(Algorithm), "every Algorithm member needs exactly one spec"
 
 
 def get_algorithm(name: str) -> AlgorithmSpec:
     """The spec for ``name`` or a clear refusal listing the nine names."""
     try:
-        return ALGORITHMS[name]
+        return ALGORITHMS[str(name)]
     except KeyError:
         raise InvalidInputError(f"unknown algorithm {name!r}: use one of {', '.join(ALGORITHMS)}") from None
+
+
+def grid_names() -> dict[str, tuple[str, ...]]:
+    """Every request grid name -> the algorithms it applies to."""
+    out: dict[str, list[str]] = {}
+    for spec in ALGORITHMS.values():
+        for g in spec.grid_names:
+            out.setdefault(g, []).append(spec.name)
+    return {k: tuple(v) for k, v in out.items()}

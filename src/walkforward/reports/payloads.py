@@ -65,6 +65,9 @@ def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
         return d
     d.update(
         request=r.request,
+        derived=r.derived,
+        versions=r.versions,
+        fingerprint_version=r.fingerprint_version,
         hyperparameters=r.hyperparameters,
         folds=r.folds,
         metrics=r.metrics,

@@ -161,7 +161,7 @@ def model_tables(r: ModelRecord) -> list[Table]:
         ("hyperparameters", json.dumps(r.hyperparameters, default=str)),
         (
             "features",
-            f"{len(r.features)} kept of {len(r.request.get('input_features', []))} ({r.request.get('feature_source')})",
+            f"{len(r.features)} kept of {len(r.derived.get('input_features', []))} ({r.derived.get('feature_source')})",
         ),
         ("parent", r.parent_model_id or "-"),
         ("cohort", r.cohort_id or "-"),
@@ -204,7 +204,8 @@ def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, t
     for r in rows:
         cv = r.metrics.get("cv", {})
         key = r.metrics.get("score", "r2")
-        note = "OLS fallback" if r.request.get("ols_fallback") else ""
+        fallback = r.derived.get("fallback") or r.derived.get("ols_fallback")
+        note = f"fallback: {fallback.get('fitted', 'OLS')}" if isinstance(fallback, dict) else ""
         t.add_row(
             str(r.cohort_rank or ""),
             r.id[:12],

@@ -19,6 +19,7 @@ from walkforward.config import Settings
 from walkforward.errors import DataNotFoundError, InvalidInputError, WalkforwardError
 from walkforward.registry import ArtifactIntegrityError, DuplicateModelError, ModelNotFoundError, RegistryError
 from walkforward.registry.jobs import JobNotFoundError, JobStateError
+from walkforward.request import describe_errors
 from walkforward.service.deps import Services, require_token
 from walkforward.service.routes import jobs, models, system
 
@@ -90,11 +91,8 @@ class BodySizeLimit:
 
 
 def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:10]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid value')}")
-    return "invalid request: " + "; ".join(parts)
+    # The same one-line wording as the CLI and the library (walkforward.request.describe_errors).
+    return describe_errors(list(exc.errors())[:10]) or "invalid request body"
 
 
 def _install_error_handlers(app: FastAPI) -> None:

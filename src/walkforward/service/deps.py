@@ -14,7 +14,8 @@ from walkforward.config import Settings
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
-from walkforward.service.jobs import JobRunner, JobSpec, resume, submit
+from walkforward.request import SearchRequest
+from walkforward.service.jobs import JobRunner, resume, submit
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,14 @@ class Services:
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
         return cls(settings, registry, jobs, FeatureStore(settings.features_parquet_dir), runner)
 
-    def submit(self, spec: JobSpec) -> JobRecord:
-        job = submit(spec, jobs=self.jobs, store=self.store)
+    def submit(self, req: SearchRequest) -> JobRecord:
+        job = submit(req, jobs=self.jobs, store=self.store, registry=self.registry)
         if self.runner is not None:
             self.runner.wake()
         return job
 
     def resume(self, job_id: str) -> JobRecord:
-        job = resume(job_id, jobs=self.jobs, store=self.store)
+        job = resume(job_id, jobs=self.jobs, store=self.store, registry=self.registry)
         if self.runner is not None:
             self.runner.wake()
         return job

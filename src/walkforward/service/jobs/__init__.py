@@ -2,8 +2,8 @@
 
 The lifecycle, with the state in the registry database (:class:`~walkforward.registry.jobs.JobStore`):
 
-1. :func:`submit` validates a :class:`JobSpec` completely (so bad input is refused at once, not as
-   a failed job later) and queues it (:mod:`.spec`).
+1. :func:`submit` checks a :class:`~walkforward.request.SearchRequest` completely (so bad input is
+   refused at once, not as a failed job later) and queues it (:mod:`.spec`).
 2. A :class:`JobRunner` (a thread of the web server) claims queued jobs atomically and starts one
    ``python -m walkforward.service.jobs.worker JOB_ID`` process per job, at most ``concurrency`` at
    a time (:mod:`.runner`).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from walkforward.service.jobs.recovery import interrupted_message, recover_jobs
 from walkforward.service.jobs.runner import WORKER_MODULE, JobRunner, worker_environment
-from walkforward.service.jobs.spec import MAX_GRID_COMBINATIONS, SEARCHES, JobSpec, resume, submit
+from walkforward.service.jobs.spec import RESUMABLE, job_request, resume, submit
 
 if TYPE_CHECKING:
     from walkforward.service.jobs.worker import JobCancelled, execute, run_job
@@ -40,12 +40,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "MAX_GRID_COMBINATIONS",
-    "SEARCHES",
+    "RESUMABLE",
     "WORKER_MODULE",
     "JobCancelled",
     "JobRunner",
-    "JobSpec",
+    "job_request",
     "execute",
     "interrupted_message",
     "recover_jobs",

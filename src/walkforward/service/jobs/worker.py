@@ -29,9 +29,10 @@ from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import ACTIVE, JobStatus, JobStore
 from walkforward.reports import search_dict
+from walkforward.request import SearchRequest
 from walkforward.search import run_search
 from walkforward.service.jobs.recovery import interrupted_message
-from walkforward.service.jobs.spec import JobSpec
+from walkforward.service.jobs.spec import job_request
 from walkforward.training import train
 
 log = logging.getLogger(__name__)
@@ -127,15 +128,14 @@ class _JobLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def execute(spec: JobSpec, *, store: FeatureStore, registry: ModelStore, reporter: _Reporter) -> dict[str, Any]:
+def execute(req: SearchRequest, *, store: FeatureStore, registry: ModelStore, reporter: _Reporter) -> dict[str, Any]:
     """Run a job's training or search in this process; return its JSON result."""
-    if spec.kind == "train":
+    if req.kind == "train":
         started = dt.datetime.now(dt.UTC)
         record = train(
-            spec.train,
+            req.training(),
             store=store,
             registry=registry,
-            explain=spec.explain,
             progress=lambda msg, done, total: reporter.progress(done, total, None, msg),
         )
         existed = record.created_at < started
@@ -151,7 +151,7 @@ def execute(spec: JobSpec, *, store: FeatureStore, registry: ModelStore, reporte
             "trained": int(not existed),
             "notes": [note],
         }
-    result = run_search(spec.search_request(), store=store, registry=registry, progress=reporter.progress)
+    result = run_search(req, store=store, registry=registry, progress=reporter.progress)
     out = search_dict(result)
     saved = out.pop("saved")
     out.update(
@@ -174,7 +174,7 @@ def run_job(job_id: str, settings: Settings) -> int:
     Returns the process exit code (0 when the job's outcome was recorded, whatever it was).
     """
     registry = ModelStore.open(settings.database_url, settings.models_dir)
-    jobs = JobStore(registry)
+    jobs = JobStore(registry.database)
     try:
         job = jobs.get(job_id)
         if job.status not in ACTIVE:
@@ -191,9 +191,11 @@ def run_job(job_id: str, settings: Settings) -> int:
         reporter.start()
         reporter.line(f"worker pid {os.getpid()} on {socket.gethostname()} started the {job.kind} job")
         try:
-            spec = JobSpec.from_dict(job.request)
             result = execute(
-                spec, store=FeatureStore(settings.features_parquet_dir), registry=registry, reporter=reporter
+                job_request(job),
+                store=FeatureStore(settings.features_parquet_dir),
+                registry=registry,
+                reporter=reporter,
             )
         except JobCancelled:
             jobs.finish(job_id, JobStatus.CANCELLED, error="cancelled on request", lines=reporter.take_lines())

@@ -7,17 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from walkforward.registry.jobs import JobStatus, JobStore
+from walkforward.request import SearchRequest
 from walkforward.service.deps import Services, job_store, services
 from walkforward.service.routes._params import JobId, Limit, Offset
-from walkforward.service.schemas import JobOut, JobPage, Submitted, TrainBody
+from walkforward.service.schemas import JobOut, JobPage, Submitted
 
 router = APIRouter(tags=["jobs"])
 
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=Submitted)
-def submit_training(body: TrainBody, svc: Annotated[Services, Depends(services)]) -> Submitted:
-    """Queue a training run (``search="none"``) or a search; returns the job id at once."""
-    job = svc.submit(body.to_spec())
+def submit_training(body: SearchRequest, svc: Annotated[Services, Depends(services)]) -> Submitted:
+    """Queue a training run (``search="none"``) or a search; returns the job id at once.
+
+    The body is checked completely (fields, hyperparameters and grids against the algorithm, symbols,
+    feature names and the parent model) before anything is queued; a refusal is a 422 with one line.
+    """
+    job = svc.submit(body)
     return Submitted(job_id=job.id, status=job.status)
 
 

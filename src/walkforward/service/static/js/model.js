@@ -22,7 +22,7 @@ function facts(m) {
     [`cv ${score}`, `${num(m.cv_score)} ± ${num(cv[`${score}_std`])}`],
     ['validation', `${text(m.folds?.scheme || req.validation)} · embargo ${text(m.folds?.embargo ?? req.embargo)}`],
     ['final train rows', text(m.folds?.final_train_rows)],
-    ['features', `${m.features?.length ?? DASH} of ${req.input_features?.length ?? DASH} (p ≤ ${text(req.p_value_threshold)})`],
+    ['features', `${m.features?.length ?? DASH} of ${m.derived?.input_features?.length ?? DASH} (p ≤ ${text(req.p_value_threshold)})`],
     ['hyperparameters', Object.keys(m.hyperparameters || {}).length ? Object.entries(m.hyperparameters).map(([k, v]) => `${k}=${text(v)}`).join(', ') : DASH],
     ['created', dateTime(m.created_at)],
     ['fingerprint', h('span', {class: 'mono', title: m.fingerprint || ''}, shortId(m.fingerprint, 16))],
@@ -117,8 +117,9 @@ function timeline(m) {
 }
 
 function pruning(m) {
-  const p = m.request?.pruning;
-  const fallback = m.request?.ols_fallback;
+  const p = m.derived?.pruning;
+  const fb = m.derived?.fallback || m.derived?.ols_fallback;
+  const fallback = fb && (fb.fitted ? `${fb.fitted} fitted instead of ${fb.requested} (${fb.reason})` : fb.reason);
   if (!p || !Object.keys(p).length) return section('Pruning', empty('No p-value pruning was recorded.'));
   const rows = Object.entries(p).sort((a, b) => (a[1].p_value ?? 2) - (b[1].p_value ?? 2));
   const kept = rows.filter(([, r]) => r.kept).length;

@@ -1,0 +1,322 @@
+"""The training and search request, declared once.
+
+:class:`TrainRequest` and :class:`SearchRequest` are the single source of a request's fields: the
+CLI builds its options from them (:mod:`walkforward.cli.options`), the HTTP API takes
+:class:`SearchRequest` as its body, and a job stores ``model_dump(mode="json")`` as its payload.
+Parsing checks every field on its own (pydantic) and, without touching any data, the
+hyperparameters and grids against the algorithm's spec; :func:`check_request` then checks what
+needs the feature store or the registry (symbols, feature names, the parent model). Every entry
+point runs both before any data is read, and reports the same one-line message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from walkforward.domain import TargetTransform, Timeframe, parse_symbols, validate_options
+from walkforward.errors import InvalidInputError
+from walkforward.model_selection.grids import combinations, grid_size, resolve_grid
+from walkforward.models.catalog import Algorithm, AlgorithmSpec, get_algorithm, grid_names
+
+if TYPE_CHECKING:
+    from walkforward.features.store import FeatureStore
+    from walkforward.model_selection.splitters import Scheme
+    from walkforward.registry import ModelStore
+
+#: Longest lookforward accepted (bars); a longer one leaves no label in any realistic data set.
+MAX_LOOKFORWARD = 10_000
+#: Largest exhaustive grid accepted; halving and optuna sample, so they may span more.
+MAX_GRID_COMBINATIONS = 100_000
+MAX_SEARCH_SPACE = 1_000_000
+_FEATURE_RE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"
+_MODEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
+
+Scalar = int | float | str | bool | None
+GridValues = Annotated[list[int | float | str | None], Field(min_length=1, max_length=1000)]
+
+
+class Validation(StrEnum):
+    """How folds are made: each test block with the train block before it, all earlier ones, or 80/20."""
+
+    WALK_FORWARD = "walk_forward"
+    EXPANDING = "expanding"
+    HOLDOUT = "holdout"
+
+    @property
+    def scheme(self) -> Scheme:
+        """The splitters' name for this validation."""
+        return cast("Scheme", self.value)
+
+
+class SearchStrategy(StrEnum):
+    """``none`` is a single run with the given hyperparameters."""
+
+    NONE = "none"
+    GRID = "grid"
+    HALVING = "halving"
+    OPTUNA = "optuna"
+
+
+class DataRequest(BaseModel):
+    """A data set and its folds: what ``walkforward dataset`` shows and every training run starts from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str = Field(max_length=200, description="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")
+    target_col: str = Field(default="close", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Price column to predict.")
+    timeframe: Timeframe = Field(default=Timeframe.M1, description="Bar size the data is resampled to.")
+    target_transform: TargetTransform = Field(
+        default=TargetTransform.NONE, description="Target: log_return or pct_change are stationary, prefer them."
+    )
+    lookforward: int = Field(default=1, ge=1, le=MAX_LOOKFORWARD, description="Predict this many bars ahead.")
+    data_options: str | None = Field(default=None, max_length=64, description="Feature-set version to load.")
+    start: dt.date | None = Field(default=None, description="First date (YYYY-MM-DD).")
+    end: dt.date | None = Field(default=None, description="Last date (YYYY-MM-DD).")
+    validation: Validation = Field(default=Validation.WALK_FORWARD, description="How folds are made.")
+    embargo: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Embargo in bars (default: the longest feature lookback)."
+    )
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbols(cls, value: str) -> str:
+        return ",".join(parse_symbols(value))
+
+    @field_validator("data_options")
+    @classmethod
+    def _options(cls, value: str | None) -> str | None:
+        return None if value is None else validate_options(value)
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}: swap them")
+        return self
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.symbol.split(","))
+
+
+class TrainRequest(DataRequest):
+    """Everything one training run needs, with the reference's parameter names and defaults."""
+
+    algorithm: Algorithm = Field(description="One of the nine algorithms, e.g. elasticnet_regression.")
+    p_value_threshold: float | None = Field(
+        default=0.05, gt=0.0, le=1.0, description="Prune features with p above this (1 keeps all)."
+    )
+    parent_model_id: str | None = Field(default=None, description="Inherit the features of this registered model.")
+    feature_whitelist: tuple[Annotated[str, Field(pattern=_FEATURE_RE)], ...] | None = Field(
+        default=None, min_length=1, max_length=2000, description="Features to use (overrides the parent's)."
+    )
+    hyperparameters: dict[str, Scalar] = Field(
+        default_factory=dict, max_length=100, description='Estimator parameters, e.g. {"alpha": 0.01}.'
+    )
+    explain: bool = Field(default=True, description="Compute SHAP and permutation importance.")
+
+    @field_validator("parent_model_id")
+    @classmethod
+    def _model_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(_MODEL_ID_RE, value):
+            raise ValueError(f"invalid parent_model_id={value!r}: use a model id (letters, digits, '_' or '-')")
+        return value
+
+    @field_validator("feature_whitelist", mode="before")
+    @classmethod
+    def _split_whitelist(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "a,b,c" from a command line
+            return tuple(f.strip() for f in value.split(",") if f.strip()) or None
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.feature_whitelist is not None and len(set(self.feature_whitelist)) != len(self.feature_whitelist):
+            raise ValueError("feature_whitelist lists a feature twice: list each once")
+        self.spec.check(self.hyperparameters)
+        return self
+
+    @property
+    def spec(self) -> AlgorithmSpec:
+        return get_algorithm(self.algorithm)
+
+    def inputs(self) -> dict[str, Any]:
+        """What was asked for one training run, JSON-ready (the registry's ``request``)."""
+        return self.model_dump(mode="json", include=set(TrainRequest.model_fields))
+
+    def training(self) -> TrainRequest:
+        """This request's training part."""
+        return TrainRequest.model_validate(self.model_dump(include=set(TrainRequest.model_fields)))
+
+
+class SearchRequest(TrainRequest):
+    """A training request with a hyperparameter search (``search="none"`` is a single run).
+
+    Grid values are given in ``grids`` by the reference's names (``alpha_grid``, ``num_leaves_grid``
+    ...), or as top-level fields of those names; they replace the algorithm's default grid values,
+    and with ``use_default_grid=false`` only they are searched.
+    """
+
+    search: SearchStrategy = Field(default=SearchStrategy.NONE, description="grid (exhaustive), halving or optuna.")
+    grids: dict[str, GridValues] = Field(
+        default_factory=dict, max_length=64, description='Grid values by name, e.g. {"alpha_grid": [0.001, 0.01]}.'
+    )
+    use_default_grid: bool = Field(default=True, description="Start from the reference's default grid.")
+    n_trials: int = Field(default=40, ge=1, le=10_000, description="Trials for search=optuna.")
+    save_all_grid_models: bool = Field(default=False, description="Register every combination, not just the best.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _top_level_grids(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        names = grid_names()
+        loose = {k: v for k, v in data.items() if k in names}
+        if not loose:
+            return data
+        grids = dict(data.get("grids") or {})
+        for name, values in loose.items():
+            if values is None:
+                continue
+            if name in grids:
+                raise ValueError(f"{name} is given both in grids and as a field: give it once")
+            grids[name] = values
+        return {**{k: v for k, v in data.items() if k not in names}, "grids": grids}
+
+    @model_validator(mode="after")
+    def _check_search(self) -> Self:
+        if self.search == SearchStrategy.NONE:
+            if self.grids:
+                raise ValueError(
+                    f"grid parameters ({', '.join(sorted(self.grids))}) need a search: set search to grid, "
+                    "halving or optuna, or pass hyperparameters for one run"
+                )
+            return self
+        grid = self.grid()
+        size = grid_size(grid)
+        limit = MAX_GRID_COMBINATIONS if self.search == SearchStrategy.GRID else MAX_SEARCH_SPACE
+        if size > limit:
+            raise ValueError(
+                f"the grid has {size:,} combinations, more than {limit:,} for search={self.search}: "
+                "pass fewer values, use_default_grid=false, or search=halving / optuna"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "train" if self.search == SearchStrategy.NONE else "search"
+
+    def grid(self) -> dict[str, list[Any]]:
+        """The grid to search (the spec's defaults overridden by ``grids``), values range-checked."""
+        try:
+            return resolve_grid(self.spec, self.grids, use_defaults=self.use_default_grid)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+    def combinations(self) -> list[dict[str, Any]]:
+        """Every combination to try: the fixed hyperparameters and defaults, overridden by each grid point."""
+        fixed = self.spec.params(self.hyperparameters)
+        return [{**fixed, **c} for c in combinations(self.grid())]
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+R = TypeVar("R", bound=DataRequest)
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """One line for pydantic errors: ``invalid lookforward=99999: Input should be ... <= 10000``."""
+    parts = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        msg = str(e.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if not loc or msg.startswith(("invalid ", "unknown ")) or e.get("type") == "value_error":
+            parts.append(msg)
+            continue
+        field = ".".join(loc)
+        value = e.get("input")
+        shown = "" if isinstance(value, Mapping) or e.get("type") == "missing" else f"={value!r}"
+        parts.append(f"invalid {field}{shown}: {msg}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def parse(model: type[R], data: Mapping[str, Any]) -> R:
+    """Build a request from plain values, or refuse it with one line naming the field and the fix."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidInputError(describe_errors(exc.errors())) from None
+
+
+def check_request(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | None = None) -> None:
+    """What needs the store or registry, before any data is read: symbols, features, parent, estimator.
+
+    Raises
+    ------
+    InvalidInputError
+        With the same message whichever entry point (CLI, API, job worker, library) asked.
+    """
+    held = store.symbols()
+    missing = [s for s in req.symbols if s not in held]
+    if missing:
+        holds = ", ".join(held[:20]) if held else "nothing yet"
+        raise InvalidInputError(
+            f"unknown symbol(s) {', '.join(missing)}: the feature store holds {holds}; "
+            "ingest the bars first (`walkforward ingest FILE`) or fix the symbol"
+        )
+    if req.feature_whitelist is not None:
+        known = _known_features(store, req.symbols, req.data_options)
+        unknown = [f for f in req.feature_whitelist if f not in known]
+        if unknown:
+            raise InvalidInputError(
+                f"feature_whitelist names unknown feature(s) {', '.join(unknown[:8])}: "
+                f"see `walkforward dataset {req.symbol}` for the available ones"
+            )
+    if req.parent_model_id is not None and registry is not None:
+        from walkforward.registry import ModelNotFoundError
+
+        try:
+            registry.get(req.parent_model_id)
+        except ModelNotFoundError:
+            raise InvalidInputError(
+                f"unknown parent_model_id {req.parent_model_id}: no such model in the registry; "
+                "see `walkforward models list` for model ids"
+            ) from None
+    try:
+        req.spec.probe(req.hyperparameters)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if isinstance(req, SearchRequest) and req.search != SearchStrategy.NONE:
+        for name, param in req.spec.grid_names.items():
+            for value in req.grids.get(name, ()):
+                try:
+                    req.spec.probe({**req.hyperparameters, param: value})
+                except ValueError as exc:
+                    raise InvalidInputError(f"{exc} (in {name})") from None
+
+
+def _known_features(store: FeatureStore, symbols: Sequence[str], options: str | None) -> set[str]:
+    known = set(store.feature_names(symbols[0], options))
+    for sym in symbols[1:]:
+        suffix = "_" + sym.replace(".", "_").replace("-", "_")  # the loader's naming of context features
+        known |= {f"{f}{suffix}" for f in store.feature_names(sym, options)}
+    return known
+
+
+__all__ = [
+    "DataRequest",
+    "MAX_GRID_COMBINATIONS",
+    "MAX_LOOKFORWARD",
+    "SearchRequest",
+    "SearchStrategy",
+    "TrainRequest",
+    "Validation",
+    "check_request",
+    "describe_errors",
+    "parse",
+]

@@ -1,0 +1,45 @@
+"""Hyperparameter search over walk-forward folds, without waste (see :mod:`walkforward.search.run`)."""
+
+from __future__ import annotations
+
+import logging
+
+from walkforward.errors import InvalidInputError
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection.executors import Executor, make_executor
+from walkforward.registry import ModelStore
+from walkforward.request import SearchRequest, SearchStrategy
+from walkforward.search.run import SearchProgress, SearchResult, SearchRun
+from walkforward.search.strategies import STRATEGIES
+
+log = logging.getLogger(__name__)
+
+
+def run_search(
+    sreq: SearchRequest,
+    *,
+    store: FeatureStore,
+    registry: ModelStore,
+    progress: SearchProgress | None = None,
+    executor: Executor | None = None,
+) -> SearchResult:
+    """Run a search and register its models (all, or the best); an executor is made if none is given."""
+    if sreq.search == SearchStrategy.NONE:
+        raise InvalidInputError("search is 'none': use grid, halving or optuna (or `train` for a single run)")
+    own = executor is None
+    executor = executor or make_executor("local")
+    try:
+        run = SearchRun(sreq, store=store, registry=registry, executor=executor, progress=progress)
+        existing = registry.existing_fingerprints(run.fps)
+        missing = [(i, c) for i, c in enumerate(run.combos) if run.fps[i] not in existing]
+        msg = f"{len(run.combos) - len(missing)}/{len(run.combos)} already exist, training {len(missing)}"
+        log.info("%s (cohort %s)", msg, run.cohort_id)
+        run.notes.append(msg)
+        STRATEGIES[sreq.search.value](run, missing, existing)
+    finally:
+        if own:
+            executor.close()
+    return run.result(existing=len(run.combos) - len(missing))
+
+
+__all__ = ["STRATEGIES", "SearchRequest", "SearchResult", "run_search"]

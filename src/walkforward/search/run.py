@@ -1,0 +1,269 @@
+"""A search run: its combinations and fingerprints, the cached folds, and what it scored and saved.
+
+- The preprocessing (impute, prune, scale) does not depend on the estimator's hyperparameters: it is
+  fitted once per fold on the fold's training rows, and every combination is scored on the cached
+  matrices (the spec's fast evaluator: an elastic-net path, boosters on data binned once per fold).
+- Every combination has a fingerprint; those already registered are skipped ("12/56 already exist,
+  training 44"), and the registry's unique constraint makes racing searches save each model once.
+- With ``save_all_grid_models`` every combination is registered as soon as it is done (a killed
+  search resumes with what is missing); otherwise only the best.
+- Strategies (:mod:`walkforward.search.strategies`) propose and score combinations; this run owns the state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+
+from walkforward.errors import WalkforwardError
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection.evaluators import PreparedFold, prepare_fold
+from walkforward.model_selection.executors import Executor, LocalExecutor
+from walkforward.model_selection.fingerprint import fingerprint
+from walkforward.model_selection.grids import combinations
+from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
+from walkforward.registry import DuplicateModelError, ModelRecord, ModelStore
+from walkforward.request import SearchRequest
+from walkforward.search.tasks import Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.training.data import explanation_sample, model_fingerprint, prepare
+from walkforward.training.fit import TrainedModel, fold_scores, summarize
+from walkforward.training.run import register
+
+log = logging.getLogger(__name__)
+
+SearchProgress = Callable[[int, int, float | None, str], None]
+_DEAD_WORKER = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
+
+
+@dataclass
+class SearchResult:
+    """What a search did: the cohort, the models it saved, what it skipped, and an honest best score."""
+
+    cohort_id: str
+    strategy: str
+    grid_size: int
+    tried: int
+    existing: int
+    trained: int
+    saved: list[ModelRecord]
+    duplicates: int
+    best: ModelRecord | None
+    selection: dict[str, Any]
+    notes: list[str]
+
+
+def _max_abs_correlation(X: pd.DataFrame, y: np.ndarray) -> float:
+    corr = X.corrwith(pd.Series(y, index=X.index)).abs()
+    return float(corr.max()) if corr.notna().any() else 0.0
+
+
+class SearchRun:
+    """One search's state; strategies call :meth:`score`, :meth:`save` and :meth:`save_best`."""
+
+    def __init__(
+        self,
+        sreq: SearchRequest,
+        *,
+        store: FeatureStore,
+        registry: ModelStore,
+        executor: Executor,
+        progress: SearchProgress | None = None,
+    ) -> None:
+        self.sreq = sreq
+        self.spec = sreq.spec
+        self.registry = registry
+        self.executor = executor
+        self.progress = progress
+        self.notes: list[str] = []
+        self.data = prepare(sreq, store=store, registry=registry)
+        self.grid = sreq.grid()
+        self._adapt_grid()
+        fixed = self.spec.params(sreq.hyperparameters)
+        self.combos = [{**fixed, **c} for c in combinations(self.grid)]
+        self.fps = [model_fingerprint(sreq, self.data, c) for c in self.combos]
+        self.cohort_id = fingerprint(
+            {
+                "cohort": {k: v for k, v in sreq.inputs().items() if k not in ("hyperparameters", "explain")},
+                "data": self.data.data_hash,
+                "features": list(self.data.features),
+                "grid": self.grid,
+                "fixed": fixed,
+                "search": sreq.search.value,
+                "n_trials": sreq.n_trials if sreq.search == "optuna" else None,
+            }
+        )[:24]
+        self.scores: dict[int, float] = {}
+        self.fold_metrics: dict[int, list[dict[str, Any]]] = {}
+        self._folds: tuple[PreparedFold, ...] | None = None
+        self.saved: list[ModelRecord] = []
+        self.duplicates = 0
+        self.trained = 0
+
+    def _adapt_grid(self) -> None:
+        """The spec's adaptive grid (the reference's reduced alphas), measured on training rows only."""
+        rule = self.spec.adaptive_grid
+        names = {v: k for k, v in self.spec.grid_names.items()}
+        if rule is None or names.get(rule.param) in self.sreq.grids or not self.sreq.use_default_grid:
+            return
+        rows = self.data.plan.final_train_index
+        max_corr = _max_abs_correlation(self.data.X.iloc[rows], self.data.y[rows])
+        if max_corr < rule.below:
+            self.grid[rule.param] = list(rule.values)
+            self.notes.append(
+                f"adaptive grid: max |correlation| with the target on training rows is {max_corr:.4f} "
+                f"< {rule.below}; {rule.param} reduced to {list(rule.values)}"
+            )
+
+    # -- inputs shared by every task
+    def shared(self, *, with_final: bool) -> Shared:
+        data, spec = self.data, self.spec
+        pre = build_pipeline(
+            spec.build(), linear=spec.family == "linear", p_value_threshold=self.sreq.p_value_threshold
+        )[:-1]
+        X, y = data.X, data.y
+        ref = data.dataset.frame[self.sreq.target_col].to_numpy(dtype=float)
+        extra: dict[str, Any] = {}
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self._folds is None:  # preprocessing is fitted once per fold for the whole search
+                self._folds = tuple(
+                    prepare_fold(pre, X, y, f.train_index, f.test_index, f.number) for f in data.plan.folds
+                )
+            if with_final:
+                rows = data.plan.final_train_index
+                final_pre = clone(pre).fit(X.iloc[rows], y[rows])
+                explain_X, explain_y = explanation_sample(data)
+                extra = {
+                    "final_pre": final_pre,
+                    "final_X": final_pre.transform(X.iloc[rows]),
+                    "final_y": y[rows],
+                    "explain_X": explain_X,
+                    "explain_y": explain_y,
+                    "explain": self.sreq.explain,
+                }
+        return Shared(
+            algorithm=spec.name,
+            transform=self.sreq.target_transform,
+            folds=self._folds,
+            refs=tuple(ref[f.test_index] for f in data.plan.folds),
+            known=dict(self.fold_metrics),
+            **extra,
+        )
+
+    def run_tasks(self, items: list[Item], sh: Shared, on_outcome: Callable[[Outcome], None]) -> None:
+        executor = self.executor
+        if self.spec.family == "linear" and executor.name == "local":
+            # A linear path costs milliseconds; a worker process costs seconds of start-up and copying.
+            executor = LocalExecutor(n_jobs=1)
+        try:
+            for outcomes in executor.map_unordered(evaluate_chunk, chunks(self.spec, items, executor.n_jobs), sh):
+                for o in outcomes:
+                    on_outcome(o)
+        except WalkforwardError:
+            raise
+        except Exception as exc:
+            kind = type(exc).__name__
+            if kind in _DEAD_WORKER:
+                raise WalkforwardError(
+                    f"a search worker died ({kind}: {exc}); models finished so far are saved. "
+                    "Rerun the same search to train only what is missing (use fewer workers if memory ran out)"
+                ) from None
+            raise
+
+    # -- bookkeeping
+    def record(self, o: Outcome) -> None:
+        """Keep a scored combination's score (and its fold metrics, unless a fallback replaced them)."""
+        self.scores[o.index] = summarize(o.fold_metrics, self.spec.score_key)[1]
+        if o.fallback is None:
+            self.fold_metrics[o.index] = o.fold_metrics
+
+    def best_so_far(self) -> float | None:
+        return max(self.scores.values()) if self.scores else None
+
+    def tick(self, done: int, total: int, msg: str) -> None:
+        if self.progress:
+            self.progress(done, total, self.best_so_far(), msg)
+
+    def save(self, o: Outcome) -> None:
+        """Register one fitted outcome through the same path as a single training run."""
+        assert o.pipeline is not None
+        metrics, score = summarize(o.fold_metrics, self.spec.score_key)
+        grid_point = {k: v for k, v in o.params.items() if k in self.grid or k in self.sreq.hyperparameters}
+        trained = TrainedModel(
+            request=self.sreq.training().model_copy(update={"hyperparameters": grid_point}),
+            data=self.data,
+            pipeline=o.pipeline,
+            metrics=metrics,
+            cv_score=score,
+            selected=[str(c) for c in o.pipeline.named_steps["prune"].get_feature_names_out()],
+            pruning=pruning_report(o.pipeline, self.data.features),
+            hyperparameters=o.params,
+            fitted_estimator=type(o.pipeline[-1]).__name__,
+            fallback=o.fallback,
+        )
+        search = {"strategy": self.sreq.search.value, "grid": self.grid, "grid_size": len(self.combos)}
+        try:
+            record = register(
+                trained,
+                registry=self.registry,
+                fingerprint=self.fps[o.index],
+                cohort_id=self.cohort_id,
+                search=search,
+                explanations=(o.feature_details, o.regime_importance, o.explain_info),
+            )
+        except DuplicateModelError as exc:
+            self.duplicates += 1  # another search saved this very model first: keep theirs
+            log.info("model already saved by another run: %s", exc.existing_id)
+            return
+        self.saved.append(record)
+
+    def save_best(self, candidates: list[int]) -> None:
+        """Fit, explain and register the given combinations (those not already registered)."""
+        existing = self.registry.existing_fingerprints([self.fps[i] for i in candidates])
+        todo = [(i, self.combos[i]) for i in candidates if self.fps[i] not in existing]
+        if todo:
+            self.run_tasks(todo, self.shared(with_final=True), self.save)
+
+    def ranked(self) -> list[int]:
+        return sorted(self.scores, key=lambda i: -self.scores[i])
+
+    # -- the result
+    def result(self, existing: int) -> SearchResult:
+        from walkforward.evaluation.selection import selection_summary
+
+        registry, cohort_id = self.registry, self.cohort_id
+        cohort = registry.cohort(cohort_id)
+        if cohort:
+            ranked = sorted(cohort, key=lambda r: -(r.cv_score if r.cv_score is not None else -np.inf))
+            registry.set_cohort_ranks(cohort_id, {r.id: i + 1 for i, r in enumerate(ranked)})
+            cohort = registry.cohort(cohort_id)
+        tried = {self.fps[i] for i in self.scores}
+        all_scores = list(self.scores.values()) + [
+            r.cv_score for r in cohort if r.cv_score is not None and r.fingerprint not in tried
+        ]
+        best = cohort[0] if cohort else None
+        if self.scores:  # the best tried combination may be registered by another cohort (found by fingerprint)
+            top = registry.get_by_fingerprint(self.fps[self.ranked()[0]])
+            if top is not None and (best is None or (top.cv_score or -np.inf) > (best.cv_score or -np.inf)):
+                best = top
+        key = self.spec.score_key
+        best_folds = fold_scores(best.metrics.get("folds", []), key) if best else []
+        return SearchResult(
+            cohort_id=cohort_id,
+            strategy=self.sreq.search.value,
+            grid_size=len(self.combos),
+            tried=len(self.scores),
+            existing=existing,
+            trained=self.trained,
+            saved=self.saved,
+            duplicates=self.duplicates,
+            best=best,
+            selection=selection_summary(all_scores, best_folds, task=self.spec.task),
+            notes=self.notes,
+        )

@@ -1,0 +1,134 @@
+"""The worker side of a search: score a chunk of combinations on cached folds, and fit the ones to save.
+
+Everything here runs in worker processes (loky or Dask), so it takes plain, picklable inputs
+(:class:`Shared`, chunks of ``(index, params)``) and returns :class:`Outcome` values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from walkforward.domain import TargetTransform
+from walkforward.evaluation.metrics import classification_metrics, regression_metrics
+from walkforward.model_selection.evaluators import PreparedFold, predict_grid
+from walkforward.models.catalog import AlgorithmSpec, get_algorithm
+from walkforward.training.fit import apply_fallback
+
+log = logging.getLogger(__name__)
+
+Item = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every task needs (scattered once to a Dask cluster, memory-mapped to loky workers)."""
+
+    algorithm: str
+    transform: TargetTransform
+    folds: tuple[PreparedFold, ...]
+    refs: tuple[np.ndarray, ...]  # the current price on each fold's test rows (for price-unit metrics)
+    final_pre: Pipeline | None = None  # preprocessing fitted on all training rows
+    final_X: pd.DataFrame | None = None  # final_pre's output on the training rows
+    final_y: np.ndarray | None = None
+    explain_X: pd.DataFrame | None = None  # raw out-of-sample rows for permutation importance / SHAP
+    explain_y: np.ndarray | None = None
+    explain: bool = False
+    known: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)  # fold metrics already scored
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One combination: its fold metrics and, when it was fitted to be saved, the pipeline and its notes."""
+
+    index: int
+    params: dict[str, Any]
+    fold_metrics: list[dict[str, Any]]
+    pipeline: Pipeline | None = None
+    fallback: dict[str, Any] | None = None
+    feature_details: dict[str, Any] | None = None
+    regime_importance: dict[str, Any] | None = None
+    explain_info: dict[str, Any] | None = None
+
+
+def fold_metrics(spec: AlgorithmSpec, sh: Shared, preds: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    """Per-fold metrics from out-of-sample predictions (values, or P(up) for classifiers)."""
+    out = []
+    for fold, ref, pred in zip(sh.folds, sh.refs, preds, strict=True):
+        if spec.is_classifier:
+            m = classification_metrics(fold.y_test, (pred >= 0.5).astype(np.int64), pred)
+        else:
+            m = regression_metrics(fold.y_test, pred, ref, sh.transform)
+        out.append({"fold": fold.number, **m})
+    return out
+
+
+def _fit_final(spec: AlgorithmSpec, combo: dict[str, Any], metrics: list[dict[str, Any]], sh: Shared) -> Outcome:
+    """Fit one combination on every training row (with the spec's fallback rule) and explain it."""
+    assert sh.final_pre is not None and sh.final_X is not None and sh.final_y is not None
+    estimator = spec.build(combo).fit(sh.final_X, sh.final_y)
+    used, fallback = apply_fallback(spec, estimator)
+    if fallback:  # scored honestly on the same folds, as a single run does
+        metrics = fold_metrics(used, sh, [predict_grid(used, [{}], fold)[0] for fold in sh.folds])
+        estimator = used.build().fit(sh.final_X, sh.final_y)
+    # The fitted preprocessing steps are shared by reference: they are never refitted after this.
+    pipe = Pipeline([*sh.final_pre.steps, ("model", estimator)])
+    details = regimes = info = None
+    if sh.explain and sh.explain_X is not None and sh.explain_y is not None:
+        from walkforward.evaluation.importance import explain
+
+        try:
+            details, regimes, info = explain(pipe, sh.explain_X, sh.explain_y, task=used.task, family=used.family)
+        except Exception as exc:  # explanations must never lose a trained model
+            log.warning("explanations failed for %s %s: %s", spec.name, combo, exc)
+            info = {"error": str(exc)}
+    return Outcome(-1, combo, metrics, pipe, fallback, details, regimes, info)
+
+
+def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
+    """Score a chunk of combinations on every fold; with ``sh.final_pre`` also fit and explain them."""
+    spec = get_algorithm(sh.algorithm)
+    todo = [(i, p) for i, p in chunk if i not in sh.known]
+    with threadpool_limits(limits=1, user_api="blas"):
+        per_fold = [predict_grid(spec, [p for _, p in todo], fold) for fold in sh.folds] if todo else []
+        scored = {
+            index: fold_metrics(spec, sh, [per_fold[f][j] for f in range(len(sh.folds))])
+            for j, (index, _) in enumerate(todo)
+        }
+        outcomes = []
+        for index, combo in chunk:
+            metrics = sh.known[index] if index in sh.known else scored[index]
+            if sh.final_pre is None:
+                outcomes.append(Outcome(index, combo, metrics))
+            else:
+                outcomes.append(replace(_fit_final(spec, combo, metrics, sh), index=index))
+    return outcomes
+
+
+def chunks(spec: AlgorithmSpec, items: list[Item], n_workers: int) -> list[list[Item]]:
+    """Tasks: combinations sharing a path go together; others make 2 tasks per worker, longest first.
+
+    Few, large tasks: every task carries the cached folds to its worker, and a worker's first task
+    pays for its imports.
+    """
+    if spec.path_param is not None:
+        groups: dict[str, list[Item]] = {}
+        for item in items:
+            key = repr(sorted((k, v) for k, v in item[1].items() if k != spec.path_param))
+            groups.setdefault(key, []).append(item)
+        return list(groups.values())
+    n_tasks = max(1, min(len(items), 2 * n_workers))
+
+    def cost(item: Item) -> float:  # boosting time grows with trees and leaves
+        p = item[1]
+        return float(p.get("n_estimators") or 100) * float(p.get("num_leaves") or 2 ** (p.get("max_depth") or 5))
+
+    ordered = sorted(items, key=cost, reverse=True)  # longest first, dealt round robin
+    return [ordered[i::n_tasks] for i in range(n_tasks)]

@@ -1,0 +1,165 @@
+"""From a request to the rows, labels and folds a run (or a grid of runs) shares; no model is fitted here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from walkforward.data.loader import Dataset, LoadRequest, load_dataset
+from walkforward.errors import InvalidInputError
+from walkforward.evaluation.metrics import direction_labels
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION, data_signature, fingerprint
+from walkforward.model_selection.plan import default_embargo
+from walkforward.model_selection.splitters import FoldPlan, make_folds
+from walkforward.request import TrainRequest, check_request
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from walkforward.registry import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A loaded data set with the features, labels and folds a run (or a grid of runs) shares."""
+
+    dataset: Dataset
+    features: tuple[str, ...]
+    feature_source: str
+    dropped_features: tuple[str, ...]
+    y: np.ndarray
+    plan: FoldPlan
+    data_hash: str
+
+    @property
+    def X(self) -> pd.DataFrame:  # noqa: N802
+        return self.dataset.frame.loc[:, list(self.features)]
+
+    def derived(self) -> dict[str, Any]:
+        """What the data step derived from the request (recorded apart from the request)."""
+        return {
+            "input_features": list(self.features),
+            "feature_source": self.feature_source,
+            "dropped_features": list(self.dropped_features),
+            "skipped_symbols": list(self.dataset.skipped_symbols),
+        }
+
+
+def load_request(req: TrainRequest) -> LoadRequest:
+    """The loader's view of a training request."""
+    return LoadRequest.build(
+        req.symbol,
+        timeframe=req.timeframe,
+        target_col=req.target_col,
+        target_transform=req.target_transform,
+        lookforward=req.lookforward,
+        data_options=req.data_options,
+        start=req.start,
+        end=req.end,
+    )
+
+
+def _resolve_features(ds: Dataset, req: TrainRequest, registry: ModelStore | None) -> tuple[list[str], str]:
+    available = list(ds.feature_columns)
+    if req.feature_whitelist is not None:
+        missing = [f for f in req.feature_whitelist if f not in available]
+        if missing:
+            raise InvalidInputError(
+                f"feature_whitelist names unknown feature(s) {', '.join(missing[:8])}: "
+                f"see `walkforward dataset {req.symbol}` for the available ones"
+            )
+        return list(req.feature_whitelist), "whitelist"
+    if req.parent_model_id:
+        if registry is None:
+            raise InvalidInputError("parent_model_id needs a model registry to read the parent's features from")
+        parent = registry.get(req.parent_model_id)  # ModelNotFoundError names the id
+        keep = [c for c in available if c in set(parent.features)]
+        log.info("applied parent feature mask: %d -> %d features", len(available), len(keep))
+        if not keep:
+            raise InvalidInputError(
+                f"parent model {req.parent_model_id} shares no feature with this data set "
+                f"(its features: {', '.join(parent.features[:5])} ...): check the symbols and data options"
+            )
+        return keep, "parent"
+    return available, "all"
+
+
+def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | None = None) -> PreparedData:
+    """Check the request, load the data, resolve the features, build labels and folds.
+
+    Columns constant or all-NaN on the training rows are dropped (judged on training rows only).
+    """
+    check_request(req, store=store, registry=registry)
+    ds = load_dataset(store, load_request(req))
+    features, source = _resolve_features(ds, req, registry)
+    embargo = req.embargo if req.embargo is not None else default_embargo(ds, features)
+    scheme = req.validation.scheme
+    plan = make_folds(ds.split, ds.ts.to_numpy(), lookforward=req.lookforward, embargo=embargo, scheme=scheme)
+    train_rows = np.unique(np.concatenate([plan.final_train_index, *[f.train_index for f in plan.folds]]))
+    nunique = ds.frame.loc[train_rows, features].nunique(dropna=True)
+    dropped = [c for c in features if nunique[c] <= 1]
+    if dropped:
+        log.warning("dropping %d all-NaN or constant feature(s): %s", len(dropped), ", ".join(dropped))
+        features = [c for c in features if c not in dropped]
+    if not features:
+        raise InvalidInputError("no usable feature left (all are NaN or constant on the training rows)")
+    target = ds.y.to_numpy(dtype=float)
+    if req.spec.is_classifier:
+        y = direction_labels(target, ds.frame[req.target_col].to_numpy(dtype=float), req.target_transform)
+        for name, rows in [("the training rows", plan.final_train_index)] + [
+            (f"fold {f.number}'s training rows", f.train_index) for f in plan.folds
+        ]:
+            if np.unique(y[rows]).size < 2:
+                raise InvalidInputError(
+                    f"the classification target has a single class on {name} "
+                    f"(every label is {int(y[rows][0])}): use more data or a regression algorithm"
+                )
+    else:
+        y = target
+    return PreparedData(
+        dataset=ds,
+        features=tuple(features),
+        feature_source=source,
+        dropped_features=tuple(dropped),
+        y=y,
+        plan=plan,
+        data_hash=data_signature(ds.frame, features),
+    )
+
+
+def model_fingerprint(req: TrainRequest, data: PreparedData, hyperparameters: Mapping[str, Any]) -> str:
+    """The fingerprint of a model trained from ``data`` with the effective ``hyperparameters``."""
+    lr = load_request(req)
+    return fingerprint(
+        {
+            "fingerprint_version": FINGERPRINT_VERSION,
+            "symbols": list(lr.symbols),
+            "algorithm": req.algorithm.value,
+            "target_col": lr.target_col,
+            "timeframe": lr.timeframe.value,
+            "target_transform": lr.target_transform.value,
+            "lookforward": lr.lookforward,
+            "data_options": lr.data_options,
+            "start": str(lr.start),
+            "end": str(lr.end),
+            "data": data.data_hash,
+            "features": list(data.features),
+            "p_value_threshold": req.p_value_threshold,
+            "validation": {"scheme": data.plan.scheme, "embargo": data.plan.embargo},
+            "hyperparameters": dict(hyperparameters),
+        }
+    )
+
+
+def explanation_sample(data: PreparedData, max_rows: int = 500) -> tuple[pd.DataFrame, np.ndarray]:
+    """Out-of-sample rows (the folds' test blocks, evenly thinned to ``max_rows``) to explain models on."""
+    test_rows = np.concatenate([f.test_index for f in data.plan.folds])
+    take = test_rows[np.linspace(0, test_rows.size - 1, min(max_rows, test_rows.size)).astype(int)]
+    return data.X.iloc[take], data.y[take]

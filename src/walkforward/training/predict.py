@@ -1,0 +1,61 @@
+"""Predictions of a registered model through the same loader and pipeline it was trained with."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from walkforward.data.loader import load_dataset
+from walkforward.domain import TargetTransform, parse_date
+from walkforward.errors import InvalidInputError
+from walkforward.features.store import FeatureStore
+from walkforward.registry import ModelStore
+from walkforward.training.data import load_request
+from walkforward.training.fit import predict_values
+from walkforward.training.run import request_of, walkforward_artifact
+
+
+def predict(
+    model_id: str,
+    *,
+    store: FeatureStore,
+    registry: ModelStore,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+) -> pd.DataFrame:
+    """Predictions of a registered model on its symbols and timeframe.
+
+    Returns ``ts``, ``prediction`` (the target's units, or 0/1 "up or flat" for classifiers),
+    ``probability_up`` for classifiers, the price prediction for return targets, and the realised
+    ``target`` where it is already known. Rows inside the model's training range are in-sample.
+    """
+    record = registry.get(model_id)
+    artifact = walkforward_artifact(registry, record)
+    base = request_of(record)
+    req = base.model_copy(
+        update={"start": parse_date(start, "start date") or base.start, "end": parse_date(end, "end date") or base.end}
+    )
+    ds = load_dataset(store, load_request(req), drop_unlabelled=False)
+    features: Sequence[str] = artifact["input_features"]
+    missing = [c for c in features if c not in ds.frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"the data no longer holds feature(s) {', '.join(missing[:5])} that model {model_id} needs: "
+            "re-ingest with the same feature set version"
+        )
+    spec = req.spec
+    with threadpool_limits(limits=1, user_api="blas"):
+        pred, proba = predict_values(spec, artifact["pipeline"], ds.frame.loc[:, list(features)])
+    out = pd.DataFrame({"ts": ds.ts, "prediction": pred})
+    if proba is not None:
+        out["probability_up"] = proba
+    transform = req.target_transform
+    if not spec.is_classifier and transform in (TargetTransform.LOG_RETURN, TargetTransform.PCT_CHANGE):
+        ref = ds.frame[req.target_col].to_numpy(dtype=float)
+        out["predicted_price"] = ref * (np.exp(pred) if transform is TargetTransform.LOG_RETURN else 1.0 + pred)
+    out["target"] = ds.y.to_numpy()
+    return out

@@ -1,0 +1,159 @@
+"""Registering is a separate, explicit step: write the artifact and its registry row; train = prepare, fit, register."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from walkforward.errors import InvalidInputError
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION
+from walkforward.models.catalog import AlgorithmSpec
+from walkforward.registry import ModelRecord, ModelStore, NewModel
+from walkforward.request import TrainRequest
+from walkforward.training.data import PreparedData, explanation_sample, load_request, model_fingerprint, prepare
+from walkforward.training.fit import Progress, TrainedModel, fit
+
+log = logging.getLogger(__name__)
+
+Explanations = tuple[Any, Any, Any]
+_LIBRARIES = ("walkforward", "numpy", "pandas", "scikit-learn", "scipy", "duckdb", "pyarrow")
+_BOOSTERS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
+
+
+def library_versions(algorithm: str) -> dict[str, str]:
+    """The versions of the libraries a model is fitted with (its booster's too), for the record."""
+    names = [*_LIBRARIES, *(dist for key, dist in _BOOSTERS.items() if key in algorithm)]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            if name == "xgboost":  # installed as xgboost-cpu
+                out[name] = version("xgboost-cpu")
+    return out
+
+
+def register(
+    trained: TrainedModel,
+    *,
+    registry: ModelStore,
+    fingerprint: str | None = None,
+    cohort_id: str | None = None,
+    search: Mapping[str, Any] | None = None,
+    explanations: Explanations = (None, None, None),
+) -> ModelRecord:
+    """Write the artifact and its registry row (the row only once the file is safely on disk).
+
+    The row keeps what was asked (``request``) apart from what the run derived (``derived``).
+    """
+    req, data = trained.request, trained.data
+    fp = fingerprint or model_fingerprint(req, data, trained.hyperparameters)
+    artifact = {
+        "pipeline": trained.pipeline,
+        "input_features": list(data.features),
+        "features": trained.selected,
+        "algorithm": req.algorithm.value,
+        "task": req.spec.task,
+        "request": req.inputs(),
+    }
+    derived = trained.derived()
+    if search:
+        derived["search"] = dict(search)
+    details, regimes, info = explanations
+    if info:
+        derived["explanations"] = info
+    lr = load_request(req)
+    new = NewModel(
+        symbol=lr.primary,
+        symbols=data.dataset.symbols_used,
+        algorithm=req.algorithm.value,
+        timeframe=lr.timeframe.value,
+        target_transform=lr.target_transform.value,
+        request=req.inputs(),
+        derived=derived,
+        features=tuple(trained.selected),
+        hyperparameters=trained.hyperparameters,
+        folds=data.plan.to_dict(),
+        metrics=trained.metrics,
+        fingerprint=fp,
+        fingerprint_version=FINGERPRINT_VERSION,
+        versions=library_versions(req.algorithm.value),
+        cohort_id=cohort_id,
+        parent_model_id=req.parent_model_id,
+        cv_score=trained.cv_score,
+        feature_details=details,
+        regime_importance=regimes,
+    )
+    return registry.add(new, artifact)
+
+
+def explain_pipeline(pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec) -> Explanations:
+    """feature_details, regime_importance and notes for a fitted pipeline; never raises (a model is kept)."""
+    from walkforward.evaluation.importance import explain
+
+    X, y = explanation_sample(data)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return explain(pipe, X, y, task=spec.task, family=spec.family)
+    except Exception as exc:  # explanations must never lose a trained model
+        log.warning("explanations failed for %s: %s", spec.name, exc)
+        return None, None, {"error": str(exc)}
+
+
+def train(
+    req: TrainRequest,
+    *,
+    store: FeatureStore,
+    registry: ModelStore,
+    progress: Progress | None = None,
+) -> ModelRecord:
+    """Train, evaluate and register one model; an identical model already registered is returned as is.
+
+    Examples
+    --------
+    >>> rec = train(TrainRequest(symbol="AAPL,QQQ,VIX", algorithm="elasticnet_regression", timeframe="5m",
+    ...                          target_transform="log_return"), store=store, registry=registry)  # doctest: +SKIP
+    >>> rec.metrics["cv"]["r2"]  # doctest: +SKIP
+    """
+    data = prepare(req, store=store, registry=registry)
+    fp = model_fingerprint(req, data, req.spec.params(req.hyperparameters))
+    existing = registry.get_by_fingerprint(fp)
+    if existing is not None:
+        log.info("an identical model is already registered: %s (fingerprint %s)", existing.id, fp[:12])
+        return existing
+    trained = fit(req, data, progress=progress)
+    explanations = explain_pipeline(trained.pipeline, data, req.spec) if req.explain else (None, None, None)
+    return register(trained, registry=registry, fingerprint=fp, explanations=explanations)
+
+
+def request_of(record: ModelRecord) -> TrainRequest:
+    """The training request a registered model was trained from."""
+    return TrainRequest.model_validate(record.request)
+
+
+def walkforward_artifact(registry: ModelStore, record: ModelRecord) -> Mapping[str, Any]:
+    """The record's artifact, checked (hash, then shape) before use."""
+    artifact = registry.load_artifact(record)  # refuses a changed or truncated file before unpickling
+    if not isinstance(artifact, Mapping) or "pipeline" not in artifact:
+        raise InvalidInputError(f"model {record.id}'s artifact is not a walkforward model")
+    return artifact
+
+
+def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelStore) -> ModelRecord:
+    """Compute and store the explanations of a registered model (e.g. the best of a cohort saved without them)."""
+    record = registry.get(model_id)
+    artifact = walkforward_artifact(registry, record)
+    inputs = list(artifact["input_features"])
+    req = request_of(record).model_copy(update={"feature_whitelist": tuple(inputs), "parent_model_id": None})
+    data = prepare(req, store=store, registry=registry)
+    details, regimes, _ = explain_pipeline(artifact["pipeline"], data, req.spec)
+    if details is not None:
+        registry.update_explanations(model_id, details, regimes)
+    return registry.get(model_id)
