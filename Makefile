@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean browser
+.PHONY: setup run test test-fast lint bench clean browser
 
 $(BIN)/walkforward: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ browser:
 
 test: setup lint browser
 	$(BIN)/pytest -n 2 -q
+
+# The inner loop: everything but the slow, process and browser tests (CI runs them all with `make test`).
+test-fast: setup
+	$(BIN)/pytest -n 2 -q -m "not slow and not e2e and not ui"
 
 bench: setup
 	$(BIN)/python bench/bench_loader.py

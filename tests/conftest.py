@@ -91,3 +91,22 @@ def pg_registry_url(postgres_url: str) -> Iterator[str]:
         yield postgres_url
     finally:
         _drop_registry_tables(postgres_url)
+
+
+# Markers by file, in one place: `make test-fast` deselects slow, e2e and ui; CI runs everything.
+_MARKERS: dict[str, tuple[str, ...]] = {
+    "ui/test_ui.py": ("ui", "e2e", "slow"),
+    "service/test_service_e2e.py": ("e2e", "slow"),
+    "training/test_search_processes.py": ("e2e", "slow"),
+    "registry/test_contract_processes.py": ("e2e", "slow"),
+    "training/test_cli_training.py": ("slow",),
+    "test_cli.py": ("slow",),
+}
+_TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(_TESTS_DIR).as_posix()
+        for name in _MARKERS.get(rel, ()):
+            item.add_marker(getattr(pytest.mark, name))

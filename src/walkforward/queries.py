@@ -165,6 +165,26 @@ def delete_cohort(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     return {"cohort_id": cohort_id, "deleted": deleted}
 
 
+def algorithms() -> list[dict[str, Any]]:
+    """The algorithms with their task, defaults, the request grid names and the reference's default grid."""
+    from walkforward.model_selection.grids import grid_size
+    from walkforward.models.catalog import ALGORITHMS
+
+    return [
+        {
+            "name": spec.name,
+            "task": spec.task,
+            "family": spec.family,
+            "score": spec.score_key,
+            "defaults": dict(spec.defaults),
+            "grid_names": dict(spec.grid_names),
+            "default_grid": {k: list(v) for k, v in spec.grid.items()},
+            "default_grid_size": grid_size(spec.grid),
+        }
+        for spec in ALGORITHMS.values()
+    ]
+
+
 def symbols(store: FeatureStore) -> list[dict[str, Any]]:
     """What the feature store holds: one entry per symbol with its date range, days and feature sets."""
     return [dataclasses.asdict(store.describe(s)) for s in store.symbols()]

@@ -105,11 +105,3 @@ def test_planted_predictability_is_measurable() -> None:
     symbols = ("AAPL", "QQQ")
     assert oos_r2(generate_market(days=60, symbols=symbols)) > 0.005
     assert oos_r2(generate_market(days=60, symbols=symbols, predictability=0.0)) < 0.002
-
-
-def test_generation_is_fast() -> None:
-    import time
-
-    t0 = time.perf_counter()
-    generate_market(days=250)
-    assert time.perf_counter() - t0 < 3.0

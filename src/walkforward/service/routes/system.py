@@ -23,6 +23,12 @@ def list_symbols(store: Annotated[FeatureStore, Depends(feature_store)]) -> list
     return queries.symbols(store)
 
 
+@router.get("/algorithms", tags=["models"])
+def list_algorithms() -> list[dict[str, Any]]:
+    """The algorithms a training request may name: task, defaults, grid names and default grid size."""
+    return queries.algorithms()
+
+
 @health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(svc: Annotated[Services, Depends(services)]) -> Any:
     """Liveness and readiness: the database answers and the feature store is readable (no auth)."""

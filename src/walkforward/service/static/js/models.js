@@ -4,11 +4,12 @@ import {api, query} from './api.js';
 import {openCohort} from './cohort.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
-export const ALGORITHMS = [
-  'linear_regression', 'elasticnet_regression', 'random_forest_regressor', 'xgboost_regressor',
-  'lightgbm_regressor', 'logistic_classification', 'random_forest_classifier', 'xgboost_classifier',
-  'lightgbm_classifier',
-];
+let algorithmsPromise = null;
+/** The algorithms the server knows (GET /algorithms), fetched once per page load. */
+export function algorithms() {
+  algorithmsPromise = algorithmsPromise || api('algorithms').catch((err) => { algorithmsPromise = null; throw err; });
+  return algorithmsPromise;
+}
 const FILTERS = ['symbol', 'algorithm', 'cohort_id', 'parent_model_id'];
 const PAGE_SIZES = [25, 50, 100, 200];
 
@@ -91,7 +92,7 @@ function header(state) {
   }));
 }
 
-function filters(state) {
+function filters(state, names) {
   const field = (name, label, input) => h('div', {class: 'field'}, h('label', {for: `f-${name}`}, label), input);
   const form = h('form', {class: 'filters', 'data-testid': 'filters', onsubmit: (ev) => {
     ev.preventDefault();
@@ -103,7 +104,7 @@ function filters(state) {
   field('symbol', 'Symbol', h('input', {id: 'f-symbol', name: 'symbol', value: state.symbol, placeholder: 'AAPL'})),
   field('algorithm', 'Algorithm', h('select', {id: 'f-algorithm', name: 'algorithm'},
     h('option', {value: ''}, 'any'),
-    ALGORITHMS.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
+    names.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
   field('cohort_id', 'Cohort', h('input', {id: 'f-cohort_id', name: 'cohort_id', value: state.cohort_id, class: 'mono'})),
   field('parent_model_id', 'Parent', h('input', {id: 'f-parent_model_id', name: 'parent_model_id', value: state.parent_model_id, class: 'mono'})),
   h('div', {class: 'field buttons'},
@@ -128,7 +129,9 @@ function pager(state, total) {
 export async function renderModels(view, params) {
   const state = stateFrom(params);
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
-  view.replaceChildren(h('h1', {}, 'Models'), filters(state), body);
+  let names = [];
+  try { names = (await algorithms()).map((a) => a.name); } catch { /* the filter then offers "any" only */ }
+  view.replaceChildren(h('h1', {}, 'Models'), filters(state, names), body);
   let page;
   try {
     page = await api(`models${query({

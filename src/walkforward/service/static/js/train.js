@@ -1,7 +1,7 @@
 // The training form: POST /train, then the job's page.
 
 import {api} from './api.js';
-import {ALGORITHMS} from './models.js';
+import {algorithms} from './models.js';
 import {errorBox, h} from './util.js';
 
 const TIMEFRAMES = ['1m', '5m', '15m', '1h', '1d'];
@@ -31,6 +31,13 @@ export function parseGrids(textValue) {
 }
 
 export async function renderTrain(view) {
+  let names;
+  try {
+    names = (await algorithms()).map((a) => a.name);
+  } catch (err) {
+    view.replaceChildren(h('h1', {}, 'Train'), errorBox(err));
+    return;
+  }
   const datalist = h('datalist', {id: 'symbol-list'});
   const gridsInput = h('textarea', {id: 'grids', name: 'grids', rows: 4, class: 'mono', 'data-testid': 'train-grids',
     placeholder: '{"alpha_grid": [0.0001, 0.001, 0.01], "l1_ratio_grid": [0.5, 0.9]}'});
@@ -48,7 +55,7 @@ export async function renderTrain(view) {
 
   const form = h('form', {class: 'train-form card', 'data-testid': 'train-form', novalidate: true},
     h('div', {class: 'form-grid'},
-      field('algorithm', 'Algorithm', select('algorithm', ALGORITHMS, 'linear_regression')),
+      field('algorithm', 'Algorithm', select('algorithm', names, 'linear_regression')),
       field('symbol', 'Symbols', h('input', {id: 'symbol', name: 'symbol', required: true, value: 'AAPL,QQQ,VIX', list: 'symbol-list',
         'data-testid': 'train-symbol', autocomplete: 'off'}), 'comma-separated; the first is the target'),
       field('timeframe', 'Timeframe', select('timeframe', TIMEFRAMES, '5m')),
