@@ -12,7 +12,18 @@ that the service never loads rich.
 
 from __future__ import annotations
 
+from typing import Any
+
 from walkforward.reports.payloads import dataset_dict, model_dict, search_dict
-from walkforward.reports.plots import PLOT_KINDS, plot_png
+
+
+def __getattr__(name: str) -> Any:
+    # Plots load matplotlib and scikit-learn (3 s): only on first use, not with every CLI command.
+    if name in ("PLOT_KINDS", "plot_png"):
+        from walkforward.reports import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'walkforward.reports' has no attribute {name!r}")
+
 
 __all__ = ["PLOT_KINDS", "dataset_dict", "model_dict", "plot_png", "search_dict"]
