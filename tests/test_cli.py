@@ -92,6 +92,8 @@ def test_dataset_table_output(home: Path) -> None:
         (["dataset", "AAPL", "--validation", "kfold"], "unknown validation 'kfold'"),
         (["ingest", "/nonexistent/AAPL.csv"], "no such file"),
         (["demo-data", "--split-scheme", "sixty"], "invalid split scheme 'sixty'"),
+        (["models", "delete-cohort", "abc"], "no cohort 'abc'"),
+        (["models", "cohort", "abc"], "no cohort 'abc'"),
     ],
 )
 def test_errors_are_one_clear_line_without_traceback(home: Path, args: list[str], message: str) -> None:
@@ -99,3 +101,12 @@ def test_errors_are_one_clear_line_without_traceback(home: Path, args: list[str]
     assert res.returncode == 2
     assert message in " ".join(res.stderr.split())
     assert "Traceback" not in res.stderr
+
+
+def test_help_lists_the_commands_by_subject(tmp_path: Path) -> None:
+    res = run(tmp_path, "--help")
+    assert res.returncode == 0, res.stderr
+    commands = ["demo-data", "ingest", "symbols", "dataset", "demo", "train", "search", "predict", "serve", "models"]
+    assert all(f" {c} " in res.stdout for c in commands)
+    assert "job-worker" not in res.stdout
+    assert "No such command 'job-worker'" in run(tmp_path, "job-worker", "x").stderr

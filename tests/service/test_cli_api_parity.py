@@ -133,3 +133,22 @@ def test_cli_and_api_delete_alike(registered: dict[str, ModelRecord], make_app: 
     cohort_id = registered["best"].cohort_id
     assert _cli("models", "delete-cohort", str(cohort_id)) == {"cohort_id": cohort_id, "deleted": 2}
     assert api.get("/models").json() == {"total": 0, "items": []}
+
+
+def test_tables_render_the_same_queries(registered: dict[str, ModelRecord]) -> None:
+    def table(*args: str) -> str:
+        res = CliRunner().invoke(cli_app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    best, other, child = registered["best"], registered["other"], registered["child"]
+    cohort = table("models", "cohort", str(best.cohort_id))
+    assert f"Cohort {best.cohort_id}" in cohort and "alpha" in cohort  # the hyperparameter that varies
+    assert cohort.index(best.id[:12]) < cohort.index(other.id[:12])
+    lineage = " ".join(table("models", "lineage", child.id).split())
+    order = [child.id, f"parent {best.id}", "descendants (1)", registered["grandchild"].id]
+    assert [lineage.find(part) for part in order] == sorted(lineage.find(part) for part in order)
+    assert -1 not in [lineage.find(part) for part in order]
+    assert "Models 1-4 of 4" in table("models", "list")
+    assert "Feature store" in table("symbols") and "AAPL" in table("symbols")
+    assert table("models", "delete", other.id).strip() == f"deleted {other.id}"
