@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from walkforward.domain import TargetTransform, Timeframe, parse_symbols, validate_options
 from walkforward.errors import InvalidInputError
-from walkforward.model_selection.grids import combinations, grid_size, resolve_grid
+from walkforward.model_selection.grids import grid_size, resolve_grid
 from walkforward.models.catalog import Algorithm, AlgorithmSpec, get_algorithm, grid_names
 
 if TYPE_CHECKING:
@@ -217,11 +217,6 @@ class SearchRequest(TrainRequest):
             return resolve_grid(self.spec, self.grids, use_defaults=self.use_default_grid)
         except InvalidInputError as exc:
             raise ValueError(str(exc)) from None
-
-    def combinations(self) -> list[dict[str, Any]]:
-        """Every combination to try: the fixed hyperparameters and defaults, overridden by each grid point."""
-        fixed = self.spec.params(self.hyperparameters)
-        return [{**fixed, **c} for c in combinations(self.grid())]
 
 
 # ---------------------------------------------------------------------------------------------- parsing

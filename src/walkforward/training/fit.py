@@ -130,7 +130,9 @@ def fit(
         final = clone(template).fit(X.iloc[rows], y[rows])
         used, fallback = apply_fallback(spec, final[-1])
         if fallback:
-            template = build_pipeline(used.build(), linear=True, p_value_threshold=req.p_value_threshold)
+            template = build_pipeline(
+                used.build(), linear=used.family == "linear", p_value_threshold=req.p_value_threshold
+            )
             final = clone(template).fit(X.iloc[rows], y[rows])
         if progress:
             progress("final fit", 1, total)
