@@ -147,7 +147,8 @@ def test_the_cli_shows_progress_and_a_ranked_cohort(planted_store: FeatureStore,
         (["--grid", "alpha_grid=0.1"], "is not NAME=[values]"),
         (["--grid", "num_leaves_grid=[7, 15]"], "num_leaves_grid does not apply to elasticnet_regression"),
         (["--grid", "nonsense_grid=[1]"], "unknown grid parameter 'nonsense_grid'"),
-        (["--search", "random"], "unknown search 'random'"),
+        # the request model's one-line message, naming the valid values
+        (["--search", "random"], "invalid search='random': Input should be 'none', 'grid', 'halving' or 'optuna'"),
         (["--executor", "dask"], "the dask executor needs a scheduler address"),
     ],
 )

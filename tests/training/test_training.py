@@ -13,7 +13,9 @@ from walkforward.domain import RAW_PRICE_COLUMNS
 from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
 from walkforward.models import ALGORITHMS
-from walkforward.registry import ArtifactIntegrityError, ModelNotFoundError, ModelStore
+from walkforward.registry import ArtifactIntegrityError, ModelStore
+from walkforward.request import parse
+from walkforward.search import SearchRequest, run_search
 from walkforward.training import TrainRequest, predict, prepare, train
 
 FAST = {  # fewer trees keep the suite quick; the defaults are exercised by the CLI and the benchmark
@@ -36,7 +38,7 @@ def _req(algo: str, **kw) -> TrainRequest:
         hyperparameters=FAST.get(algo, {}),
     )
     base.update(kw)
-    return TrainRequest(**base)
+    return parse(TrainRequest, base)
 
 
 def _is_raw_or_target(col: str) -> bool:
@@ -62,17 +64,17 @@ def test_every_algorithm_trains_registers_and_predicts(
         assert {"r2", "mse", "mae", "rmse", "rmse_price", "hit_rate"} <= set(cv)
         assert math.isclose(cv["rmse"], np.mean([m["rmse"] for m in rec.metrics["folds"]]))
     assert rec.features and not any(_is_raw_or_target(c) for c in rec.features)
-    assert not any(_is_raw_or_target(c) for c in rec.request["input_features"])
+    assert not any(_is_raw_or_target(c) for c in rec.derived["input_features"])
     pred = predict(rec.id, store=planted_store, registry=registry)
     assert len(pred) > 0 and pred["prediction"].notna().all()
     assert pred["target"].isna().sum() == 1  # the latest bar is predicted though its outcome is unknown
 
 
 def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, registry: ModelStore) -> None:
-    first = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
-    again = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
+    first = train(_req("linear_regression", explain=False), store=planted_store, registry=registry)
+    again = train(_req("linear_regression", explain=False), store=planted_store, registry=registry)
     assert again.id == first.id
-    other = train(_req("linear_regression", lookforward=2), store=planted_store, registry=registry, explain=False)
+    other = train(_req("linear_regression", lookforward=2, explain=False), store=planted_store, registry=registry)
     assert other.fingerprint != first.fingerprint
 
 
@@ -80,7 +82,7 @@ def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, regi
 def test_a_random_walk_has_no_out_of_sample_skill(
     algo: str, random_walk_store: FeatureStore, registry: ModelStore
 ) -> None:
-    rec = train(_req(algo), store=random_walk_store, registry=registry, explain=False)
+    rec = train(_req(algo, explain=False), store=random_walk_store, registry=registry)
     cv = rec.metrics["cv"]
     if ALGORITHMS[algo].is_classifier:
         n, p = cv["n"], cv["base_rate"]
@@ -91,11 +93,11 @@ def test_a_random_walk_has_no_out_of_sample_skill(
 
 
 def test_a_planted_predictable_component_is_recovered(planted_store: FeatureStore, registry: ModelStore) -> None:
-    rec = train(_req("elasticnet_regression"), store=planted_store, registry=registry, explain=False)
+    rec = train(_req("elasticnet_regression", explain=False), store=planted_store, registry=registry)
     assert rec.metrics["cv"]["r2"] > 0.01
     assert all(m["r2"] > 0 for m in rec.metrics["folds"])
     assert rec.metrics["cv"]["hit_rate"] > 0.52
-    pruning = rec.request["pruning"]
+    pruning = rec.derived["pruning"]
     best = min(pruning, key=lambda c: pruning[c]["p_value"])
     assert best == "ret_5_QQQ", best  # the lead-lag comes from QQQ's return over the past 5 minutes
 
@@ -146,65 +148,74 @@ def _leaky_store(root, *, seed: int = 0) -> FeatureStore:
 
 def test_a_feature_predictive_only_in_test_blocks_is_never_selected(tmp_path, registry: ModelStore) -> None:
     store = _leaky_store(tmp_path / "leak")
-    req = TrainRequest("LEAK", "linear_regression", timeframe="5m", target_transform="log_return", embargo=1)
+    req = TrainRequest(
+        symbol="LEAK",
+        algorithm="linear_regression",
+        timeframe="5m",
+        target_transform="log_return",
+        embargo=1,
+        explain=False,
+    )
     data = prepare(req, store=store, registry=registry)
     # The reference's way (prune on the whole data set) would select it: the test can catch the bug.
     from sklearn.feature_selection import f_regression
 
     _, p_all = f_regression(data.X.fillna(0.0), data.y)
     assert p_all[list(data.features).index("leak")] < 1e-6
-    rec = train(req, store=store, registry=registry, explain=False)
+    rec = train(req, store=store, registry=registry)
     assert "leak" not in rec.features and "signal" in rec.features
-    assert not rec.request["pruning"]["leak"]["kept"]
+    assert not rec.derived["pruning"]["leak"]["kept"]
     # had a fold's pruner selected it, that fold's test R2 would be near 1 (leak == the next return there)
     assert all(m["r2"] < 0.3 for m in rec.metrics["folds"]), rec.metrics["folds"]
 
 
 def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: ModelStore) -> None:
     parent = train(
-        _req("linear_regression", p_value_threshold=0.01), store=planted_store, registry=registry, explain=False
+        _req("linear_regression", p_value_threshold=0.01, explain=False), store=planted_store, registry=registry
     )
     child = train(
         _req("elasticnet_regression", parent_model_id=parent.id, p_value_threshold=1.0),
         store=planted_store,
         registry=registry,
     )
-    assert set(child.request["input_features"]) == set(parent.features)
-    assert child.request["feature_source"] == "parent" and child.parent_model_id == parent.id
+    assert set(child.derived["input_features"]) == set(parent.features)
+    assert child.derived["feature_source"] == "parent" and child.parent_model_id == parent.id
     chosen = ("ret_5_QQQ", "rsi_14")
     white = train(
         _req("elasticnet_regression", parent_model_id=parent.id, feature_whitelist=chosen, p_value_threshold=1.0),
         store=planted_store,
         registry=registry,
     )
-    assert tuple(white.request["input_features"]) == chosen and white.request["feature_source"] == "whitelist"
-    with pytest.raises(ModelNotFoundError, match="nope"):
-        train(_req("linear_regression", parent_model_id="nope"), store=planted_store, registry=registry, explain=False)
+    assert tuple(white.derived["input_features"]) == chosen and white.derived["feature_source"] == "whitelist"
+    # Changed on purpose: an unknown parent is now refused by check_request before any data is
+    # read, as an InvalidInputError naming the id (it was the registry's ModelNotFoundError).
+    with pytest.raises(InvalidInputError, match="unknown parent_model_id nope"):
+        train(_req("linear_regression", parent_model_id="nope", explain=False), store=planted_store, registry=registry)
     with pytest.raises(InvalidInputError, match="unknown feature\\(s\\) close_QQQ"):
         train(
-            _req("linear_regression", feature_whitelist=("close_QQQ",)),
+            _req("linear_regression", feature_whitelist=("close_QQQ",), explain=False),
             store=planted_store,
             registry=registry,
-            explain=False,
         )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"algorithm": "deep_forest"}, "unknown algorithm 'deep_forest': use one of linear_regression"),
-        ({"timeframe": "3m"}, "unknown timeframe '3m'"),
-        ({"target_transform": "diff"}, "unknown target transform 'diff'"),
+        # The field checks are now the request model's (one line per field, naming the valid values).
+        ({"algorithm": "deep_forest"}, "invalid algorithm='deep_forest': Input should be 'linear_regression'"),
+        ({"timeframe": "3m"}, "invalid timeframe='3m'"),
+        ({"target_transform": "diff"}, "invalid target_transform='diff'"),
         ({"hyperparameters": {"alpha_typo": 1}}, "unknown hyperparameter\\(s\\) alpha_typo"),
         ({"p_value_threshold": 0.0}, "invalid p_value_threshold"),
-        ({"validation": "kfold"}, "unknown validation 'kfold'"),
+        ({"validation": "kfold"}, "invalid validation='kfold'"),
         ({"lookforward": 10_000}, "lookforward 10000 is not smaller than the"),
     ],
 )
 def test_refusals_name_the_problem(kwargs, message, planted_store: FeatureStore, registry: ModelStore) -> None:
-    req = _req(kwargs.pop("algorithm", "linear_regression"), **kwargs)
-    with pytest.raises(InvalidInputError, match=message):
-        train(req, store=planted_store, registry=registry, explain=False)
+    with pytest.raises(InvalidInputError, match=message):  # refused by parse() or by train(), before any fit
+        req = _req(kwargs.pop("algorithm", "linear_regression"), explain=False, **kwargs)
+        train(req, store=planted_store, registry=registry)
     assert registry.list()[1] == 0
 
 
@@ -231,7 +242,9 @@ def test_single_class_target_is_refused(tmp_path, registry: ModelStore) -> None:
     )
     with pytest.raises(InvalidInputError, match="single class on the training rows \\(every label is 1\\)"):
         train(
-            TrainRequest("UP", "logistic_classification", timeframe="5m", target_transform="log_return"),
+            TrainRequest(
+                symbol="UP", algorithm="logistic_classification", timeframe="5m", target_transform="log_return"
+            ),
             store=store,
             registry=registry,
         )
@@ -257,21 +270,58 @@ def test_all_nan_and_constant_columns_are_dropped_with_a_warning(tmp_path, regis
     with caplog.at_level(logging.WARNING):
         rec = train(
             TrainRequest(
-                "CST", "linear_regression", timeframe="5m", target_transform="log_return", p_value_threshold=1.0
+                symbol="CST",
+                algorithm="linear_regression",
+                timeframe="5m",
+                target_transform="log_return",
+                p_value_threshold=1.0,
             ),
             store=store,
             registry=registry,
         )
     assert "dropping 2 all-NaN or constant feature(s): empty, flat" in caplog.text
-    assert rec.features == ("good",) and rec.request["dropped_features"] == ["empty", "flat"]
+    assert rec.features == ("good",) and rec.derived["dropped_features"] == ["empty", "flat"]
     assert rec.folds["scheme"] == "holdout"
 
 
 def test_a_tampered_artifact_is_refused(planted_store: FeatureStore, registry: ModelStore) -> None:
-    rec = train(_req("linear_regression"), store=planted_store, registry=registry, explain=False)
+    rec = train(_req("linear_regression", explain=False), store=planted_store, registry=registry)
     path = rec.artifact_path
     data = bytearray(open(path, "rb").read())
     data[len(data) // 2] ^= 0xFF
     open(path, "wb").write(bytes(data))
     with pytest.raises(ArtifactIntegrityError):
         predict(rec.id, store=planted_store, registry=registry)
+
+
+def test_a_single_run_applies_the_fallback_and_a_search_reuses_that_model(
+    planted_store: FeatureStore, registry: ModelStore
+) -> None:
+    # New behaviour: the fallback rule (an elastic net that zeroes every coefficient is replaced by
+    # LinearRegression) now applies to a single `train` run too, not only to searches.
+    heavy = {"alpha": 10.0, "l1_ratio": 0.5}  # on a log-return target this alpha zeroes every coefficient
+    single = train(
+        _req("elasticnet_regression", hyperparameters=heavy, explain=False), store=planted_store, registry=registry
+    )
+    assert single.derived["fallback"] == {
+        "requested": "elasticnet_regression",
+        "fitted": "linear_regression",
+        "reason": "elastic net zeroed every coefficient",
+    }
+    assert single.derived["fitted_estimator"] == "LinearRegression"
+    assert type(registry.load_artifact(single)["pipeline"][-1]).__name__ == "LinearRegression"
+    assert single.algorithm == "elasticnet_regression" and single.hyperparameters["alpha"] == 10.0  # what was asked
+    assert single.fingerprint_version == 2 and single.cohort_id is None
+
+    base = _req("elasticnet_regression", explain=False).inputs()
+    for alphas, trained in (([10.0], 0), ([0.0001, 10.0], 1)):
+        sreq = parse(
+            SearchRequest,
+            {**base, "hyperparameters": {}, "search": "grid", "grids": {"alpha_grid": alphas, "l1_ratio_grid": [0.5]}},
+        )
+        result = run_search(sreq, store=planted_store, registry=registry)
+        assert (result.grid_size, result.existing, result.trained) == (len(alphas), 1, trained)
+        assert result.best is not None, result.notes
+        heavy_fp = {r.fingerprint for r in registry.list()[0] if r.hyperparameters.get("alpha") == 10.0}
+        assert heavy_fp == {single.fingerprint}  # the search found that very model: nothing refitted
+    assert registry.list()[1] == 2  # the single run's model and the search's alpha=0.0001 model

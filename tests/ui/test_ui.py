@@ -68,6 +68,7 @@ def _build(root: Path) -> UiData:
     from walkforward.features.demo import generate_market
     from walkforward.features.pipeline import ingest_frames
     from walkforward.features.store import FeatureStore
+    from walkforward.model_selection.executors import LocalExecutor
     from walkforward.registry import ModelStore
     from walkforward.search import SearchRequest, run_search
     from walkforward.training import TrainRequest, train
@@ -77,19 +78,23 @@ def _build(root: Path) -> UiData:
     registry = ModelStore.open(f"sqlite:///{(root / 'metadata.db').resolve()}", root / "models")
     base = {"timeframe": "5m", "target_transform": "log_return", "embargo": 12}
     try:
-        parent = train(TrainRequest(SYMBOLS, "linear_regression", **base), store=store, registry=registry, explain=True)
-        child = TrainRequest(SYMBOLS, "elasticnet_regression", parent_model_id=parent.id, p_value_threshold=1.0, **base)
-        result = run_search(
-            SearchRequest(
-                child,
-                grids={"alpha_grid": ALPHAS, "l1_ratio_grid": L1_RATIOS},
-                save_all_grid_models=True,
-                explain=True,
-                n_jobs=1,
-            ),
+        parent = train(
+            TrainRequest(symbol=SYMBOLS, algorithm="linear_regression", explain=True, **base),
             store=store,
             registry=registry,
         )
+        child = SearchRequest(
+            symbol=SYMBOLS,
+            algorithm="elasticnet_regression",
+            parent_model_id=parent.id,
+            p_value_threshold=1.0,
+            search="grid",
+            grids={"alpha_grid": ALPHAS, "l1_ratio_grid": L1_RATIOS},
+            save_all_grid_models=True,
+            explain=True,
+            **base,
+        )
+        result = run_search(child, store=store, registry=registry, executor=LocalExecutor(n_jobs=1))
     finally:
         registry.dispose()
     return UiData(root, parent.id, result.cohort_id, [m.id for m in result.saved])

@@ -244,14 +244,20 @@ class SearchRun:
             registry.set_cohort_ranks(cohort_id, {r.id: i + 1 for i, r in enumerate(ranked)})
             cohort = registry.cohort(cohort_id)
         tried = {self.fps[i] for i in self.scores}
+        # Combinations registered before by a single run or another cohort were skipped, not lost:
+        # their records compete for the best and count in the selection statistics.
+        outside = self.registry.existing_fingerprints(set(self.fps) - tried - {r.fingerprint for r in cohort})
+        elsewhere = [r for fp in sorted(outside) if (r := registry.get_by_fingerprint(fp)) is not None]
         all_scores = list(self.scores.values()) + [
-            r.cv_score for r in cohort if r.cv_score is not None and r.fingerprint not in tried
+            r.cv_score for r in [*cohort, *elsewhere] if r.cv_score is not None and r.fingerprint not in tried
         ]
-        best = cohort[0] if cohort else None
+        candidates = cohort[:1]
         if self.scores:  # the best tried combination may be registered by another cohort (found by fingerprint)
             top = registry.get_by_fingerprint(self.fps[self.ranked()[0]])
-            if top is not None and (best is None or (top.cv_score or -np.inf) > (best.cv_score or -np.inf)):
-                best = top
+            candidates += [top] if top is not None else []
+        candidates += elsewhere
+        scored = [r for r in candidates if r.cv_score is not None]
+        best = max(scored, key=lambda r: r.cv_score or 0.0) if scored else (cohort[0] if cohort else None)
         key = self.spec.score_key
         best_folds = fold_scores(best.metrics.get("folds", []), key) if best else []
         return SearchResult(
