@@ -51,6 +51,19 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("algorithm", {"algorithm": "nope"}, "invalid algorithm='nope'"),
     ("dates", {"start": "2024-03-01", "end": "2024-02-01"}, "start 2024-03-01 is after end 2024-02-01"),
     ("p-value", {"p_value_threshold": 0}, "invalid p_value_threshold=0"),
+    ("timeframe", {"timeframe": "3m"}, "invalid timeframe='3m': Input should be '1m', '5m', '15m', '1h' or '1d'"),
+    ("transform", {"target_transform": "diff"}, "invalid target_transform='diff'"),
+    ("validation", {"validation": "kfold"}, "invalid validation='kfold'"),
+    ("bad-value-type", {"hyperparameters": {"alpha": "lots"}}, "invalid alpha='lots' for elasticnet_regression"),
+    ("symbol-injection", {"symbol": "AAPL;DROP"}, "invalid symbol 'AAPL;DROP'"),
+    ("grid-without-search", {"search": "none", "grids": {"alpha_grid": [0.1]}}, "need a search"),
+    ("unknown-grid", {"search": "grid", "grids": {"alpha_grids": [0.1]}}, "unknown grid parameter 'alpha_grids'"),
+    (
+        "rf-max-features",
+        {"algorithm": "random_forest_regressor", "hyperparameters": {"max_features": 2.5}},
+        "'max_features'",
+    ),
+    ("embargo", {"embargo": -1}, "invalid embargo=-1"),
 ]
 
 
@@ -100,7 +113,6 @@ def test_library_refuses(settings: Settings, fields: dict[str, Any], message: st
 def _cli_args(fields: dict[str, Any]) -> list[str]:
     req = {**BASE, **fields}
     args = ["search" if "search" in req else "train", str(req.pop("symbol"))]
-    req.pop("search", None)
     for key, value in req.items():
         flag = "--" + key.replace("_", "-")
         if key == "hyperparameters":

@@ -232,7 +232,8 @@ _RF_RANGES = {
     "max_depth": Range(1, integer=True, also=(None,)),
     "min_samples_split": Range(2, integer=True),
     "min_samples_leaf": POSITIVE_INT,
-    "max_features": Range(0, 1, low_open=True, also=("sqrt", "log2", None)),
+    # a fraction in (0, 1] or a count >= 1 (scikit-learn refuses a fraction > 1: the probe fit says so)
+    "max_features": Range(0, low_open=True, also=("sqrt", "log2", None)),
 }
 #: The reference's default grids (estimator parameter names) and its request names for them.
 _XGB_GRID: dict[str, list[Any]] = {
