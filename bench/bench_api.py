@@ -25,24 +25,71 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
+from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION
 from walkforward.registry import ModelStore
 from walkforward.registry._schema import models
+from walkforward.request import TrainRequest
+from walkforward.training import library_versions
 
 SYMBOLS = ("AAPL", "MSFT", "QQQ", "NVDA", "AMZN")
 ALGORITHMS = ("elasticnet_regression", "lightgbm_regressor", "xgboost_regressor", "random_forest_regressor")
+ESTIMATORS = {
+    "elasticnet_regression": "ElasticNet",
+    "lightgbm_regressor": "LGBMRegressor",
+    "xgboost_regressor": "XGBRegressor",
+    "random_forest_regressor": "RandomForestRegressor",
+}
+N_INPUT, N_KEPT = 40, 30
+
+
+def symbols_of(symbol: str) -> list[str]:
+    """The primary symbol, then the context symbols (QQQ and VIX) it is not itself."""
+    return [symbol, *(c for c in ("QQQ", "VIX") if c != symbol)]
+
+
+def derived(rng: random.Random, algorithm: str) -> dict[str, Any]:
+    """What training records apart from the request: input features, the pruning report, the estimator."""
+    names = [f"f{j}" for j in range(N_INPUT)]
+    pruning = {
+        n: {"p_value": rng.uniform(0.0, 0.05 if j < N_KEPT else 1.0), "beta": rng.gauss(0.0, 0.1), "kept": j < N_KEPT}
+        for j, n in enumerate(names)
+    }
+    return {
+        "input_features": names,
+        "feature_source": "all",
+        "dropped_features": [],
+        "skipped_symbols": [],
+        "pruning": pruning,
+        "fitted_estimator": ESTIMATORS[algorithm],
+        "search": {"strategy": "grid", "grid_size": 50},
+    }
 
 
 def fill(url: str, models_dir: Path, n: int) -> float:
-    """Insert ``n`` model rows shaped like the training's (nested fold metrics); return seconds taken."""
+    """Insert ``n`` model rows shaped like the training's (full request, ``derived``, nested fold metrics).
+
+    Returns the seconds taken.
+    """
     store = ModelStore.open(url, models_dir)  # migrates
     rng = random.Random(0)
     now = dt.datetime.now(dt.UTC)
+    # The request as training stores it (every field, JSON-ready), built once per symbol and algorithm.
+    requests = {
+        (sym, alg): TrainRequest(
+            symbol=",".join(symbols_of(sym)), algorithm=alg, timeframe="5m", target_transform="log_return", embargo=12
+        ).inputs()
+        for sym in SYMBOLS
+        for alg in ALGORITHMS
+    }
+    versions = {alg: library_versions(alg) for alg in ALGORITHMS}
     rows = []
     for i in range(n):
+        symbol, algorithm = SYMBOLS[i % len(SYMBOLS)], ALGORITHMS[i % len(ALGORITHMS)]
         r2 = rng.gauss(0.0, 0.02)
         cv = {"r2": r2, "rmse": abs(rng.gauss(0.002, 0.0005)), "hit_rate": rng.uniform(0.45, 0.55)}
         model_id = uuid.uuid4().hex
@@ -51,13 +98,16 @@ def fill(url: str, models_dir: Path, n: int) -> float:
                 "id": model_id,
                 "created_at": now - dt.timedelta(seconds=i),
                 "status": "ready",
-                "symbol": SYMBOLS[i % len(SYMBOLS)],
-                "symbols": [SYMBOLS[i % len(SYMBOLS)], "QQQ", "VIX"],
-                "algorithm": ALGORITHMS[i % len(ALGORITHMS)],
+                "symbol": symbol,
+                "symbols": symbols_of(symbol),
+                "algorithm": algorithm,
                 "timeframe": "5m",
                 "target_transform": "log_return",
-                "request": {"symbol": SYMBOLS[i % len(SYMBOLS)], "lookforward": 1, "embargo": 12},
-                "features": [f"f{j}" for j in range(30)],
+                "request": requests[symbol, algorithm],
+                "derived": derived(rng, algorithm),
+                "versions": versions[algorithm],
+                "fingerprint_version": FINGERPRINT_VERSION,
+                "features": [f"f{j}" for j in range(N_KEPT)],
                 "hyperparameters": {"alpha": rng.choice([0.0001, 0.001, 0.01]), "l1_ratio": 0.5},
                 "folds": {"folds": [{"fold": k, "train_rows": 1000, "test_rows": 300} for k in range(3)]},
                 # top-level r2 so that sort=metrics.r2 has values to order (training nests them under "cv")

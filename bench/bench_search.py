@@ -4,7 +4,8 @@ AAPL,MSFT,QQQ x 250 days at 5m, target ``log_return``, lookforward 1, default em
 ``bench_loader.py``). Three parts, in one run:
 
 1. **elastic net**, the reference's default 56-combination grid (8 alphas x 7 l1_ratios):
-   ``run_search(SearchRequest(TrainRequest(...), explain=False, save_all_grid_models=False, n_jobs=1|2))``
+   ``run_search(SearchRequest(symbol=..., algorithm=..., search="grid", explain=False), ...,
+   executor=LocalExecutor(n_jobs=1|2))``
    on a fresh registry per run, against ``GridSearchCV(build_pipeline(ElasticNet(**defaults), linear=True,
    p_value_threshold=0.05), grid, cv=<the same 3 folds>, scoring="r2", refit=True, n_jobs=1|2)`` fitted on
    ``prepare(...)``'s ``data.X, data.y`` under ``threadpool_limits(1, "blas")``; GridSearchCV also once
@@ -16,7 +17,7 @@ AAPL,MSFT,QQQ x 250 days at 5m, target ``log_return``, lookforward 1, default em
 
 What each of ours' numbers covers (from timers wrapped around ``run_search``'s own steps, nothing else):
 ``total`` is the whole ``run_search`` call; ``prepare`` is ``training.prepare`` (load, labels, folds, data
-hash); ``search`` = total - prepare. Inside it: ``fold prep`` (``_Search.shared``: impute, prune, scale
+hash); ``search`` = total - prepare. Inside it: ``fold prep`` (``SearchRun.shared``: impute, prune, scale
 fitted once per fold), ``scoring`` (every combination on every fold), ``best: fit + save`` (final
 preprocessing + fit of the best on the final training rows + registry row + artifact) and ``other``
 (fingerprints, registry look-ups, cohort ranking). GridSearchCV's figure is its ``fit`` call on the
@@ -58,14 +59,15 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import walkforward.search as search_mod
+import walkforward.search.run as search_run
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.evaluators import predict_grid, prepare_fold
-from walkforward.model_selection.grids import ELASTICNET_ALPHAS, ELASTICNET_L1_RATIOS
+from walkforward.model_selection.executors import LocalExecutor
 from walkforward.models import get_algorithm
 from walkforward.preprocessing.pipeline import build_pipeline
 from walkforward.registry import ModelStore
 from walkforward.search import SearchRequest, SearchResult, run_search
+from walkforward.search.strategies import STRATEGIES
 from walkforward.training import PreparedData, TrainRequest, prepare
 
 ENET = "elasticnet_regression"
@@ -114,7 +116,7 @@ def grid_key(params: Mapping[str, Any], keys: Sequence[str]) -> tuple[tuple[str,
 
 @contextmanager
 def instrumented() -> Iterator[dict[str, Any]]:
-    """Inclusive timers around run_search's own steps, and the _Search object (for its per-combination scores)."""
+    """Inclusive timers around run_search's own steps, and the SearchRun object (for its per-combination scores)."""
     acc: dict[str, Any] = {"prepare": 0.0, "strategy": 0.0, "fold_prep": 0.0, "final_prep": 0.0, "save_best": 0.0}
 
     def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -127,13 +129,13 @@ def instrumented() -> Iterator[dict[str, Any]]:
 
         return wrapper
 
-    real_shared = search_mod._Search.shared
-    real_init = search_mod._Search.__init__
+    real_shared = search_run.SearchRun.shared
+    real_init = search_run.SearchRun.__init__
 
-    def shared(self: Any, with_final: bool) -> Any:
+    def shared(self: Any, *, with_final: bool) -> Any:
         t0 = time.perf_counter()
         try:
-            return real_shared(self, with_final)
+            return real_shared(self, with_final=with_final)
         finally:
             acc["final_prep" if with_final else "fold_prep"] += time.perf_counter() - t0
 
@@ -142,23 +144,37 @@ def instrumented() -> Iterator[dict[str, Any]]:
         real_init(self, *args, **kwargs)
 
     with (
-        mock.patch.object(search_mod, "prepare", timed("prepare", search_mod.prepare)),
-        mock.patch.object(search_mod, "_grid", timed("strategy", search_mod._grid)),
-        mock.patch.object(search_mod, "_halving", timed("strategy", search_mod._halving)),
-        mock.patch.object(search_mod, "_optuna", timed("strategy", search_mod._optuna)),
-        mock.patch.object(search_mod, "_save_best", timed("save_best", search_mod._save_best)),
-        mock.patch.object(search_mod._Search, "shared", shared),
-        mock.patch.object(search_mod._Search, "__init__", init),
+        mock.patch.object(search_run, "prepare", timed("prepare", search_run.prepare)),
+        mock.patch.dict(STRATEGIES, {name: timed("strategy", fn) for name, fn in STRATEGIES.items()}),
+        mock.patch.object(search_run.SearchRun, "save_best", timed("save_best", search_run.SearchRun.save_best)),
+        mock.patch.object(search_run.SearchRun, "shared", shared),
+        mock.patch.object(search_run.SearchRun, "__init__", init),
     ):
         yield acc
 
 
-def run_ours(store: FeatureStore, sreq: SearchRequest, keys: Sequence[str]) -> OursRun:
+def search_request(algorithm: str, **fields: Any) -> SearchRequest:
+    """The benchmark's search over the shared store: 5m bars, log returns, no explanations, only the best saved."""
+    return SearchRequest(
+        **{
+            "symbol": ",".join(SYMBOLS),
+            "algorithm": algorithm,
+            "timeframe": "5m",
+            "target_transform": "log_return",
+            "search": "grid",
+            "explain": False,
+            "save_all_grid_models": False,
+            **fields,
+        }
+    )
+
+
+def run_ours(store: FeatureStore, sreq: SearchRequest, keys: Sequence[str], n_jobs: int) -> OursRun:
     registry = fresh_registry()
     try:
         with instrumented() as acc:
             t0 = time.perf_counter()
-            result = run_search(sreq, store=store, registry=registry)
+            result = run_search(sreq, store=store, registry=registry, executor=LocalExecutor(n_jobs=n_jobs))
             total = time.perf_counter() - t0
     finally:
         registry.dispose()
@@ -305,16 +321,16 @@ def preprocessing_cost(data: PreparedData, algorithm: str) -> float:
 
 def bench_enet(store: FeatureStore, data: PreparedData, repeats: int, jobs: Sequence[int], budget: float) -> dict:
     keys = ["alpha", "l1_ratio"]
-    grid = {"alpha": ELASTICNET_ALPHAS, "l1_ratio": ELASTICNET_L1_RATIOS}
-    train = TrainRequest(",".join(SYMBOLS), ENET, timeframe="5m", target_transform="log_return")
+    spec = get_algorithm(ENET)
+    grid = {"alpha": list(spec.grid["alpha"]), "l1_ratio": list(spec.grid["l1_ratio"])}
+    sreq = search_request(ENET)
     pipe = sklearn_pipeline(ENET)
     ours: dict[int, list[OursRun]] = {j: [] for j in jobs}
     sk: dict[int, list[SklearnRun]] = {j: [] for j in jobs}
     for r in range(repeats):
         for j in jobs:
             gc.collect()
-            sreq = SearchRequest(train, explain=False, save_all_grid_models=False, n_jobs=j)
-            run = run_ours(store, sreq, keys)
+            run = run_ours(store, sreq, keys, j)
             assert run.result.grid_size == 56, f"expected the 56-combination default grid, got {run.result.grid_size}"
             ours[j].append(run)
             progress(f"enet repeat {r + 1}: ours n_jobs={j} {run.total:.2f} s (search {run.phases['search']:.2f} s)")
@@ -410,22 +426,15 @@ def lgbm_floor(data: PreparedData) -> dict[str, float]:
 
 def bench_lgbm(store: FeatureStore, data: PreparedData, repeats: int, floor: bool) -> dict[str, Any]:
     keys = list(LGBM_GRID)
-    train = TrainRequest(
-        ",".join(SYMBOLS),
-        LGBM,
-        timeframe="5m",
-        target_transform="log_return",
-        hyperparameters={"n_estimators": LGBM_TREES},
-    )
-    sreq = SearchRequest(
-        train, grids=LGBM_GRID_REQUEST, use_default_grid=False, explain=False, save_all_grid_models=False, n_jobs=2
+    sreq = search_request(
+        LGBM, hyperparameters={"n_estimators": LGBM_TREES}, grids=LGBM_GRID_REQUEST, use_default_grid=False
     )
     pipe = sklearn_pipeline(LGBM, {"n_estimators": LGBM_TREES, "n_jobs": 1})
     ours: list[OursRun] = []
     sk: list[SklearnRun] = []
     for r in range(repeats):
         gc.collect()
-        ours.append(run_ours(store, sreq, keys))
+        ours.append(run_ours(store, sreq, keys, 2))
         progress(f"lgbm repeat {r + 1}: ours {ours[-1].total:.2f} s (search {ours[-1].phases['search']:.2f} s)")
         gc.collect()
         sk.append(run_sklearn(data, clone(pipe), LGBM_GRID, 2))
@@ -452,28 +461,19 @@ _HALVING_NOTE = re.compile(r"halving: (\d+) fits of (\d+) exhaustive .*?; ([\d.]
 
 def bench_strategies(store: FeatureStore, repeats: int) -> dict[str, Any]:
     keys = ["num_leaves", "min_child_samples", "learning_rate", "reg_lambda"]
-    train = TrainRequest(
-        ",".join(SYMBOLS),
-        LGBM,
-        timeframe="5m",
-        target_transform="log_return",
-        hyperparameters={"n_estimators": HALVING_TREES},
-    )
     runs: dict[str, list[OursRun]] = {"grid": [], "halving": [], "optuna": []}
     for r in range(repeats):
         for strategy in runs:
-            sreq = SearchRequest(
-                train,
+            sreq = search_request(
+                LGBM,
+                hyperparameters={"n_estimators": HALVING_TREES},
                 grids=HALVING_GRID_REQUEST,
                 use_default_grid=False,
                 search=strategy,
                 n_trials=OPTUNA_TRIALS,
-                explain=False,
-                save_all_grid_models=False,
-                n_jobs=2,
             )
             gc.collect()
-            run = run_ours(store, sreq, keys)
+            run = run_ours(store, sreq, keys, 2)
             runs[strategy].append(run)
             progress(f"strategies repeat {r + 1}: {strategy} {run.total:.2f} s")
     exhaustive = runs["grid"][-1].scores
@@ -723,7 +723,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = fresh_registry()
         try:
             t0 = time.perf_counter()
-            train = TrainRequest(",".join(SYMBOLS), ENET, timeframe="5m", target_transform="log_return")
+            train = TrainRequest(
+                symbol=",".join(SYMBOLS), algorithm=ENET, timeframe="5m", target_transform="log_return"
+            )
             data = prepare(train, store=store, registry=registry)
             result["prepare_once"] = time.perf_counter() - t0
         finally:

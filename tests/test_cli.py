@@ -88,8 +88,14 @@ def test_dataset_table_output(home: Path) -> None:
     [
         (["dataset", "ZZZ"], "primary symbol ZZZ: not in the store. Symbols in the store: AAPL, QQQ, VIX"),
         (["dataset", "AAPL;DROP"], "invalid symbol 'AAPL;DROP'"),
-        (["dataset", "AAPL", "--timeframe", "2m"], "unknown timeframe '2m'"),
-        (["dataset", "AAPL", "--validation", "kfold"], "unknown validation 'kfold'"),
+        (
+            ["dataset", "AAPL", "--timeframe", "2m"],
+            "invalid timeframe='2m': Input should be '1m', '5m', '15m', '1h' or '1d'",
+        ),
+        (
+            ["dataset", "AAPL", "--validation", "kfold"],
+            "invalid validation='kfold': Input should be 'walk_forward', 'expanding' or 'holdout'",
+        ),
         (["ingest", "/nonexistent/AAPL.csv"], "no such file"),
         (["demo-data", "--split-scheme", "sixty"], "invalid split scheme 'sixty'"),
         (["models", "delete-cohort", "abc"], "no cohort 'abc'"),

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from walkforward.model_selection.grids import GRID_PARAMETERS
-from walkforward.service.schemas import TrainBody
+from walkforward.models.catalog import get_algorithm, grid_names
+from walkforward.request import SearchRequest, parse
 
 BASE: dict[str, Any] = {
     "symbol": "AAPL,QQQ,VIX",
@@ -25,8 +25,14 @@ def client(make_app: Callable[..., Any]) -> TestClient:
     return TestClient(make_app(), raise_server_exceptions=False)
 
 
-def test_every_reference_grid_parameter_is_a_body_field() -> None:
-    assert set(GRID_PARAMETERS) <= set(TrainBody.model_fields)
+@pytest.mark.parametrize(("name", "algorithms"), sorted(grid_names().items()))
+def test_every_reference_grid_parameter_is_accepted_as_a_body_field(name: str, algorithms: tuple[str, ...]) -> None:
+    spec = get_algorithm(algorithms[0])
+    values = list(spec.grid[spec.grid_names[name]][:2])
+    body = {**BASE, "algorithm": spec.name, "search": "grid", name: values}
+    req = parse(SearchRequest, body)  # the body model of POST /train
+    assert req.grids == {name: values}
+    assert req.grid()[spec.grid_names[name]] == values
 
 
 @pytest.mark.parametrize(
@@ -34,21 +40,37 @@ def test_every_reference_grid_parameter_is_a_body_field() -> None:
     [
         ({"symbol": "ZZZZ"}, 422, "unknown symbol(s) ZZZZ"),
         ({"symbol": "AAPL,MSFT"}, 422, "unknown symbol(s) MSFT"),
-        ({"algorithm": "deep_magic"}, 422, "unknown algorithm 'deep_magic'"),
+        (
+            {"algorithm": "deep_magic"},
+            422,
+            "invalid algorithm='deep_magic': Input should be 'linear_regression', 'elasticnet_regression'",
+        ),
         ({"symbol": "../etc"}, 422, "invalid symbol '../etc'"),
         ({"symbol": "AAPL;DROP TABLE models"}, 422, "invalid symbol"),
-        ({"timeframe": "7m"}, 422, "unknown timeframe '7m'"),
-        ({"search": "grid", "alpha_grid": "0.1"}, 422, "alpha_grid: Input should be a valid list"),
+        ({"timeframe": "7m"}, 422, "invalid timeframe='7m': Input should be '1m', '5m', '15m', '1h' or '1d'"),
+        ({"search": "grid", "alpha_grid": "0.1"}, 422, "invalid grids.alpha_grid='0.1': Input should be a valid list"),
         ({"search": "grid", "grids": {"alpha_grid": "0.1"}}, 422, "grids.alpha_grid"),
         ({"search": "grid", "grids": {"alpha_grids": [0.1]}}, 422, "unknown grid parameter 'alpha_grids'"),
         ({"search": "grid", "num_leaves_grid": [7, 15]}, 422, "num_leaves_grid does not apply to elasticnet"),
         ({"search": "grid", "alpha_grid": [0.1], "grids": {"alpha_grid": [0.2]}}, 422, "given both"),
-        ({"search": "grid", "alpha_grid": [-1.0]}, 422, "invalid alpha_grid for elasticnet_regression"),
+        (
+            {"search": "grid", "alpha_grid": [-1.0]},
+            422,
+            "invalid alpha=-1.0 in alpha_grid for elasticnet_regression: use a number >= 0",
+        ),
         ({"alpha_grid": [0.1]}, 422, "need a search"),
-        ({"hyperparameters": {"alpha": "lots"}}, 422, "invalid hyperparameters"),
+        (
+            {"hyperparameters": {"alpha": "lots"}},
+            422,
+            "invalid alpha='lots' for elasticnet_regression: use a number >= 0",
+        ),
         ({"hyperparameters": {"depth": 3}}, 422, "unknown hyperparameter(s) depth"),
-        ({"search": "exhaustive"}, 422, "search: Input should be"),
-        ({"unknown_field": 1}, 422, "unknown_field: Extra inputs are not permitted"),
+        (
+            {"search": "exhaustive"},
+            422,
+            "invalid search='exhaustive': Input should be 'none', 'grid', 'halving' or 'optuna'",
+        ),
+        ({"unknown_field": 1}, 422, "invalid unknown_field=1: Extra inputs are not permitted"),
         ({"lookforward": 0}, 422, "lookforward"),
         (
             {
