@@ -64,6 +64,20 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
         "'max_features'",
     ),
     ("embargo", {"embargo": -1}, "invalid embargo=-1"),
+    ("path-symbol", {"symbol": "../etc"}, "invalid symbol '../etc'"),
+    ("search", {"search": "exhaustive"}, "invalid search='exhaustive': Input should be 'none', 'grid'"),
+    ("lookforward-zero", {"lookforward": 0}, "invalid lookforward=0"),
+    (
+        "grid-size",
+        {
+            "search": "grid",
+            "grids": {
+                "alpha_grid": [i / 1e5 for i in range(1, 501)],
+                "l1_ratio_grid": [i / 1000 for i in range(1, 301)],
+            },
+        },
+        "150,000 combinations",
+    ),
 ]
 
 
