@@ -45,6 +45,7 @@ def test_request_fields_are_declared_once() -> None:
     assert declared == []
 
 
+@pytest.mark.slow
 def test_cli_help_does_not_import_heavy_libraries() -> None:
     """`walkforward --help` loads no booster, SHAP, SQLAlchemy or FastAPI (start-up is paid by every command)."""
     code = (

@@ -65,6 +65,7 @@ def _explain(name: str, pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, **kw: An
     return explain(pipe, X.iloc[TRAIN:], y[TRAIN:], task=spec.task, family=spec.family, **{**FAST, **kw})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(ALGORITHMS))
 def test_every_algorithm_ranks_the_signal_first(name: str) -> None:
     X, target = _frame()
@@ -106,6 +107,7 @@ def test_only_features_that_survive_pruning_are_reported() -> None:
     assert all(set(level) == set(details) for level in regimes["regime_vix"].values())
 
 
+@pytest.mark.slow
 def test_a_rejected_explainer_falls_back_and_says_why() -> None:
     X, y = _frame()
     pipe = _fit("elasticnet_regression", X, y)
@@ -119,6 +121,7 @@ def test_a_rejected_explainer_falls_back_and_says_why() -> None:
     assert details["ret_5_QQQ"]["shap_mean_abs"] == pytest.approx(1.6, rel=0.25)
 
 
+@pytest.mark.slow
 def test_forced_fallback_for_a_classifier_explains_the_probability() -> None:
     X, target = _frame()
     y = _labels("lightgbm_classifier", target)

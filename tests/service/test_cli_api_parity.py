@@ -37,6 +37,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("walkforward.cli
 """
 
 
+@pytest.mark.slow
 def test_the_service_imports_without_rich_and_without_the_cli() -> None:
     res = subprocess.run([sys.executable, "-c", _NO_RICH], capture_output=True, text=True, timeout=120, env=os.environ)
     assert res.returncode == 0, res.stderr

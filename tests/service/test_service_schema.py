@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -13,6 +14,7 @@ from schemathesis.checks import not_a_server_error
 EXAMPLES = 15
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(make_app: Callable[..., Any]) -> None:
     # The app has no job runner: POST /train is fuzzed too, and what it accepts just stays queued.
     schema = schemathesis.openapi.from_asgi("/openapi.json", make_app())

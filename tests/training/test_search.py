@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.linear_model import ElasticNet, LinearRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
@@ -51,6 +52,7 @@ def test_a_grid_run_twice_trains_nothing_the_second_time(planted_store: FeatureS
     assert second.cohort_id == first.cohort_id and registry.list()[1] == 9
 
 
+@pytest.mark.slow
 def test_fast_elastic_net_grid_agrees_with_gridsearchcv(planted_store: FeatureStore, registry: ModelStore) -> None:
     sreq = _en(grids=EN_GRID, save_all_grid_models=True)
     data = prepare(sreq, store=planted_store, registry=registry)
@@ -180,6 +182,7 @@ def test_features_and_lineage_flow_through_a_search(planted_store: FeatureStore,
     assert {r.id for r in registry.cohort(gen1.cohort_id)} | {gen2.id} == descendants
 
 
+@pytest.mark.slow
 def test_halving_and_optuna_find_good_combinations_with_fewer_fits(
     planted_store: FeatureStore, registry: ModelStore
 ) -> None:
@@ -208,6 +211,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_dask_cluster_of_real_processes_matches_the_local_executor(
     planted_store: FeatureStore, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ def _is_raw_or_target(col: str) -> bool:
     return col in RAW_PRICE_COLUMNS or col.startswith(tuple(f"{p}_" for p in RAW_PRICE_COLUMNS)) or "target" in col
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", list(ALGORITHMS))
 def test_every_algorithm_trains_registers_and_predicts(
     algo: str, planted_store: FeatureStore, registry: ModelStore
@@ -78,7 +79,10 @@ def test_the_same_request_is_not_trained_twice(planted_store: FeatureStore, regi
     assert other.fingerprint != first.fingerprint
 
 
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+# The canary runs for every algorithm in CI; the inner loop keeps the linear ones (the trees are slow).
+@pytest.mark.parametrize(
+    "algo", [pytest.param(a, marks=pytest.mark.slow) if s.family == "tree" else a for a, s in ALGORITHMS.items()]
+)
 def test_a_random_walk_has_no_out_of_sample_skill(
     algo: str, random_walk_store: FeatureStore, registry: ModelStore
 ) -> None:
@@ -169,6 +173,7 @@ def test_a_feature_predictive_only_in_test_blocks_is_never_selected(tmp_path, re
     assert all(m["r2"] < 0.3 for m in rec.metrics["folds"]), rec.metrics["folds"]
 
 
+@pytest.mark.slow
 def test_parent_features_and_whitelist(planted_store: FeatureStore, registry: ModelStore) -> None:
     parent = train(
         _req("linear_regression", p_value_threshold=0.01, explain=False), store=planted_store, registry=registry

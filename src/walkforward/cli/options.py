@@ -75,7 +75,7 @@ def _parameters(model: type[BaseModel], defaults: Mapping[str, Any], hidden: Seq
             continue
         default = defaults.get(name, info.get_default(call_default_factory=True))
         if name in ARGUMENTS:
-            annotation = Annotated[str, typer.Argument(help=help_text, show_default=False)]
+            annotation = Annotated[str, typer.Argument(help=help_text, show_default=False, metavar=name.upper() + "S")]
             params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation))
             continue
         kind, note = _cli_type(info.annotation)
