@@ -65,7 +65,7 @@ def _max_abs_correlation(X: pd.DataFrame, y: np.ndarray) -> float:
 
 
 class SearchRun:
-    """One search's state; strategies call :meth:`score`, :meth:`save` and :meth:`save_best`."""
+    """One search's state; strategies call :meth:`run_tasks`, :meth:`record`, :meth:`save` and :meth:`save_best`."""
 
     def __init__(
         self,
