@@ -25,6 +25,7 @@ from walkforward.model_selection.grids import grid_size, resolve_grid
 from walkforward.models.catalog import Algorithm, AlgorithmSpec, get_algorithm, grid_names
 
 if TYPE_CHECKING:
+    from walkforward.data.loader import LoadRequest
     from walkforward.features.store import FeatureStore
     from walkforward.model_selection.splitters import Scheme
     from walkforward.registry import ModelStore
@@ -102,6 +103,21 @@ class DataRequest(BaseModel):
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self.symbol.split(","))
+
+    def load_request(self) -> LoadRequest:
+        """The loader's view of this request."""
+        from walkforward.data.loader import LoadRequest
+
+        return LoadRequest.build(
+            self.symbol,
+            timeframe=self.timeframe,
+            target_col=self.target_col,
+            target_transform=self.target_transform,
+            lookforward=self.lookforward,
+            data_options=self.data_options,
+            start=self.start,
+            end=self.end,
+        )
 
 
 class TrainRequest(DataRequest):

@@ -114,20 +114,10 @@ def dataset(req: DataRequest, json_out: JsonOpt = False) -> None:
 
 
 def _show_dataset(req: DataRequest, json_out: bool) -> None:
-    from walkforward.data.loader import LoadRequest, load_dataset
+    from walkforward.data.loader import load_dataset
     from walkforward.model_selection import plan_folds
 
-    load = LoadRequest.build(
-        req.symbol,
-        timeframe=req.timeframe,
-        target_col=req.target_col,
-        target_transform=req.target_transform,
-        lookforward=req.lookforward,
-        data_options=req.data_options,
-        start=req.start,
-        end=req.end,
-    )
-    ds = load_dataset(_store(), load)
+    ds = load_dataset(_store(), req.load_request())
     plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme)
     if json_out:
         _emit_json(dataset_dict(ds, plan))

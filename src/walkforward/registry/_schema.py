@@ -53,7 +53,7 @@ models = sa.Table(
     sa.Index("ix_models_cv_score", "cv_score"),
 )
 
-#: Training and search jobs run by the service's worker processes (see ``walkforward.jobs``).
+#: Training and search jobs run by the service's worker processes (see ``walkforward.service.jobs``).
 jobs = sa.Table(
     "jobs",
     metadata,

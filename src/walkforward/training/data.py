@@ -54,16 +54,7 @@ class PreparedData:
 
 def load_request(req: TrainRequest) -> LoadRequest:
     """The loader's view of a training request."""
-    return LoadRequest.build(
-        req.symbol,
-        timeframe=req.timeframe,
-        target_col=req.target_col,
-        target_transform=req.target_transform,
-        lookforward=req.lookforward,
-        data_options=req.data_options,
-        start=req.start,
-        end=req.end,
-    )
+    return req.load_request()
 
 
 def _resolve_features(ds: Dataset, req: TrainRequest, registry: ModelStore | None) -> tuple[list[str], str]:
