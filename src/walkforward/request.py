@@ -56,9 +56,11 @@ class Validation(StrEnum):
 
 
 class SearchStrategy(StrEnum):
-    """``none`` is a single run with the given hyperparameters."""
+    """``none`` is a single run with the given hyperparameters; ``auto`` is ``grid`` for grids up to
+    ``auto_threshold`` combinations (or algorithms without boosting rounds) and ``halving`` above."""
 
     NONE = "none"
+    AUTO = "auto"
     GRID = "grid"
     HALVING = "halving"
     OPTUNA = "optuna"
@@ -178,13 +180,22 @@ class SearchRequest(TrainRequest):
     and with ``use_default_grid=false`` only they are searched.
     """
 
-    search: SearchStrategy = Field(default=SearchStrategy.NONE, description="grid (exhaustive), halving or optuna.")
+    search: SearchStrategy = Field(
+        default=SearchStrategy.NONE,
+        description="auto, grid (exhaustive), halving (successive halving over boosting rounds) or optuna.",
+    )
     grids: dict[str, GridValues] = Field(
         default_factory=dict, max_length=64, description='Grid values by name, e.g. {"alpha_grid": [0.001, 0.01]}.'
     )
     use_default_grid: bool = Field(default=True, description="Start from the reference's default grid.")
     n_trials: int = Field(default=40, ge=1, le=10_000, description="Trials for search=optuna.")
     save_all_grid_models: bool = Field(default=False, description="Register every combination, not just the best.")
+    auto_threshold: int = Field(
+        default=500, ge=1, le=MAX_SEARCH_SPACE, description="search=auto: halving above this many combinations."
+    )
+    max_configs: int = Field(
+        default=729, ge=1, le=100_000, description="halving: configurations sampled from a larger grid (first rung)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -226,6 +237,14 @@ class SearchRequest(TrainRequest):
     @property
     def kind(self) -> str:
         return "train" if self.search == SearchStrategy.NONE else "search"
+
+    def strategy(self) -> SearchStrategy:
+        """The strategy that runs: ``auto`` resolved by the grid's size and the algorithm."""
+        if self.search != SearchStrategy.AUTO:
+            return self.search
+        rounds = getattr(self.spec, "rounds_param", None) or (self.spec.family == "tree")
+        big = grid_size(self.grid()) > self.auto_threshold
+        return SearchStrategy.HALVING if big and rounds else SearchStrategy.GRID
 
     def grid(self) -> dict[str, list[Any]]:
         """The grid to search (the spec's defaults overridden by ``grids``), values range-checked."""

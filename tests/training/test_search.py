@@ -189,10 +189,11 @@ def test_halving_and_optuna_find_good_combinations_with_fewer_fits(
     grids = {"alpha_grid": [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05], "l1_ratio_grid": [0.1, 0.5, 0.9]}
     exhaustive = _run(_en(grids=grids), planted_store, registry)
     halving = _run(_en(grids=grids, search="halving"), planted_store, registry)
+    # An elastic net has no boosting rounds to cut: halving scores every configuration at full fidelity.
     note = next(n for n in halving.notes if n.startswith("halving"))
-    assert "of the exhaustive training rows" in note
+    assert "no boosting rounds to cut" in note
     assert halving.best is not None and exhaustive.best is not None
-    assert halving.best.cv_score >= exhaustive.best.cv_score - 0.01
+    assert halving.best.cv_score == pytest.approx(exhaustive.best.cv_score, abs=1e-12)
     optuna = _run(_en(grids=grids, search="optuna", n_trials=6), planted_store, registry)
     assert optuna.tried <= 6 and optuna.best is not None
 

@@ -99,7 +99,7 @@ def train_cmd(req: TrainRequest, json_out: JsonOpt = False) -> None:
 
 
 @app.command("search")
-@request_command(SearchRequest, defaults={"search": "grid"})
+@request_command(SearchRequest, defaults={"search": "auto"})
 def search_cmd(
     req: SearchRequest,
     executor: Annotated[str, typer.Option(help="local (worker processes) or dask.")] = "local",

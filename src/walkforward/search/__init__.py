@@ -35,7 +35,13 @@ def run_search(
         msg = f"{len(run.combos) - len(missing)}/{len(run.combos)} already exist, training {len(missing)}"
         log.info("%s (cohort %s)", msg, run.cohort_id)
         run.notes.append(msg)
-        STRATEGIES[sreq.search.value](run, missing, existing)
+        strategy = sreq.strategy()
+        if sreq.search == SearchStrategy.AUTO:
+            run.notes.append(
+                f"search=auto: {strategy.value} for {len(run.combos):,} combinations "
+                f"(halving above {sreq.auto_threshold:,} for boosters and forests; --search grid forces exhaustive)"
+            )
+        STRATEGIES[strategy.value](run, missing, existing)
     finally:
         if own:
             executor.close()

@@ -95,8 +95,9 @@ class SearchRun:
                 "features": list(self.data.features),
                 "grid": self.grid,
                 "fixed": fixed,
-                "search": sreq.search.value,
-                "n_trials": sreq.n_trials if sreq.search == "optuna" else None,
+                "search": sreq.strategy().value,
+                "n_trials": sreq.n_trials if sreq.strategy() == "optuna" else None,
+                "max_configs": sreq.max_configs if sreq.strategy() == "halving" else None,
             }
         )[:24]
         self.scores: dict[int, float] = {}
@@ -207,7 +208,7 @@ class SearchRun:
             fitted_estimator=type(o.pipeline[-1]).__name__,
             fallback=o.fallback,
         )
-        search = {"strategy": self.sreq.search.value, "grid": self.grid, "grid_size": len(self.combos)}
+        search = {"strategy": self.sreq.strategy().value, "grid": self.grid, "grid_size": len(self.combos)}
         try:
             record = register(
                 trained,
@@ -262,7 +263,7 @@ class SearchRun:
         best_folds = fold_scores(best.metrics.get("folds", []), key) if best else []
         return SearchResult(
             cohort_id=cohort_id,
-            strategy=self.sreq.search.value,
+            strategy=self.sreq.strategy().value,
             grid_size=len(self.combos),
             tried=len(self.scores),
             existing=existing,

@@ -1,7 +1,7 @@
 """Search strategies by name: each proposes combinations, has them scored by the run, and saves the best.
 
 - ``grid``: every combination, scored on the cached folds;
-- ``halving``: scikit-learn's HalvingGridSearchCV on the full pipeline over the same folds;
+- ``halving``: successive halving over boosting rounds on the cached folds (:mod:`.halving`);
 - ``optuna``: Bayesian search (TPE) over the grid's values.
 """
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from walkforward.preprocessing.pipeline import build_pipeline
+from walkforward.search.halving import halving
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import Item, Outcome, evaluate_chunk
 
@@ -38,63 +36,6 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     run.run_tasks(missing, run.shared(with_final=save_all), on_outcome)
     if not save_all and run.scores:
         run.save_best(run.ranked()[:1])
-
-
-def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Successive halving with scikit-learn's HalvingGridSearchCV on the full pipeline."""
-    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-    from sklearn.model_selection import HalvingGridSearchCV
-    from threadpoolctl import threadpool_limits
-
-    if not missing:
-        return
-    spec, data = run.spec, run.data
-    pipe = build_pipeline(
-        spec.build(run.combos[0]), linear=spec.family == "linear", p_value_threshold=run.sreq.p_value_threshold
-    )
-    index_of = {repr(sorted(c.items())): i for i, c in missing}
-    param_grid = [{f"model__{k}": [v] for k, v in c.items()} for _, c in missing]
-    n_jobs = run.executor.n_jobs if run.executor.name == "local" else -1
-    search = HalvingGridSearchCV(
-        pipe,
-        param_grid,
-        cv=data.plan,
-        scoring=spec.score_key,
-        factor=3,
-        refit=False,
-        random_state=0,
-        n_jobs=n_jobs,
-        error_score="raise",
-    )
-    run.tick(0, len(missing), "halving")
-    with threadpool_limits(limits=1, user_api="blas"), run.executor.joblib_backend():
-        search.fit(data.X, data.y)
-    res = search.cv_results_
-    last = int(np.max(res["iter"]))
-    finalists = []
-    for params, it, score in zip(res["params"], res["iter"], res["mean_test_score"], strict=True):
-        if it == last:
-            combo = {k.removeprefix("model__"): v for k, v in params.items()}
-            i = index_of[repr(sorted(combo.items()))]
-            run.scores[i] = float(score)
-            finalists.append(i)
-    n_folds = len(data.plan.folds)
-    fits = int(sum(n * n_folds for n in search.n_candidates_))
-    weighted = float(sum(n * r for n, r in zip(search.n_candidates_, search.n_resources_, strict=True)))
-    exhaustive_fits = len(missing) * n_folds
-    run.notes.append(
-        f"halving: {fits} fits of {exhaustive_fits} exhaustive ({fits / exhaustive_fits:.1%}); "
-        f"{weighted / (len(missing) * search.max_resources_):.1%} of the exhaustive training rows; "
-        f"{len(search.n_candidates_)} rounds, {len(finalists)} finalist(s) on all rows"
-    )
-    run.trained = len(missing)
-    run.tick(len(missing), len(missing), "halving")
-    ranked = sorted(finalists, key=lambda i: -run.scores[i])
-    run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
-    for i in ranked:  # the fully evaluated scores replace the halving estimates
-        rec = run.registry.get_by_fingerprint(run.fps[i])
-        if rec is not None and rec.cv_score is not None:
-            run.scores[i] = rec.cv_score
 
 
 def optuna_tpe(run: SearchRun, missing: list[Item], existing: set[str]) -> None:

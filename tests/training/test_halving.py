@@ -1,0 +1,90 @@
+"""Successive halving over boosting rounds: rungs, stratified promotion, and the full rung's honesty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from walkforward.features.store import FeatureStore
+from walkforward.model_selection.executors import LocalExecutor
+from walkforward.registry import ModelStore
+from walkforward.request import SearchRequest, SearchStrategy
+from walkforward.search import run_search
+from walkforward.search.halving import ETA, plan_rungs, promote, sample_configurations
+
+
+@given(n=st.integers(1, 20_000), full=st.integers(1, 2000))
+def test_rungs_shrink_by_eta_and_end_at_full_fidelity(n: int, full: int) -> None:
+    rungs = plan_rungs(n, full)
+    assert rungs[0].configurations == n and rungs[-1].fraction == 1.0
+    for a, b in zip(rungs, rungs[1:], strict=False):
+        assert b.fraction == pytest.approx(a.fraction * ETA)
+        assert b.configurations == max(1, -(-a.configurations // ETA))
+    assert all(r.rounds(full) >= 1 for r in rungs)
+    assert rungs[0].rounds(full) >= min(full, 8)  # the lowest rung still trains a few rounds
+
+
+def test_promotion_keeps_every_learning_rate() -> None:
+    params = {i: {"learning_rate": lr, "num_leaves": i} for i, lr in enumerate([0.01] * 6 + [0.3] * 6)}
+    # at few rounds the low rate scores worse across the board: it must still be promoted
+    scored = {i: (-1.0 if p["learning_rate"] == 0.01 else 0.0) + i / 100 for i, p in params.items()}
+    kept = promote(scored, params, keep=4)
+    assert {params[i]["learning_rate"] for i in kept} == {0.01, 0.3}
+    assert kept[:2] == [11, 10]  # the best of the strong stratum first, then the rest by score
+    low = [i for i in kept if params[i]["learning_rate"] == 0.01]
+    assert low == [5, 4]  # the best of the weak stratum, not its worst
+
+
+def test_sampling_is_stratified_and_deterministic() -> None:
+    items = [(i, {"learning_rate": [0.01, 0.1, 0.3][i % 3], "num_leaves": i}) for i in range(3000)]
+    a, b = sample_configurations(items, 300), sample_configurations(items, 300)
+    assert a == b and len(a) == 300
+    assert {p["learning_rate"] for _, p in a} == {0.01, 0.1, 0.3}
+    assert sample_configurations(items[:10], 300) == items[:10]
+
+
+def test_auto_picks_halving_only_for_big_booster_grids() -> None:
+    base = {"symbol": "AAPL", "search": "auto"}
+    assert SearchRequest(algorithm="lightgbm_regressor", **base).strategy() == SearchStrategy.HALVING  # 19,208
+    assert SearchRequest(algorithm="elasticnet_regression", **base).strategy() == SearchStrategy.GRID
+    small = {"num_leaves_grid": [7, 15], "lgbm_learning_rate_grid": [0.05, 0.1]}
+    req = SearchRequest(algorithm="lightgbm_regressor", grids=small, use_default_grid=False, **base)
+    assert req.strategy() == SearchStrategy.GRID
+    assert req.model_copy(update={"auto_threshold": 3}).strategy() == SearchStrategy.HALVING
+
+
+@pytest.mark.slow
+def test_halving_finalists_score_exactly_as_the_exhaustive_grid(planted_store: FeatureStore, tmp_path: Path) -> None:
+    grids = {"num_leaves_grid": [7, 31], "lgbm_learning_rate_grid": [0.03, 0.3], "min_data_in_leaf_grid": [10, 40, 80]}
+    base = {
+        "symbol": "AAPL,QQQ,VIX",
+        "algorithm": "lightgbm_regressor",
+        "timeframe": "5m",
+        "target_transform": "log_return",
+        "embargo": 12,
+        "grids": grids,
+        "use_default_grid": False,
+        "explain": False,
+        "hyperparameters": {"n_estimators": 90},
+    }
+    results = {}
+    for strategy in ("grid", "halving"):
+        with ModelStore.open(f"sqlite:///{tmp_path / strategy}.db", tmp_path / strategy) as registry:
+            req = SearchRequest(search=strategy, save_all_grid_models=True, **base)
+            results[strategy] = run_search(req, store=planted_store, registry=registry, executor=LocalExecutor(1))
+            results[strategy + "_rows"] = registry.cohort(results[strategy].cohort_id)
+    grid, halving = results["grid"], results["halving"]
+    exhaustive = {r.fingerprint: r.cv_score for r in results["grid_rows"]}
+    finalists = results["halving_rows"]
+    assert 1 <= len(finalists) < len(exhaustive)  # only the full rung is registered
+    for r in finalists:  # the full rung is the same out-of-sample evaluation, to the last digit
+        assert r.cv_score == pytest.approx(exhaustive[r.fingerprint], abs=1e-12)
+    note = next(n for n in halving.notes if n.startswith("halving over rounds"))
+    spent = float(note.rsplit("; ", 1)[-1].split("%")[0])
+    assert spent < 60.0  # a fraction of the exhaustive grid's boosting rounds
+    ranked = sorted(exhaustive.values(), reverse=True)
+    assert halving.best is not None and ranked.index(exhaustive[halving.best.fingerprint]) < len(ranked) // 2
+    assert grid.best is not None and grid.best.cv_score == ranked[0]
