@@ -135,7 +135,7 @@ def test_xgboost_max_bin_gets_its_own_matrix() -> None:
 @pytest.mark.parametrize(
     ("name", "combos"),
     [
-        ("random_forest_regressor", [{"n_estimators": 20, "max_depth": d} for d in (3, 6)]),
+        ("linear_regression", [{"fit_intercept": f} for f in (True, False)]),
         ("logistic_classification", [{"C": c} for c in (0.01, 1.0)]),
     ],
 )
@@ -162,10 +162,17 @@ def test_the_specialised_evaluators_sit_on_the_algorithms_they_were_written_for(
         "lightgbm_classifier",
         "xgboost_regressor",
         "xgboost_classifier",
+        "random_forest_regressor",
+        "random_forest_classifier",
     }
     assert fast["lightgbm_regressor"] is fast["lightgbm_classifier"]
     assert fast["xgboost_regressor"] is fast["xgboost_classifier"]
-    assert len({id(f) for f in fast.values()}) == 3
+    assert fast["random_forest_regressor"] is fast["random_forest_classifier"]
+    assert len({id(f) for f in fast.values()}) == 4
+    # The models whose first k rounds are a k-round model name their round count.
+    staged = {name for name, spec in ALGORITHMS.items() if spec.rounds_param is not None}
+    assert staged == set(fast) - {"elasticnet_regression"}
+    assert {ALGORITHMS[name].rounds_param for name in staged} == {"n_estimators"}
 
 
 def test_prepare_fold_fits_preprocessing_on_training_rows_only() -> None:

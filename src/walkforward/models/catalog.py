@@ -86,6 +86,11 @@ class AlgorithmSpec:
     #: a parameter the fast evaluator sweeps in one pass (a regularisation path): combinations that
     #: differ only in it go to the same search task
     path_param: str | None = None
+    #: the parameter counting boosting rounds (trees of a forest): the model fitted with the largest
+    #: count also scores every smaller one (its first rounds), so combinations that differ only in it
+    #: share one fit, and a multi-fidelity search can use it as the budget
+    #: (:func:`~walkforward.model_selection.evaluators.predict_rounds`); None: no such parameter
+    rounds_param: str | None = None
     fallback: Fallback | None = None
     adaptive_grid: AdaptiveGrid | None = None
 
@@ -281,12 +286,12 @@ def _booster(name: str, task: Task, factory: Callable[..., BaseEstimator], lgbm:
         defaults = {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40}
         return AlgorithmSpec(
             name, task, "tree", factory, {**defaults, **_LGBM_DEFAULTS}, _LGBM_RANGES, _LGBM_GRID, _LGBM_NAMES,
-            evaluator=evaluators.lightgbm_binned,
+            evaluator=evaluators.lightgbm_binned, rounds_param="n_estimators",
         )  # fmt: skip
     defaults = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8}
     return AlgorithmSpec(
         name, task, "tree", factory, {**defaults, **_XGB_DEFAULTS}, _XGB_RANGES, _XGB_GRID, _XGB_NAMES,
-        evaluator=evaluators.xgboost_binned,
+        evaluator=evaluators.xgboost_binned, rounds_param="n_estimators",
     )  # fmt: skip
 
 
@@ -321,6 +326,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             _RF_RANGES,
             _RF_GRID,
             _RF_NAMES,
+            evaluator=evaluators.random_forest_staged,
+            rounds_param="n_estimators",
         ),
         _booster("xgboost_regressor", "regression", _xgb_regressor, lgbm=False),
         _booster("lightgbm_regressor", "regression", _lgbm_regressor, lgbm=True),
@@ -343,6 +350,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             _RF_RANGES,
             _RF_GRID,
             _RF_NAMES,
+            evaluator=evaluators.random_forest_staged,
+            rounds_param="n_estimators",
         ),
         _booster("xgboost_classifier", "classification", _xgb_classifier, lgbm=False),
         _booster("lightgbm_classifier", "classification", _lgbm_classifier, lgbm=True),
