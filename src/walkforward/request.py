@@ -242,7 +242,7 @@ class SearchRequest(TrainRequest):
         """The strategy that runs: ``auto`` resolved by the grid's size and the algorithm."""
         if self.search != SearchStrategy.AUTO:
             return self.search
-        rounds = getattr(self.spec, "rounds_param", None) or (self.spec.family == "tree")
+        rounds = self.spec.rounds_param is not None
         big = grid_size(self.grid()) > self.auto_threshold
         return SearchStrategy.HALVING if big and rounds else SearchStrategy.GRID
 

@@ -99,7 +99,7 @@ def promote(scored: dict[int, float], params: dict[int, dict[str, Any]], keep: i
 def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """Successive halving over rounds; the finalists are scored at full fidelity and the best saved."""
     spec = run.spec
-    rounds_param = getattr(spec, "rounds_param", None) or ("n_estimators" if spec.family == "tree" else None)
+    rounds_param = spec.rounds_param
     candidates = sample_configurations(list(enumerate(run.combos)), run.sreq.max_configs)
     if rounds_param is None:  # nothing to cut: every configuration at full fidelity
         rungs = [Rung(1.0, len(candidates))]

@@ -113,22 +113,27 @@ def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
 
 
 def chunks(spec: AlgorithmSpec, items: list[Item], n_workers: int) -> list[list[Item]]:
-    """Tasks: combinations sharing a path go together; others make 2 tasks per worker, longest first.
+    """Tasks: combinations that share one fit stay together; 2 tasks per worker, longest first.
 
-    Few, large tasks: every task carries the cached folds to its worker, and a worker's first task
-    pays for its imports.
+    Combinations that differ only in the spec's ``path_param`` (one regularisation path) or its
+    ``rounds_param`` (one booster scores every smaller round count) are one unit of work, so the fast
+    evaluator sees them together. A path is a task of its own; the other units are dealt round robin,
+    longest first. Few, large tasks: every task carries the cached folds to its worker, and a worker's
+    first task pays for its imports.
     """
+    shared = {p for p in (spec.path_param, spec.rounds_param) if p is not None}
+    units: dict[str, list[Item]] = {}
+    for item in items:
+        key = repr(sorted((k, repr(v)) for k, v in item[1].items() if k not in shared))
+        units.setdefault(key, []).append(item)
     if spec.path_param is not None:
-        groups: dict[str, list[Item]] = {}
-        for item in items:
-            key = repr(sorted((k, v) for k, v in item[1].items() if k != spec.path_param))
-            groups.setdefault(key, []).append(item)
-        return list(groups.values())
-    n_tasks = max(1, min(len(items), 2 * n_workers))
+        return list(units.values())
+    n_tasks = max(1, min(len(units), 2 * n_workers))
 
-    def cost(item: Item) -> float:  # boosting time grows with trees and leaves
-        p = item[1]
-        return float(p.get("n_estimators") or 100) * float(p.get("num_leaves") or 2 ** (p.get("max_depth") or 5))
+    def cost(unit: list[Item]) -> float:  # boosting time grows with trees and leaves
+        p = unit[0][1]
+        trees = max(float(it[1].get("n_estimators") or 100) for it in unit)
+        return trees * float(p.get("num_leaves") or 2 ** (p.get("max_depth") or 5))
 
-    ordered = sorted(items, key=cost, reverse=True)  # longest first, dealt round robin
-    return [ordered[i::n_tasks] for i in range(n_tasks)]
+    ordered = sorted(units.values(), key=cost, reverse=True)  # longest first, dealt round robin
+    return [[it for unit in ordered[i::n_tasks] for it in unit] for i in range(n_tasks)]
