@@ -20,22 +20,30 @@ Strategy = Callable[[SearchRun, list[Item], set[str]], None]
 
 
 def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Score every missing combination; save each as it is done (save-all) or the best at the end."""
-    total = len(missing)
+    """Score every missing combination; save each as it is done (save-all) or the best at the end.
+
+    Combinations scored before (the trials table) are not scored again; best-only picks the best over
+    them and the new ones, save-all still fits and saves them.
+    """
     save_all = run.sreq.save_all_grid_models
+    to_score = run.scored_before(missing)
+    work = missing if save_all else to_score
+    total = len(work)
     done = 0
     run.tick(0, total, "grid")
 
     def on_outcome(o: Outcome) -> None:
         nonlocal done
+        if o.index not in run.trial_known:
+            run.trained += 1
         run.record(o)
-        run.trained += 1
         if save_all:
             run.save(o)
         done += 1
         run.tick(done, total, "grid")
 
-    run.run_tasks(missing, run.shared(with_final=save_all), on_outcome)
+    if work:
+        run.run_tasks(work, run.shared(with_final=save_all), on_outcome)
     if not save_all and run.scores:
         run.save_best(run.ranked()[:1])
 
