@@ -123,6 +123,6 @@ def test_save_all_fits_the_combinations_scored_before_without_scoring_them(
     save_all = _run(_en(save_all_grid_models=True), planted_store, registry)
     # The best is registered already (skipped as before); the 8 others come from the trials table.
     assert save_all.notes[:2] == ["1/9 already exist, training 8", "8/8 scored before (trials), scoring 0"]
-    assert (save_all.trained, len(save_all.saved)) == (0, 8)
+    assert (save_all.trained, len(save_all.saved)) == (8, 8)  # fitted and saved, not scored again
     assert registry.list()[1] == 9
     _same_model(save_all.best, best_only.best)

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -178,6 +178,8 @@ class SearchRun:
         if self.spec.family == "linear" and executor.name == "local":
             # A linear path costs milliseconds; a worker process costs seconds of start-up and copying.
             executor = LocalExecutor(n_jobs=1)
+        # Tasks travel with the known fold metrics of their own items only (a resumed search may know thousands).
+        sh = replace(sh, known={i: sh.known[i] for i, _ in items if i in sh.known})
         self._in_tasks = True
         try:
             for outcomes in executor.map_unordered(evaluate_chunk, chunks(self.spec, items, executor.n_jobs), sh):

@@ -22,8 +22,9 @@ Strategy = Callable[[SearchRun, list[Item], set[str]], None]
 def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """Score every missing combination; save each as it is done (save-all) or the best at the end.
 
-    Combinations scored before (the trials table) are not scored again; best-only picks the best over
-    them and the new ones, save-all still fits and saves them.
+    Combinations scored before (the trials table) are not scored again: best-only picks the best over
+    them and the new ones (``trained`` counts what was scored), save-all still fits and saves them
+    (``trained`` counts what was fitted, as before).
     """
     save_all = run.sreq.save_all_grid_models
     to_score = run.scored_before(missing)
@@ -34,9 +35,8 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
 
     def on_outcome(o: Outcome) -> None:
         nonlocal done
-        if o.index not in run.trial_known:
-            run.trained += 1
         run.record(o)
+        run.trained += 1
         if save_all:
             run.save(o)
         done += 1
