@@ -79,7 +79,7 @@ def _drop_registry_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS jobs, models, {VERSION_TABLE}"))
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS jobs, models, trials, {VERSION_TABLE}"))
     finally:
         engine.dispose()
 

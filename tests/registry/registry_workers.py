@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from walkforward.registry import DuplicateModelError, ModelStore, NewModel
+from walkforward.registry import Database, DuplicateModelError, ModelStore, NewModel, TrialStore
 
 
 def _new(fingerprint: str) -> NewModel:
@@ -43,3 +43,17 @@ def add_models(url: str, models_dir: str, fingerprints: list[str], barrier: Any,
                 results.put(("error", fingerprint, repr(exc)))
     finally:
         store.dispose()
+
+
+def record_trial(url: str, fingerprint: str, r2: float, barrier: Any, results: Any) -> None:
+    """Open the database, wait for the others, record one trial (all workers race on the same key)."""
+    database = Database.open(url)
+    try:
+        barrier.wait(timeout=60)
+        try:
+            written = TrialStore(database).record(fingerprint, "full", [{"fold": 1, "r2": r2}], r2)
+            results.put(("ok", r2, written))
+        except Exception as exc:  # reported to the parent, which fails the test
+            results.put(("error", r2, repr(exc)))
+    finally:
+        database.dispose()

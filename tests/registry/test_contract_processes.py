@@ -7,7 +7,7 @@ from pathlib import Path
 
 import registry_workers
 
-from walkforward.registry import ModelStore
+from walkforward.registry import FULL_FIDELITY, ModelStore, TrialScore, TrialStore
 
 
 def files_in(directory: Path) -> set[str]:
@@ -54,3 +54,26 @@ def test_concurrent_processes(store: ModelStore) -> None:
     assert total == 7
     assert store.get_by_fingerprint("same") == store.get(winners[0])
     assert files_in(store.models_dir) == {f"{r.id}.joblib" for r in page}
+
+
+def test_two_processes_recording_the_same_trial_both_succeed(store: ModelStore) -> None:
+    """Racing searches record one trial at once: neither fails, exactly one writes, its row stays."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    results = ctx.Queue()
+    fingerprint = "ab" * 32
+    procs = [
+        ctx.Process(target=registry_workers.record_trial, args=(store.url, fingerprint, r2, barrier, results))
+        for r2 in (0.1, 0.2)
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=90) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    assert sorted(kind for kind, _, _ in outcomes) == ["ok", "ok"], outcomes
+    winners = [r2 for _, r2, written in outcomes if written is True]
+    assert len(winners) == 1, outcomes
+    stored = TrialStore(store.database).scores([fingerprint], FULL_FIDELITY)
+    assert stored == {fingerprint: TrialScore([{"fold": 1, "r2": winners[0]}], winners[0])}

@@ -3,7 +3,8 @@
 Public names: :class:`Database` (the shared engine, migrations and transaction helper) and
 :func:`to_json`, :class:`ModelStore` (open, add, get, list, lineage, delete, sweep), the frozen
 records :class:`NewModel` and :class:`ModelRecord`, the artifact helpers and the registry's errors.
-The job store is :class:`walkforward.registry.jobs.JobStore`.
+:class:`TrialStore` keeps searches' per-combination fold scores (:class:`TrialScore`, at a fidelity
+such as :data:`FULL_FIDELITY`). The job store is :class:`walkforward.registry.jobs.JobStore`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from walkforward.registry.errors import (
 )
 from walkforward.registry.records import ModelRecord, NewModel
 from walkforward.registry.store import SORT_COLUMNS, ModelStore
+from walkforward.registry.trials import FULL_FIDELITY, TrialScore, TrialStore
 
 __all__ = [
+    "FULL_FIDELITY",
     "SORT_COLUMNS",
     "ArtifactIntegrityError",
     "ArtifactMissingError",
@@ -31,6 +34,8 @@ __all__ = [
     "ModelStore",
     "NewModel",
     "RegistryError",
+    "TrialScore",
+    "TrialStore",
     "load_artifact",
     "save_artifact",
     "to_json",

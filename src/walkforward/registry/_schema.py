@@ -79,5 +79,16 @@ jobs = sa.Table(
     sa.Index("ix_jobs_created_at", "created_at"),
 )
 
+#: Per-combination, per-fidelity fold scores of searches (0005): a killed search resumes from them.
+trials = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("fidelity", sa.String(128), primary_key=True),
+    sa.Column("fold_metrics", json_type(), nullable=False),
+    sa.Column("score", sa.Float(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: Alembic's bookkeeping table, named so the registry can share a database with other apps.
 VERSION_TABLE = "walkforward_registry_version"

@@ -7,14 +7,19 @@
   training 44"), and the registry's unique constraint makes racing searches save each model once.
 - With ``save_all_grid_models`` every combination is registered as soon as it is done (a killed
   search resumes with what is missing); otherwise only the best.
+- Every scored combination's fold metrics go to the registry's trials table as they arrive (batched:
+  one commit per second at most, and one when the tasks end or fail), best-only searches included,
+  so a killed search run again scores only what is missing ("40/56 scored before (trials), scoring 16").
 - Strategies (:mod:`walkforward.search.strategies`) propose and score combinations; this run owns the state.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +34,7 @@ from walkforward.model_selection.executors import Executor, LocalExecutor
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
-from walkforward.registry import DuplicateModelError, ModelRecord, ModelStore
+from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import SearchRequest
 from walkforward.search.tasks import Item, Outcome, Shared, chunks, evaluate_chunk
 from walkforward.training.data import explanation_sample, model_fingerprint, prepare
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 
 SearchProgress = Callable[[int, int, float | None, str], None]
 _DEAD_WORKER = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
+#: Longest time scored trials wait in memory before they are written (one commit costs ~10 ms on SQLite).
+_TRIAL_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -62,6 +69,11 @@ class SearchResult:
 def _max_abs_correlation(X: pd.DataFrame, y: np.ndarray) -> float:
     corr = X.corrwith(pd.Series(y, index=X.index)).abs()
     return float(corr.max()) if corr.notna().any() else 0.0
+
+
+def _from_json(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored fold-metrics dict as it was scored: JSON keeps NaN as ``None``."""
+    return {k: math.nan if v is None else v for k, v in metrics.items()}
 
 
 class SearchRun:
@@ -106,6 +118,11 @@ class SearchRun:
         self.saved: list[ModelRecord] = []
         self.duplicates = 0
         self.trained = 0
+        self.trials = TrialStore(registry.database)
+        self.trial_known: set[int] = set()  # combinations whose scores came from the trials table
+        self._pending: dict[str, tuple[list[dict[str, Any]], float]] = {}
+        self._in_tasks = False
+        self._flushed_at = time.monotonic()
 
     def _adapt_grid(self) -> None:
         """The spec's adaptive grid (the reference's reduced alphas), measured on training rows only."""
@@ -162,6 +179,9 @@ class SearchRun:
         if self.spec.family == "linear" and executor.name == "local":
             # A linear path costs milliseconds; a worker process costs seconds of start-up and copying.
             executor = LocalExecutor(n_jobs=1)
+        # Tasks travel with the known fold metrics of their own items only (a resumed search may know thousands).
+        sh = replace(sh, known={i: sh.known[i] for i, _ in items if i in sh.known})
+        self._in_tasks = True
         try:
             for outcomes in executor.map_unordered(evaluate_chunk, chunks(self.spec, items, executor.n_jobs), sh):
                 for o in outcomes:
@@ -176,13 +196,57 @@ class SearchRun:
                     "Rerun the same search to train only what is missing (use fewer workers if memory ran out)"
                 ) from None
             raise
+        finally:  # what was scored before a failure or an interrupt is kept
+            self._in_tasks = False
+            self.flush_trials()
 
     # -- bookkeeping
+    def scored_before(self, items: list[Item]) -> list[Item]:
+        """Take the scores of ``items`` found in the trials table (full fidelity); return the rest.
+
+        Found combinations join :attr:`scores` and :attr:`fold_metrics` (so tasks do not score them
+        again, see ``Shared.known``) and :attr:`trial_known`.
+        """
+        if not items:
+            return []
+        found = self.trials.scores([self.fps[i] for i, _ in items], FULL_FIDELITY)
+        n_folds = len(self.data.plan.folds)
+        todo: list[Item] = []
+        for i, combo in items:
+            trial = found.get(self.fps[i])
+            if trial is None or len(trial.fold_metrics) != n_folds:
+                todo.append((i, combo))
+                continue
+            self.fold_metrics[i] = [_from_json(m) for m in trial.fold_metrics]
+            self.scores[i] = trial.score if trial.score is not None else math.nan
+            self.trial_known.add(i)
+        if len(todo) < len(items):
+            msg = f"{len(items) - len(todo)}/{len(items)} scored before (trials), scoring {len(todo)}"
+            log.info(msg)
+            self.notes.append(msg)
+        return todo
+
     def record(self, o: Outcome) -> None:
-        """Keep a scored combination's score (and its fold metrics, unless a fallback replaced them)."""
-        self.scores[o.index] = summarize(o.fold_metrics, self.spec.score_key)[1]
+        """Keep a scored combination's score (and its fold metrics, unless a fallback replaced them).
+
+        New fold metrics are also queued for the trials table: written at most a second later during
+        tasks (see :meth:`run_tasks`), at once otherwise.
+        """
+        score = summarize(o.fold_metrics, self.spec.score_key)[1]
+        self.scores[o.index] = score
         if o.fallback is None:
             self.fold_metrics[o.index] = o.fold_metrics
+            if o.index not in self.trial_known:
+                self._pending[self.fps[o.index]] = (o.fold_metrics, score)
+        if not self._in_tasks or time.monotonic() - self._flushed_at >= _TRIAL_FLUSH_SECONDS:
+            self.flush_trials()
+
+    def flush_trials(self) -> None:
+        """Write the queued trials (one transaction; trials another search wrote first are kept)."""
+        self._flushed_at = time.monotonic()
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self.trials.record_many(FULL_FIDELITY, pending)
 
     def best_so_far(self) -> float | None:
         return max(self.scores.values()) if self.scores else None

@@ -18,9 +18,16 @@ Strategy = Callable[[SearchRun, list[Item], set[str]], None]
 
 
 def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Score every missing combination; save each as it is done (save-all) or the best at the end."""
-    total = len(missing)
+    """Score every missing combination; save each as it is done (save-all) or the best at the end.
+
+    Combinations scored before (the trials table) are not scored again: best-only picks the best over
+    them and the new ones (``trained`` counts what was scored), save-all still fits and saves them
+    (``trained`` counts what was fitted, as before).
+    """
     save_all = run.sreq.save_all_grid_models
+    to_score = run.scored_before(missing)
+    work = missing if save_all else to_score
+    total = len(work)
     done = 0
     run.tick(0, total, "grid")
 
@@ -33,7 +40,8 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
         done += 1
         run.tick(done, total, "grid")
 
-    run.run_tasks(missing, run.shared(with_final=save_all), on_outcome)
+    if work:
+        run.run_tasks(work, run.shared(with_final=save_all), on_outcome)
     if not save_all and run.scores:
         run.save_best(run.ranked()[:1])
 

@@ -1,0 +1,135 @@
+"""The TrialStore contract and migration 0005, on every backend (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from walkforward.errors import InvalidInputError
+from walkforward.registry import FULL_FIDELITY, ModelStore, TrialScore, TrialStore
+from walkforward.registry._schema import VERSION_TABLE, metadata
+from walkforward.registry.database import alembic_config
+
+FOLDS = [{"fold": 1, "r2": 0.02, "rmse": 0.5, "n": 40}, {"fold": 2, "r2": -0.01, "rmse": 0.6, "n": 40}]
+
+
+def _fp() -> str:
+    return uuid.uuid4().hex + uuid.uuid4().hex  # 64 hex, like a model fingerprint
+
+
+@pytest.fixture()
+def trials(store: ModelStore) -> Iterator[TrialStore]:
+    yield TrialStore(store.database)
+
+
+def test_a_recorded_trial_reads_back_and_a_second_record_keeps_the_first(trials: TrialStore) -> None:
+    fp = _fp()
+    assert trials.record(fp, FULL_FIDELITY, FOLDS, 0.005) is True
+    assert trials.scores([fp], FULL_FIDELITY) == {fp: TrialScore(FOLDS, 0.005)}
+    # Idempotent: recording it again (other metrics, as a racing search might) keeps the stored row.
+    assert trials.record(fp, FULL_FIDELITY, [{"fold": 1, "r2": 0.9}], 0.9) is False
+    fold_metrics, score = trials.scores([fp], FULL_FIDELITY)[fp]
+    assert (fold_metrics, score) == (FOLDS, 0.005)
+
+
+def test_fidelities_are_kept_apart_and_absent_trials_left_out(trials: TrialStore) -> None:
+    fp, other = _fp(), _fp()
+    trials.record(fp, FULL_FIDELITY, FOLDS, 0.005)
+    trials.record(fp, "rounds=50;folds=2", FOLDS[:1], 0.02)
+    assert trials.scores([fp, other], FULL_FIDELITY) == {fp: TrialScore(FOLDS, 0.005)}
+    assert trials.scores([fp, other], "rounds=50;folds=2") == {fp: TrialScore(FOLDS[:1], 0.02)}
+    assert trials.scores([other], FULL_FIDELITY) == {} and trials.scores([], FULL_FIDELITY) == {}
+
+
+def test_non_finite_values_are_stored_as_null(trials: TrialStore) -> None:
+    fp = _fp()
+    trials.record(fp, FULL_FIDELITY, [{"fold": 1, "r2": float("nan")}], float("inf"))
+    assert trials.scores([fp], FULL_FIDELITY)[fp] == TrialScore([{"fold": 1, "r2": None}], None)
+
+
+def test_many_trials_are_written_and_read_in_chunks(trials: TrialStore) -> None:
+    scored = {_fp(): ([{"fold": 1, "r2": i / 1000}], i / 1000) for i in range(1203)}
+    first = dict(list(scored.items())[:300])
+    assert trials.record_many(FULL_FIDELITY, first) == 300
+    assert trials.record_many(FULL_FIDELITY, scored) == 903  # the first 300 are kept, not rewritten
+    found = trials.scores([*scored, _fp()], FULL_FIDELITY)
+    assert found == {fp: TrialScore(m, s) for fp, (m, s) in scored.items()}
+
+
+def test_delete_removes_every_fidelity_or_only_the_given_one(trials: TrialStore) -> None:
+    a, b = _fp(), _fp()
+    for fp in (a, b):
+        trials.record(fp, FULL_FIDELITY, FOLDS, 0.1)
+        trials.record(fp, "rounds=50", FOLDS, 0.2)
+    assert trials.delete([a], fidelity="rounds=50") == 1
+    assert set(trials.scores([a, b], FULL_FIDELITY)) == {a, b}
+    assert set(trials.scores([a, b], "rounds=50")) == {b}
+    assert trials.delete([a, b, _fp()]) == 3
+    assert trials.scores([a, b], FULL_FIDELITY) == {} and trials.delete([]) == 0
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "fidelity"), [("", "full"), ("f" * 65, "full"), ("abc", ""), ("abc", "x" * 129)]
+)
+def test_invalid_keys_are_refused(trials: TrialStore, fingerprint: str, fidelity: str) -> None:
+    with pytest.raises(InvalidInputError):
+        trials.record(fingerprint, fidelity, FOLDS, 0.1)
+    assert trials.scores([fingerprint], fidelity) == {}
+
+
+def test_json_unsafe_metrics_are_refused(trials: TrialStore) -> None:
+    with pytest.raises(InvalidInputError, match="fold_metrics"):
+        trials.record(_fp(), FULL_FIDELITY, [{"fold": 1, "model": object()}], 0.1)
+
+
+def _version(url: str) -> list[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [str(v) for v in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_the_trials_table_to_a_0004_database_and_drops_it_again(
+    backend_url: str, models_dir: Path, new_model
+) -> None:
+    if backend_url.startswith("sqlite:///"):
+        Path(str(make_url(backend_url).database)).parent.mkdir(parents=True, exist_ok=True)
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", backend_url.replace("%", "%%"))
+    command.upgrade(config, "0004")
+    assert _version(backend_url) == ["0004"]
+
+    # Opening the store migrates to head; the models written before are untouched.
+    fp = _fp()
+    with ModelStore.open(backend_url, models_dir) as store:
+        record = store.add(new_model(), "artifact")
+        trials = TrialStore(store.database)
+        assert trials.record(fp, FULL_FIDELITY, FOLDS, 0.005)
+    assert _version(backend_url) == ["0005"]
+
+    command.downgrade(config, "0004")
+    engine = sa.create_engine(backend_url)
+    try:
+        assert "trials" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    with ModelStore.open(backend_url, models_dir) as store:
+        assert store.get(record.id) == record
+        assert TrialStore(store.database).scores([fp], FULL_FIDELITY) == {}  # the table is new and empty
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
