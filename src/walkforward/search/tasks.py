@@ -25,6 +25,8 @@ from walkforward.training.fit import apply_fallback
 log = logging.getLogger(__name__)
 
 Item = tuple[int, dict[str, Any]]
+#: The most units of work (combinations sharing one fit) in one task.
+MAX_UNITS = 32
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ def chunks(spec: AlgorithmSpec, items: list[Item], n_workers: int) -> list[list[
         units.setdefault(key, []).append(item)
     if spec.path_param is not None:
         return list(units.values())
-    n_tasks = max(1, min(len(units), 2 * n_workers))
+    # 2 tasks per worker, but no task over MAX_UNITS units: a task's scores are kept (trials) when it
+    # ends, so a killed search loses at most a task's worth of work per worker.
+    n_tasks = max(1, min(len(units), 2 * n_workers), -(-len(units) // MAX_UNITS))
 
     def cost(unit: list[Item]) -> float:  # boosting time grows with trees and leaves
         p = unit[0][1]
