@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -72,14 +73,19 @@ class Search:
             start_new_session=True,
         )
         self.lines: list[str] = []
-        self.stdout = ""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.out: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.lines), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line.rstrip("\n"))
 
     def tree(self) -> set[int]:
         """The pids of this process and its descendants (the loky workers, resource trackers)."""
@@ -95,10 +101,10 @@ class Search:
         return pids
 
     def wait(self, timeout: float = 300) -> int:
-        out, _ = self.proc.communicate(timeout=timeout)
-        self._reader.join(timeout=10)
-        self.stdout = out
-        return self.proc.returncode
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return code
 
 
 def _saved(db: Path) -> int:
