@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, TextColumn
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out, state
 from walkforward.cli.data import _demo_data, _show_dataset
 from walkforward.cli.options import request_command
+from walkforward.errors import WalkforwardError
 from walkforward.features.demo import DEFAULT_SYMBOLS
 from walkforward.features.indicators import FEATURE_SET_VERSION
 from walkforward.reports import model_dict, search_dict
@@ -18,21 +25,102 @@ from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
 
 
-def _search_progress(json_out: bool, label: str) -> tuple[Progress, Callable[[int, int, float | None, str], None]]:
-    progress = Progress(
-        *Progress.get_default_columns(),
-        TextColumn("{task.fields[best]}"),
-        console=err,
-        transient=True,
-        disable=json_out,
-    )
-    task = progress.add_task(label, total=None, best="")
+def _duration(seconds: float) -> str:
+    """``42s``, ``1m40s``, ``3h12m``: short enough for a progress line."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
-    def update(done: int, total: int, best: float | None, msg: str) -> None:
+
+class SearchProgressView:
+    """A search's progress: a rich bar with ETA on a terminal, else a plain stderr line every interval.
+
+    A piped or logged search would otherwise print nothing for minutes. The plain line comes from a
+    timer thread, so it appears even while one long task runs; the interval is
+    ``WALKFORWARD_PROGRESS_INTERVAL`` seconds (default 10). Call the object as the search's
+    ``progress`` callback and use it as a context manager around the search.
+    """
+
+    def __init__(self, label: str, *, json_out: bool) -> None:
+        self.label = label
+        self.plain = not err.is_terminal
+        self.interval = float(os.environ.get("WALKFORWARD_PROGRESS_INTERVAL") or 10)
+        self.bar = Progress(
+            *Progress.get_default_columns(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[best]}"),
+            console=err,
+            transient=True,
+            disable=json_out or self.plain,
+        )
+        self.task = self.bar.add_task(label, total=None, best="")
+        self.started = time.monotonic()
+        self.first_tick: float | None = None
+        self.state: tuple[int, int, float | None, str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, done: int, total: int, best: float | None, msg: str) -> None:
+        if self.first_tick is None:
+            self.first_tick = time.monotonic()
+        self.state = (done, total, best, msg)
         text = "" if best is None else f"best so far {best:.5g}"
-        progress.update(task, completed=done, total=total, description=f"{msg} {done}/{total}", best=text)
+        self.bar.update(self.task, completed=done, total=total, description=f"{msg} {done}/{total}", best=text)
 
-    return progress, update
+    def line(self) -> str:
+        """``grid 120/19208 (0.6%), best so far 0.0123, elapsed 1m40s, ETA 3h12m``."""
+        now = time.monotonic()
+        elapsed = _duration(now - self.started)
+        if self.state is None or self.first_tick is None:
+            return f"{self.label}: preparing data and folds, elapsed {elapsed}"
+        done, total, best, msg = self.state
+        pct = 100.0 * done / total if total else 100.0
+        eta = _duration((now - self.first_tick) / done * (total - done)) if done else "unknown"
+        best_text = "" if best is None else f", best so far {best:.4g}"
+        return f"{msg} {done}/{total} ({pct:.1f}%){best_text}, elapsed {elapsed}, ETA {eta}"
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            err.print(self.line(), markup=False, highlight=False, soft_wrap=True)
+
+    def __enter__(self) -> SearchProgressView:
+        self.bar.__enter__()
+        if self.plain:
+            self._thread = threading.Thread(target=self._beat, name="search-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.bar.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[list[int]]:
+    """Turn the first SIGINT or SIGTERM into KeyboardInterrupt, so ``finally`` blocks stop the workers.
+
+    Python's default SIGTERM ends the process at once: no ``finally``, no executor shutdown, and the
+    pool's memmaps and semaphores stay in /dev/shm. Later signals are only recorded, so a second
+    Ctrl-C cannot cut the clean-up short. Yields the signals received.
+    """
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+        if len(caught) == 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command()
@@ -53,9 +141,8 @@ def demo(
     grid = {"algorithm": "elasticnet_regression", "search": "grid", "save_all_grid_models": True, "explain": False}
     sreq = parse(SearchRequest, {**data, **grid})
     registry, store = _registry(), _store()
-    progress, update = _search_progress(json_out, "elastic-net grid")
-    with progress:
-        result = run_search(sreq, store=store, registry=registry, progress=update)
+    with SearchProgressView("elastic-net grid", json_out=json_out) as view:
+        result = run_search(sreq, store=store, registry=registry, progress=view)
         best = explain_registered(result.best.id, store=store, registry=registry) if result.best else None
     if json_out:
         _emit_json({"search": search_dict(result), "best": model_dict(best) if best else None})
@@ -112,13 +199,26 @@ def search_cmd(
     from walkforward.search import run_search
 
     registry = _registry()
-    progress, update = _search_progress(json_out, f"{req.search} search")
+    before = registry.list(limit=1)[1]
     runner = make_executor(executor, scheduler=scheduler, n_jobs=n_jobs)
-    try:
-        with progress:
-            result = run_search(req, store=_store(), registry=registry, progress=update, executor=runner)
-    finally:
-        runner.close()
+    with _interruptible() as caught:
+        try:
+            try:
+                with SearchProgressView(f"{req.search} search", json_out=json_out) as view:
+                    result = run_search(req, store=_store(), registry=registry, progress=view, executor=runner)
+            finally:
+                runner.close()
+        except (KeyboardInterrupt, WalkforwardError):
+            if not caught:  # an error of its own, not a worker dying of our signal
+                raise
+            saved = registry.list(limit=1)[1] - before
+            err.print(
+                f"interrupted: {saved} models saved; rerun the same command to train only what is missing",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(128 + caught[0]) from None
     if json_out:
         _emit_json(search_dict(result))
         return

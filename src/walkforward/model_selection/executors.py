@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+import shutil
+import weakref
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from walkforward.errors import InvalidInputError, WalkforwardError
@@ -35,29 +38,59 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Worker processes on this machine (joblib's loky backend); ``n_jobs=1`` runs in-process."""
+    """Worker processes on this machine (joblib's loky backend); ``n_jobs=1`` runs in-process.
+
+    The executor owns what its pool puts in shared memory for its lifetime: memmaps go to a run
+    folder of its own (:func:`~walkforward.model_selection.cleanup.make_run_folder`), made on first
+    use. :meth:`close` closes any unfinished task stream (joblib then aborts: it kills the workers
+    and deletes their memmaps, as it does for an exception or KeyboardInterrupt while waiting) and
+    removes the run folder. The idle workers of a finished stream stay in joblib's reusable pool
+    (shared with scikit-learn's own ``n_jobs``) and exit after its idle timeout or with the process.
+    """
 
     name = "local"
 
     def __init__(self, n_jobs: int | None = None) -> None:
         self.n_jobs = n_jobs or max(1, os.cpu_count() or 1)
+        self._folder: Path | None = None
+        self._streams: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
+
+    def _temp_folder(self) -> str:
+        if self._folder is None:
+            from walkforward.model_selection.cleanup import make_run_folder
+
+            self._folder = make_run_folder()
+        return str(self._folder)
 
     def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
         if self.n_jobs == 1 or len(items) <= 1:
-            for item in items:
-                yield fn(item, shared)
-            return
+            return (fn(item, shared) for item in items)
+        stream = self._stream(fn, items, shared)
+        self._streams.add(stream)
+        return stream
+
+    def _stream(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Generator[Any, None, None]:
         from joblib import Parallel, delayed
 
         # Large arrays in ``shared`` are memory-mapped to the workers by joblib, not copied per task.
-        parallel = Parallel(n_jobs=self.n_jobs, backend="loky", return_as="generator_unordered")
+        parallel = Parallel(
+            n_jobs=self.n_jobs, backend="loky", return_as="generator_unordered", temp_folder=self._temp_folder()
+        )
         yield from parallel(delayed(fn)(item, shared) for item in items)
 
     def joblib_backend(self) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext()
+        from joblib import parallel_config
+
+        # scikit-learn's own n_jobs (the halving search) memory-maps into the same run folder.
+        return parallel_config(temp_folder=self._temp_folder())
 
     def close(self) -> None:
-        return None
+        for stream in list(self._streams):
+            stream.close()  # GeneratorExit inside joblib's Parallel: it kills the workers and cleans up
+        self._streams.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 class DaskExecutor:

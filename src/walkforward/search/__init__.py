@@ -6,6 +6,7 @@ import logging
 
 from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
+from walkforward.model_selection.cleanup import sweep_leftovers
 from walkforward.model_selection.executors import Executor, make_executor
 from walkforward.registry import ModelStore
 from walkforward.request import SearchRequest, SearchStrategy
@@ -26,6 +27,7 @@ def run_search(
     """Run a search and register its models (all, or the best); an executor is made if none is given."""
     if sreq.search == SearchStrategy.NONE:
         raise InvalidInputError("search is 'none': use grid, halving or optuna (or `train` for a single run)")
+    sweep_leftovers(registry)  # what a killed run left: dead processes' pool files, orphan artifacts
     own = executor is None
     executor = executor or make_executor("local")
     try:
