@@ -11,8 +11,7 @@ from rich.progress import Progress, TextColumn
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out, state
 from walkforward.cli.data import _demo_data, _show_dataset
 from walkforward.cli.options import request_command
-from walkforward.features.demo import DEFAULT_SYMBOLS
-from walkforward.features.indicators import FEATURE_SET_VERSION
+from walkforward.features import DEFAULT_SYMBOLS, FEATURE_SET_VERSION
 from walkforward.reports import model_dict, search_dict
 from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
