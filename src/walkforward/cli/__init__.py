@@ -23,10 +23,10 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import Progress
 
-from walkforward.config import Settings, load_settings
 from walkforward.errors import WalkforwardError
 
 if TYPE_CHECKING:
+    from walkforward.config import Settings
     from walkforward.features.store import FeatureStore
     from walkforward.registry import ModelStore
 
@@ -50,6 +50,8 @@ state = _State()
 
 @app.callback()
 def _setup() -> None:
+    from walkforward.config import load_settings  # pydantic-settings: not needed by --help
+
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
