@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, TextColumn
 
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out, state
 from walkforward.cli.data import _demo_data, _show_dataset
@@ -16,8 +15,13 @@ from walkforward.reports import model_dict, search_dict
 from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 
 def _search_progress(json_out: bool, label: str) -> tuple[Progress, Callable[[int, int, float | None, str], None]]:
+    from rich.progress import Progress, TextColumn
+
     progress = Progress(
         *Progress.get_default_columns(),
         TextColumn("{task.fields[best]}"),
@@ -78,6 +82,8 @@ def demo(
 @request_command(TrainRequest)
 def train_cmd(req: TrainRequest, json_out: JsonOpt = False) -> None:
     """Train one model over walk-forward folds, evaluate it, and register it with its artifact."""
+    from rich.progress import Progress
+
     from walkforward.training import train
 
     registry = _registry()
