@@ -67,8 +67,7 @@ class SearchStrategy(StrEnum):
 class DataRequest(BaseModel):
     """A data set and its folds: what ``walkforward dataset`` shows and every training run starts from."""
 
-    # defer_build: the validators are built on first validation, not when `--help` imports this module.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: str = Field(max_length=200, description="Primary symbol then context symbols, e.g. AAPL,QQQ,VIX.")
     target_col: str = Field(default="close", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Price column to predict.")
