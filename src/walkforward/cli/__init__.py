@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import Progress
 
-from walkforward.config import Settings, load_settings
 from walkforward.errors import WalkforwardError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from walkforward.config import Settings
     from walkforward.features.store import FeatureStore
     from walkforward.registry import ModelStore
 
@@ -50,6 +50,10 @@ state = _State()
 
 @app.callback()
 def _setup() -> None:
+    from rich.logging import RichHandler
+
+    from walkforward.config import load_settings  # pydantic-settings: not needed by --help
+
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -77,6 +81,8 @@ def _emit_json(payload: Any) -> None:
 
 
 def _ingest_progress(total: int, json_out: bool) -> tuple[Progress, Callable[[str], None]]:
+    from rich.progress import Progress
+
     progress = Progress(console=err, transient=True, disable=json_out)
     task = progress.add_task("ingest", total=total)
     return progress, lambda msg: progress.update(task, advance=1, description=msg)

@@ -21,9 +21,7 @@ from walkforward.cli import (
 )
 from walkforward.cli.options import request_command
 from walkforward.domain import SplitScheme, parse_symbols
-from walkforward.features.demo import DEFAULT_SYMBOLS
-from walkforward.features.indicators import FEATURE_SET_VERSION
-from walkforward.features.pipeline import summary_dict
+from walkforward.features import DEFAULT_SYMBOLS, FEATURE_SET_VERSION
 from walkforward.reports import dataset_dict
 from walkforward.reports.tables import dataset_tables, ingest_table, symbols_table
 from walkforward.request import DataRequest
@@ -44,6 +42,8 @@ def demo_data(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a deterministic synthetic market through the feature pipeline."""
+    from walkforward.features.pipeline import summary_dict
+
     rows = _demo_data(days, symbols, seed, split_scheme, options, json_out)
     if json_out:
         _emit_json([summary_dict(r) for r in rows])
@@ -75,7 +75,7 @@ def ingest(
     json_out: JsonOpt = False,
 ) -> None:
     """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
-    from walkforward.features.pipeline import ingest_paths
+    from walkforward.features.pipeline import ingest_paths, summary_dict
 
     progress, step = _ingest_progress(2 * len(paths), json_out)
     with progress:

@@ -9,20 +9,21 @@ import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out, state
 from walkforward.cli.data import _demo_data, _show_dataset
 from walkforward.cli.options import request_command
 from walkforward.errors import WalkforwardError
-from walkforward.features.demo import DEFAULT_SYMBOLS
-from walkforward.features.indicators import FEATURE_SET_VERSION
+from walkforward.features import DEFAULT_SYMBOLS, FEATURE_SET_VERSION
 from walkforward.reports import model_dict, search_dict
 from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
+
+if TYPE_CHECKING:
+    pass
 
 
 def _duration(seconds: float) -> str:
@@ -48,6 +49,8 @@ class SearchProgressView:
         self.label = label
         self.plain = not err.is_terminal
         self.interval = float(os.environ.get("WALKFORWARD_PROGRESS_INTERVAL") or 10)
+        from rich.progress import Progress, TextColumn, TimeElapsedColumn  # on first use: fast --help
+
         self.bar = Progress(
             *Progress.get_default_columns(),
             TimeElapsedColumn(),
@@ -166,6 +169,8 @@ def demo(
 @request_command(TrainRequest)
 def train_cmd(req: TrainRequest, json_out: JsonOpt = False) -> None:
     """Train one model over walk-forward folds, evaluate it, and register it with its artifact."""
+    from rich.progress import Progress
+
     from walkforward.training import train
 
     registry = _registry()

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from walkforward.features import DEFAULT_SYMBOLS
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "MSFT", "QQQ", "VIX")
 BARS_PER_DAY = 390
 _OPEN_MINUTE = 9 * 60 + 30
 _LEAD_LAG_BARS = 5

@@ -21,10 +21,9 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from walkforward.domain import BAR_COLUMNS, RAW_PRICE_COLUMNS
+from walkforward.features import FEATURE_SET_VERSION as FEATURE_SET_VERSION  # re-exported
 
 logger = logging.getLogger(__name__)
-
-FEATURE_SET_VERSION: str = "v1"
 
 #: Scaling groups: ``bounded`` oscillators are passed through, ``robust`` (volume/counts) get a
 #: RobustScaler, ``regime`` columns are categorical integers, everything else is ``standard``.

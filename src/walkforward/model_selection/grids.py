@@ -11,14 +11,14 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from walkforward.errors import InvalidInputError
 from walkforward.models.catalog import AlgorithmSpec, grid_names
 from walkforward.models.params import check_value
 
 
 def _check_values(name: str, values: Any) -> list[Any]:
+    import numpy as np
+
     if not isinstance(values, list | tuple) or not values:
         raise InvalidInputError(f"{name} must be a non-empty list of values, e.g. {name}=[0.001, 0.01]")
     for v in values:
@@ -57,6 +57,8 @@ def resolve_grid(
 
 
 def grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
+    import numpy as np
+
     return int(np.prod([len(v) for v in grid.values()])) if grid else 1
 
 

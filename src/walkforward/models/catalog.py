@@ -7,7 +7,8 @@ adaptive grid. Adding an algorithm is one more entry in :data:`ALGORITHMS` (see 
 Tree boosters get ``n_jobs=1`` by default: several fits run side by side in worker processes, and a
 booster using every core inside each of them oversubscribes the machine (measured 6-15x slower).
 Estimator classes are imported inside the factories so that importing the catalog (the CLI does, for
-its ``--algorithm`` choices) costs no scikit-learn, LightGBM or XGBoost import.
+its ``--algorithm`` choices) costs no scikit-learn, LightGBM or XGBoost import; the fast grid
+evaluators (and numpy) are imported on their first call, for the same reason.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from walkforward.errors import InvalidInputError
-from walkforward.model_selection import evaluators
 from walkforward.models.params import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, UNIT, Range, check_value
 
 if TYPE_CHECKING:
+    import numpy as np
     from sklearn.base import BaseEstimator
 
     from walkforward.model_selection.evaluators import PreparedFold
@@ -45,7 +44,7 @@ class Algorithm(StrEnum):
 
 Task = Literal["regression", "classification"]
 Family = Literal["linear", "tree"]
-GridEvaluator = Callable[["AlgorithmSpec", Sequence[Mapping[str, Any]], "PreparedFold"], list[np.ndarray]]
+GridEvaluator = Callable[["AlgorithmSpec", Sequence[Mapping[str, Any]], "PreparedFold"], list["np.ndarray"]]
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,8 @@ class AlgorithmSpec:
 
     def probe(self, hyperparameters: Mapping[str, Any]) -> None:
         """Fit on 40 synthetic rows so that the library judges what no range declares (a bad type, say)."""
+        import numpy as np
+
         rng = np.random.default_rng(0)
         X = rng.normal(size=(40, 3))
         y = (X[:, 0] > 0).astype(np.int64) if self.is_classifier else X[:, 0] + rng.normal(scale=0.1, size=40)
@@ -197,8 +198,39 @@ def _lgbm_classifier(**p: Any) -> BaseEstimator:
 
 
 def _zeroed_coefficients(estimator: Any) -> str | None:
+    import numpy as np
+
     coef = getattr(estimator, "coef_", None)
     return "elastic net zeroed every coefficient" if coef is not None and not np.any(coef) else None
+
+
+# ------------------------------------------------------------------- fast evaluators, imported when called
+
+
+def _elasticnet_path(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
+    from walkforward.model_selection.evaluators import elasticnet_path
+
+    return elasticnet_path(spec, combos, fold)
+
+
+def _lightgbm_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
+    from walkforward.model_selection.evaluators import lightgbm_binned
+
+    return lightgbm_binned(spec, combos, fold)
+
+
+def _random_forest_staged(
+    spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold
+) -> list[np.ndarray]:
+    from walkforward.model_selection.evaluators import random_forest_staged
+
+    return random_forest_staged(spec, combos, fold)
+
+
+def _xgboost_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
+    from walkforward.model_selection.evaluators import xgboost_binned
+
+    return xgboost_binned(spec, combos, fold)
 
 
 # ---------------------------------------------------------------------------------------------- families
@@ -286,12 +318,12 @@ def _booster(name: str, task: Task, factory: Callable[..., BaseEstimator], lgbm:
         defaults = {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40}
         return AlgorithmSpec(
             name, task, "tree", factory, {**defaults, **_LGBM_DEFAULTS}, _LGBM_RANGES, _LGBM_GRID, _LGBM_NAMES,
-            evaluator=evaluators.lightgbm_binned, rounds_param="n_estimators",
+            evaluator=_lightgbm_binned, rounds_param="n_estimators",
         )  # fmt: skip
     defaults = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8}
     return AlgorithmSpec(
         name, task, "tree", factory, {**defaults, **_XGB_DEFAULTS}, _XGB_RANGES, _XGB_GRID, _XGB_NAMES,
-        evaluator=evaluators.xgboost_binned, rounds_param="n_estimators",
+        evaluator=_xgboost_binned, rounds_param="n_estimators",
     )  # fmt: skip
 
 
@@ -311,7 +343,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                 "l1_ratio": [0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99],
             },
             grid_names={"alpha_grid": "alpha", "l1_ratio_grid": "l1_ratio"},
-            evaluator=evaluators.elasticnet_path,
+            evaluator=_elasticnet_path,
             path_param="alpha",
             # The reference's OLS fallback: an elastic net with every coefficient at zero predicts a constant.
             fallback=Fallback("linear_regression", _zeroed_coefficients),
@@ -326,7 +358,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             _RF_RANGES,
             _RF_GRID,
             _RF_NAMES,
-            evaluator=evaluators.random_forest_staged,
+            evaluator=_random_forest_staged,
             rounds_param="n_estimators",
         ),
         _booster("xgboost_regressor", "regression", _xgb_regressor, lgbm=False),
@@ -350,7 +382,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             _RF_RANGES,
             _RF_GRID,
             _RF_NAMES,
-            evaluator=evaluators.random_forest_staged,
+            evaluator=_random_forest_staged,
             rounds_param="n_estimators",
         ),
         _booster("xgboost_classifier", "classification", _xgb_classifier, lgbm=False),

@@ -14,8 +14,6 @@ import re
 import tempfile
 from pathlib import Path
 
-import joblib
-
 from walkforward.errors import InvalidInputError
 from walkforward.registry.errors import ArtifactIntegrityError, ArtifactMissingError
 
@@ -79,6 +77,8 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
     >>> load_artifact(path, sha)  # doctest: +SKIP
     {'coef': [1.0]}
     """
+    import joblib  # here, not at import: joblib loads numpy, which listing models does not need
+
     name = artifact_file_name(model_id)
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / name
@@ -121,4 +121,6 @@ def load_artifact(path: Path, expected_sha256: str) -> object:
             f"model artifact {path} was changed or truncated since it was saved (sha256 {actual}, "
             f"expected {expected_sha256}); refusing to unpickle it: retrain the model or restore the file"
         )
+    import joblib
+
     return joblib.load(io.BytesIO(data))

@@ -8,24 +8,25 @@ turns driver errors into :class:`~walkforward.registry.RegistryError`.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from walkforward.errors import InvalidInputError
+from walkforward.registry._schema import VERSION_TABLE
 from walkforward.registry.errors import DuplicateModelError, RegistryError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "walkforward_write"
@@ -39,6 +40,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def _json_safe(value: Any) -> Any:
     """Numpy scalars/arrays to Python, tuples to lists, NaN and +-inf to ``None``."""
+    import numpy as np  # here, not at import: reading the registry needs no numpy
+
     if isinstance(value, np.ndarray):
         value = value.tolist()
     elif isinstance(value, np.generic):
@@ -124,6 +127,8 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at the registry's migrations (no URL, no connection set)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     return config
@@ -228,6 +233,11 @@ class Database:
         One locked transaction, so processes opening a fresh database at once migrate in turn: on
         PostgreSQL an advisory lock, on SQLite the write lock of ``BEGIN IMMEDIATE``.
         """
+        if self._at_head():
+            return  # up to date: skip importing Alembic (0.5 s of every command's start-up)
+        from alembic import command
+        from alembic.util import CommandError
+
         config = alembic_config()
         try:
             with self.transaction(write=True) as conn:
@@ -239,3 +249,48 @@ class Database:
             raise RegistryError(
                 f"cannot migrate the registry schema: {exc} (was the database written by a newer walkforward?)"
             ) from exc
+
+    def _at_head(self) -> bool:
+        """Whether the version table already names exactly the migrations' heads (read without Alembic)."""
+        heads = _head_revisions()
+        if heads is None:
+            return False
+        with self.transaction() as conn:
+            if not sa.inspect(conn).has_table(VERSION_TABLE):
+                return False
+            table = sa.table(VERSION_TABLE, sa.column("version_num"))
+            current = {row[0] for row in conn.execute(sa.select(table.c.version_num))}
+        return current == heads
+
+
+@functools.cache
+def _head_revisions() -> frozenset[str] | None:
+    """The head revisions of ``migrations/versions``, read from the files' literal ``revision`` and
+    ``down_revision`` (a revision no other names as its parent is a head).
+
+    ``None`` when a file does not spell them as literals: :meth:`Database.migrate` then asks Alembic.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        found: dict[str, Any] = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except (ValueError, TypeError, SyntaxError):
+                    return None
+        revision, down = found.get("revision"), found.get("down_revision", "missing")
+        if not isinstance(revision, str) or down == "missing":
+            return None
+        revisions.add(revision)
+        parents.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - parents) or None
