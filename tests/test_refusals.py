@@ -65,7 +65,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("embargo", {"embargo": -1}, "invalid embargo=-1"),
     ("path-symbol", {"symbol": "../etc"}, "invalid symbol '../etc'"),
-    ("search", {"search": "exhaustive"}, "invalid search='exhaustive': Input should be 'none', 'grid'"),
+    ("search", {"search": "exhaustive"}, "invalid search='exhaustive': Input should be 'none', 'auto', 'grid'"),
     ("lookforward-zero", {"lookforward": 0}, "invalid lookforward=0"),
     (
         "grid-size",

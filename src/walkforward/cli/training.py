@@ -91,7 +91,8 @@ class SearchProgressView:
 
     def __enter__(self) -> SearchProgressView:
         self.bar.__enter__()
-        if self.plain:
+        if self.plain:  # a line at once, one per interval, and the last state at the end
+            err.print(self.line(), markup=False, highlight=False, soft_wrap=True)
             self._thread = threading.Thread(target=self._beat, name="search-progress", daemon=True)
             self._thread.start()
         return self
@@ -100,6 +101,8 @@ class SearchProgressView:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            if self.state is not None:
+                err.print(self.line(), markup=False, highlight=False, soft_wrap=True)
         self.bar.__exit__(None, None, None)
 
 
@@ -209,7 +212,7 @@ def search_cmd(
     with _interruptible() as caught:
         try:
             try:
-                with SearchProgressView(f"{req.search} search", json_out=json_out) as view:
+                with SearchProgressView(f"{req.strategy()} search", json_out=json_out) as view:
                     result = run_search(req, store=_store(), registry=registry, progress=view, executor=runner)
             finally:
                 runner.close()
