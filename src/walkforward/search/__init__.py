@@ -37,7 +37,7 @@ def run_search(
         msg = f"{len(run.combos) - len(missing)}/{len(run.combos)} already exist, training {len(missing)}"
         log.info("%s (cohort %s)", msg, run.cohort_id)
         run.notes.append(msg)
-        strategy = sreq.strategy()
+        strategy = run.strategy
         if sreq.search == SearchStrategy.AUTO:
             run.notes.append(
                 f"search=auto: {strategy.value} for {len(run.combos):,} combinations "

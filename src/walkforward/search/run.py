@@ -37,7 +37,7 @@ from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import SearchRequest
 from walkforward.search.tasks import Item, Outcome, Shared, chunks, evaluate_chunk
-from walkforward.training.data import explanation_sample, model_fingerprint, prepare
+from walkforward.training.data import explanation_sample, fingerprint_parts, model_fingerprint, prepare
 from walkforward.training.fit import TrainedModel, fold_scores, summarize
 from walkforward.training.run import register
 
@@ -95,11 +95,13 @@ class SearchRun:
         self.progress = progress
         self.notes: list[str] = []
         self.data = prepare(sreq, store=store, registry=registry)
+        self.strategy = sreq.strategy()  # auto resolved once
         self.grid = sreq.grid()
         self._adapt_grid()
         fixed = self.spec.params(sreq.hyperparameters)
         self.combos = [{**fixed, **c} for c in combinations(self.grid)]
-        self.fps = [model_fingerprint(sreq, self.data, c) for c in self.combos]
+        parts = fingerprint_parts(sreq, self.data)  # once: only the hyperparameters differ
+        self.fps = [model_fingerprint(sreq, self.data, c, parts=parts) for c in self.combos]
         self.cohort_id = fingerprint(
             {
                 "cohort": {k: v for k, v in sreq.inputs().items() if k not in ("hyperparameters", "explain")},
@@ -107,9 +109,9 @@ class SearchRun:
                 "features": list(self.data.features),
                 "grid": self.grid,
                 "fixed": fixed,
-                "search": sreq.strategy().value,
-                "n_trials": sreq.n_trials if sreq.strategy() == "optuna" else None,
-                "max_configs": sreq.max_configs if sreq.strategy() == "halving" else None,
+                "search": self.strategy.value,
+                "n_trials": sreq.n_trials if self.strategy == "optuna" else None,
+                "max_configs": sreq.max_configs if self.strategy == "halving" else None,
             }
         )[:24]
         self.scores: dict[int, float] = {}
@@ -272,7 +274,7 @@ class SearchRun:
             fitted_estimator=type(o.pipeline[-1]).__name__,
             fallback=o.fallback,
         )
-        search = {"strategy": self.sreq.strategy().value, "grid": self.grid, "grid_size": len(self.combos)}
+        search = {"strategy": self.strategy.value, "grid": self.grid, "grid_size": len(self.combos)}
         try:
             record = register(
                 trained,
@@ -327,7 +329,7 @@ class SearchRun:
         best_folds = fold_scores(best.metrics.get("folds", []), key) if best else []
         return SearchResult(
             cohort_id=cohort_id,
-            strategy=self.sreq.strategy().value,
+            strategy=self.strategy.value,
             grid_size=len(self.combos),
             tried=len(self.scores),
             existing=existing,

@@ -8,7 +8,13 @@ before its registry row is committed. :func:`prepare` and :func:`fit` need no re
 """
 
 from walkforward.request import SearchRequest, TrainRequest
-from walkforward.training.data import PreparedData, explanation_sample, load_request, model_fingerprint, prepare
+from walkforward.training.data import (
+    PreparedData,
+    explanation_sample,
+    fingerprint_parts,
+    model_fingerprint,
+    prepare,
+)
 from walkforward.training.fit import TrainedModel, apply_fallback, fit
 from walkforward.training.predict import predict
 from walkforward.training.run import explain_pipeline, explain_registered, library_versions, register, train
@@ -24,7 +30,7 @@ __all__ = [
     "explanation_sample",
     "fit",
     "library_versions",
-    "load_request",
+    "fingerprint_parts",
     "model_fingerprint",
     "predict",
     "prepare",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from walkforward.data.loader import Dataset, LoadRequest, load_dataset
+from walkforward.data.loader import Dataset, load_dataset
 from walkforward.errors import InvalidInputError
 from walkforward.evaluation.metrics import direction_labels
 from walkforward.features.store import FeatureStore
@@ -52,11 +52,6 @@ class PreparedData:
         }
 
 
-def load_request(req: TrainRequest) -> LoadRequest:
-    """The loader's view of a training request."""
-    return req.load_request()
-
-
 def _resolve_features(ds: Dataset, req: TrainRequest, registry: ModelStore | None) -> tuple[list[str], str]:
     available = list(ds.feature_columns)
     if req.feature_whitelist is not None:
@@ -88,7 +83,7 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
     Columns constant or all-NaN on the training rows are dropped (judged on training rows only).
     """
     check_request(req, store=store, registry=registry)
-    ds = load_dataset(store, load_request(req))
+    ds = load_dataset(store, req.load_request())
     features, source = _resolve_features(ds, req, registry)
     embargo = req.embargo if req.embargo is not None else default_embargo(ds, features)
     scheme = req.validation.scheme
@@ -125,28 +120,36 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
     )
 
 
-def model_fingerprint(req: TrainRequest, data: PreparedData, hyperparameters: Mapping[str, Any]) -> str:
+def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
+    """Everything a fingerprint covers but the hyperparameters (computed once for a whole search)."""
+    return {
+        "fingerprint_version": FINGERPRINT_VERSION,
+        "symbols": list(req.symbols),
+        "algorithm": req.algorithm.value,
+        "target_col": req.target_col,
+        "timeframe": req.timeframe.value,
+        "target_transform": req.target_transform.value,
+        "lookforward": req.lookforward,
+        "data_options": req.data_options,
+        "start": str(req.start),
+        "end": str(req.end),
+        "data": data.data_hash,
+        "features": list(data.features),
+        "p_value_threshold": req.p_value_threshold,
+        "validation": {"scheme": data.plan.scheme, "embargo": data.plan.embargo},
+    }
+
+
+def model_fingerprint(
+    req: TrainRequest,
+    data: PreparedData,
+    hyperparameters: Mapping[str, Any],
+    *,
+    parts: Mapping[str, Any] | None = None,
+) -> str:
     """The fingerprint of a model trained from ``data`` with the effective ``hyperparameters``."""
-    lr = load_request(req)
-    return fingerprint(
-        {
-            "fingerprint_version": FINGERPRINT_VERSION,
-            "symbols": list(lr.symbols),
-            "algorithm": req.algorithm.value,
-            "target_col": lr.target_col,
-            "timeframe": lr.timeframe.value,
-            "target_transform": lr.target_transform.value,
-            "lookforward": lr.lookforward,
-            "data_options": lr.data_options,
-            "start": str(lr.start),
-            "end": str(lr.end),
-            "data": data.data_hash,
-            "features": list(data.features),
-            "p_value_threshold": req.p_value_threshold,
-            "validation": {"scheme": data.plan.scheme, "embargo": data.plan.embargo},
-            "hyperparameters": dict(hyperparameters),
-        }
-    )
+    base = fingerprint_parts(req, data) if parts is None else parts
+    return fingerprint({**base, "hyperparameters": dict(hyperparameters)})
 
 
 def explanation_sample(data: PreparedData, max_rows: int = 500) -> tuple[pd.DataFrame, np.ndarray]:

@@ -14,7 +14,6 @@ from walkforward.domain import TargetTransform, parse_date
 from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
-from walkforward.training.data import load_request
 from walkforward.training.fit import predict_values
 from walkforward.training.run import request_of, walkforward_artifact
 
@@ -39,7 +38,7 @@ def predict(
     req = base.model_copy(
         update={"start": parse_date(start, "start date") or base.start, "end": parse_date(end, "end date") or base.end}
     )
-    ds = load_dataset(store, load_request(req), drop_unlabelled=False)
+    ds = load_dataset(store, req.load_request(), drop_unlabelled=False)
     features: Sequence[str] = artifact["input_features"]
     missing = [c for c in features if c not in ds.frame.columns]
     if missing:

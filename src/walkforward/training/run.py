@@ -17,7 +17,7 @@ from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION
 from walkforward.models.catalog import AlgorithmSpec
 from walkforward.registry import ModelRecord, ModelStore, NewModel
 from walkforward.request import TrainRequest
-from walkforward.training.data import PreparedData, explanation_sample, load_request, model_fingerprint, prepare
+from walkforward.training.data import PreparedData, explanation_sample, model_fingerprint, prepare
 from walkforward.training.fit import Progress, TrainedModel, fit
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,12 @@ def register(
     details, regimes, info = explanations
     if info:
         derived["explanations"] = info
-    lr = load_request(req)
     new = NewModel(
-        symbol=lr.primary,
+        symbol=req.symbols[0],
         symbols=data.dataset.symbols_used,
         algorithm=req.algorithm.value,
-        timeframe=lr.timeframe.value,
-        target_transform=lr.target_transform.value,
+        timeframe=req.timeframe.value,
+        target_transform=req.target_transform.value,
         request=req.inputs(),
         derived=derived,
         features=tuple(trained.selected),
