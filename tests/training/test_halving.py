@@ -38,6 +38,20 @@ def test_promotion_keeps_every_learning_rate() -> None:
     assert low == [5, 4]  # the best of the weak stratum, not its worst
 
 
+@given(
+    scores=st.lists(st.sampled_from([-0.5, 0.0, 0.1, 0.2]), min_size=2, max_size=30),
+    keep=st.integers(1, 10),
+    seed=st.integers(0, 1000),
+)
+def test_promotion_does_not_depend_on_the_order_outcomes_arrive_in(scores: list[float], keep: int, seed: int) -> None:
+    import random
+
+    params = {i: {"learning_rate": [0.01, 0.1][i % 2]} for i in range(len(scores))}
+    order = list(range(len(scores)))
+    random.Random(seed).shuffle(order)  # parallel workers finish in any order; ties are common
+    assert promote({i: scores[i] for i in order}, params, keep) == promote(dict(enumerate(scores)), params, keep)
+
+
 def test_sampling_is_stratified_and_deterministic() -> None:
     items = [(i, {"learning_rate": [0.01, 0.1, 0.3][i % 3], "num_leaves": i}) for i in range(3000)]
     a, b = sample_configurations(items, 300), sample_configurations(items, 300)
@@ -88,3 +102,47 @@ def test_halving_finalists_score_exactly_as_the_exhaustive_grid(planted_store: F
     ranked = sorted(exhaustive.values(), reverse=True)
     assert halving.best is not None and ranked.index(exhaustive[halving.best.fingerprint]) < len(ranked) // 2
     assert grid.best is not None and grid.best.cv_score == ranked[0]
+
+
+class _Killed(Exception):
+    """Stands for the interrupt that stops a search midway."""
+
+
+@pytest.mark.slow
+def test_a_killed_halving_search_resumes_every_rung_from_the_trials_table(
+    planted_store: FeatureStore, tmp_path: Path
+) -> None:
+    grids = {"num_leaves_grid": [7, 31, 63], "lgbm_learning_rate_grid": [0.03, 0.3], "min_data_in_leaf_grid": [10, 80]}
+    req = SearchRequest(
+        symbol="AAPL,QQQ,VIX",
+        algorithm="lightgbm_regressor",
+        timeframe="5m",
+        target_transform="log_return",
+        embargo=12,
+        grids=grids,
+        use_default_grid=False,
+        explain=False,
+        search="halving",
+        hyperparameters={"n_estimators": 90},
+    )
+    with ModelStore.open(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "models") as registry:
+
+        def stop_in_rung_two(done: int, total: int, best: float | None, msg: str) -> None:
+            if msg.startswith("halving rung 2") and done == 2:
+                raise _Killed
+
+        with pytest.raises(_Killed):
+            run_search(
+                req, store=planted_store, registry=registry, executor=LocalExecutor(1), progress=stop_in_rung_two
+            )
+        assert registry.list()[1] == 0  # best-only: nothing registered yet
+        with registry.database.transaction() as conn:
+            rows = conn.exec_driver_sql("SELECT fidelity, count(*) FROM trials GROUP BY 1").all()
+        assert sorted(rows) == [("rounds=10", 12), ("rounds=30", 2)]  # rung 1, and rung 2 until the kill
+        again = run_search(req, store=planted_store, registry=registry, executor=LocalExecutor(1))
+        note = next(n for n in again.notes if n.startswith("halving over rounds"))
+        # rung 1 (12 configurations) and 2 of rung 2 came from the trials table; only the rest was scored
+        assert note.endswith("; 14 rung scores taken from the trials table"), note
+        third = run_search(req, store=planted_store, registry=registry, executor=LocalExecutor(1))
+    assert third.trained == 0 and third.best is not None and again.best is not None
+    assert third.best.fingerprint == again.best.fingerprint

@@ -30,6 +30,7 @@ import numpy as np
 
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import Item, Outcome
+from walkforward.training.fit import summarize
 
 #: Successive halving keeps 1/ETA of the configurations at each rung.
 ETA = 3
@@ -86,18 +87,49 @@ def sample_configurations(items: Sequence[Item], max_configs: int, *, seed: int 
 def promote(scored: dict[int, float], params: dict[int, dict[str, Any]], keep: int) -> list[int]:
     """The best of each learning-rate stratum, ``keep`` in all, shared out in proportion to stratum size."""
     strata: dict[str, list[int]] = defaultdict(list)
-    for i in scored:
+    for i in sorted(scored):  # ties go to the lower index, whatever order the outcomes came in
         strata[repr(_stratum(params[i]))].append(i)
     total = len(scored)
     out: list[int] = []
     for members in strata.values():
         share = max(1, round(keep * len(members) / total))
-        out.extend(sorted(members, key=lambda i: -scored[i])[:share])
-    return sorted(out, key=lambda i: -scored[i])
+        out.extend(sorted(members, key=lambda i: (-scored[i], i))[:share])
+    return sorted(out, key=lambda i: (-scored[i], i))
+
+
+def fidelity(rounds: int) -> str:
+    """The trials-table fidelity of a lower rung (every fold, ``rounds`` rounds); the fingerprint fixes the rest."""
+    return f"rounds={rounds}"
+
+
+def _rung_score(run: SearchRun, metrics: list[dict[str, Any]]) -> float:
+    score = summarize(metrics, run.spec.score_key)[1]
+    return score if math.isfinite(score) else -math.inf
+
+
+def _scored_before(run: SearchRun, items: list[Item]) -> tuple[dict[int, float], list[Item]]:
+    """Lower-rung scores of ``items`` found in the trials table (a killed run's), and the items still to score."""
+    rounds_param = run.spec.rounds_param or ""
+    by_fidelity: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_fidelity[fidelity(int(item[1][rounds_param]))].append(item)
+    n_folds = len(run.data.plan.folds)
+    found: dict[int, float] = {}
+    for fid, group in by_fidelity.items():
+        trials = run.trials.scores([run.fps[i] for i, _ in group], fid)
+        for i, _ in group:
+            trial = trials.get(run.fps[i])
+            if trial is not None and len(trial.fold_metrics) == n_folds:
+                found[i] = trial.score if trial.score is not None else -math.inf
+    return found, [it for it in items if it[0] not in found]
 
 
 def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Successive halving over rounds; the finalists are scored at full fidelity and the best saved."""
+    """Successive halving over rounds; the finalists are scored at full fidelity and the best saved.
+
+    Every rung's scores go to the trials table as they come (lower rungs under ``rounds=N``), so a
+    killed halving search, run again, scores only what it had not scored yet.
+    """
     spec = run.spec
     rounds_param = spec.rounds_param
     candidates = sample_configurations(list(enumerate(run.combos)), run.sreq.max_configs)
@@ -113,6 +145,7 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     spent = 0.0
     exhaustive = float(sum(int(c.get(rounds_param) or 100) if rounds_param else 1 for c in run.combos))
     counts: list[str] = []
+    resumed = 0
     for level, rung in enumerate(rungs):
         last = level == len(rungs) - 1
         if last:
@@ -121,8 +154,13 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
             assert rounds_param is not None
             items = [(i, {**params[i], rounds_param: rung.rounds(int(params[i][rounds_param]))}) for i in alive]
         spent += sum(int(p.get(rounds_param) or 1) if rounds_param else 1 for _, p in items)
-        scored: dict[int, float] = {}
-        tick = _Ticker(run, len(items), f"halving rung {level + 1}/{len(rungs)}")
+        if last:
+            todo = run.scored_before(items)
+            scored = {i: run.scores[i] for i, _ in items if i in run.trial_known}
+        else:
+            scored, todo = _scored_before(run, items)
+        resumed += len(items) - len(todo)
+        tick = _Ticker(run, len(items), f"halving rung {level + 1}/{len(rungs)}", done=len(items) - len(todo))
 
         def on_outcome(o: Outcome, last: bool = last, scored: dict[int, float] = scored, tick: _Ticker = tick) -> None:
             if last:
@@ -130,10 +168,12 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 run.trained += 1
                 scored[o.index] = run.scores[o.index]
             else:
-                scored[o.index] = _mean_score(o, spec.score_key)
+                scored[o.index] = _rung_score(run, o.fold_metrics)
+                run.queue_trial(fidelity(int(o.params[rounds_param or ""])), o.index, o.fold_metrics, scored[o.index])
             tick()
 
-        run.run_tasks(items, run.shared(with_final=False) if last else low, on_outcome)
+        if todo:
+            run.run_tasks(todo, run.shared(with_final=False) if last else low, on_outcome)
         label = "full" if last else f"{rung.fraction:.3g} of the rounds"
         counts.append(f"{len(items)} at {label}")
         if not last:
@@ -149,21 +189,18 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 if len(candidates) < len(run.combos)
                 else ""
             )
+            + (f"; {resumed} rung scores taken from the trials table" if resumed else "")
         )
     ranked = run.ranked()
     run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
 
 
-def _mean_score(o: Outcome, key: str) -> float:
-    values = [float(m[key]) for m in o.fold_metrics if m.get(key) is not None and np.isfinite(m[key])]
-    return float(np.mean(values)) if values else -math.inf
-
-
 class _Ticker:
     """Counts a rung's outcomes and reports progress."""
 
-    def __init__(self, run: SearchRun, total: int, label: str) -> None:
-        self.run, self.total, self.label, self.done = run, total, label, 0
+    def __init__(self, run: SearchRun, total: int, label: str, done: int = 0) -> None:
+        self.run, self.total, self.label, self.done = run, total, label, done
+        run.tick(done, total, label)
 
     def __call__(self) -> None:
         self.done += 1

@@ -122,7 +122,8 @@ class SearchRun:
         self.trained = 0
         self.trials = TrialStore(registry.database)
         self.trial_known: set[int] = set()  # combinations whose scores came from the trials table
-        self._pending: dict[str, tuple[list[dict[str, Any]], float]] = {}
+        # Trials waiting to be written, by fidelity then fingerprint.
+        self._pending: dict[str, dict[str, tuple[list[dict[str, Any]], float]]] = {}
         self._in_tasks = False
         self._flushed_at = time.monotonic()
 
@@ -239,16 +240,25 @@ class SearchRun:
         if o.fallback is None:
             self.fold_metrics[o.index] = o.fold_metrics
             if o.index not in self.trial_known:
-                self._pending[self.fps[o.index]] = (o.fold_metrics, score)
+                self.queue_trial(FULL_FIDELITY, o.index, o.fold_metrics, score)
+                return
+        self._maybe_flush()
+
+    def queue_trial(self, fidelity: str, index: int, metrics: list[dict[str, Any]], score: float) -> None:
+        """Queue a combination's fold metrics at ``fidelity`` for the trials table (see :meth:`record`)."""
+        self._pending.setdefault(fidelity, {})[self.fps[index]] = (metrics, score)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
         if not self._in_tasks or time.monotonic() - self._flushed_at >= _TRIAL_FLUSH_SECONDS:
             self.flush_trials()
 
     def flush_trials(self) -> None:
-        """Write the queued trials (one transaction; trials another search wrote first are kept)."""
+        """Write the queued trials (one transaction per fidelity; trials another search wrote first are kept)."""
         self._flushed_at = time.monotonic()
-        if self._pending:
-            pending, self._pending = self._pending, {}
-            self.trials.record_many(FULL_FIDELITY, pending)
+        pending, self._pending = self._pending, {}
+        for fidelity, scored in pending.items():
+            self.trials.record_many(fidelity, scored)
 
     def best_so_far(self) -> float | None:
         return max(self.scores.values()) if self.scores else None

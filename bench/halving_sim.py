@@ -1,0 +1,131 @@
+"""Tuning aid for multi-fidelity search: every reference configuration scored at every round count.
+
+One booster per configuration and fold, trained to 200 rounds, scores every smaller count from its
+first rounds (the shared-booster evaluator), so a successive-halving variant (minimum rounds, eta,
+promotion rule) can be replayed offline in milliseconds: which configurations each rung would keep,
+the rounds it would spend, and its pick's regret on the full-fidelity ranking. Run after
+``bench_scale.py`` built the markets:
+
+    .venv/bin/python bench/halving_sim.py --seeds 7,8,9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from bench_scale import ALGORITHM, REFERENCE_GRID
+from joblib import Parallel, delayed
+from scale_market import OUT, SCALE_REQUEST, ensure_market
+
+ROUNDS = sorted({*range(1, 10), *range(10, 60, 2), *range(60, 201, 5), 200})
+
+
+def _score_config(params: dict[str, Any], sh: Any) -> list[list[float]]:
+    from walkforward.model_selection.evaluators import predict_rounds
+    from walkforward.models.catalog import get_algorithm
+    from walkforward.search.tasks import fold_metrics
+
+    spec = get_algorithm(ALGORITHM)
+    per_fold = [predict_rounds(spec, params, fold, ROUNDS) for fold in sh.folds]
+    out = []
+    for k in ROUNDS:
+        metrics = fold_metrics(spec, sh, [per_fold[f][k] for f in range(len(sh.folds))])
+        out.append([float(m["r2"]) for m in metrics])
+    return out
+
+
+def staged_scores(seed: int) -> dict[str, Any]:
+    cache = OUT / f"staged-{seed}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from walkforward.model_selection.executors import LocalExecutor
+    from walkforward.registry import ModelStore
+    from walkforward.request import SearchRequest
+    from walkforward.search.run import SearchRun
+
+    OUT.mkdir(exist_ok=True)
+    registry = ModelStore.open(f"sqlite:///{OUT / 'sim.db'}", OUT / "sim-models")
+    sreq = SearchRequest(
+        **SCALE_REQUEST,
+        algorithm=ALGORITHM,
+        target_transform="log_return",
+        search="grid",
+        use_default_grid=False,
+        grids=REFERENCE_GRID,
+        explain=False,
+    )
+    run = SearchRun(sreq, store=ensure_market(seed), registry=registry, executor=LocalExecutor(n_jobs=1))
+    sh = run.shared(with_final=False)
+    print(f"seed {seed}: scoring {len(run.combos)} configurations at {len(ROUNDS)} round counts", file=sys.stderr)
+    scores = Parallel(n_jobs=2, verbose=5)(delayed(_score_config)(c, sh) for c in run.combos)
+    data = {"rounds": ROUNDS, "combos": run.combos, "fps": run.fps, "scores": scores}
+    cache.write_text(json.dumps(data))
+    return data
+
+
+def simulate(
+    data: dict[str, Any], min_rounds: int, eta: int, stratify: bool = True, full: int = 200, mean: Callable = np.mean
+) -> tuple[float, float, int]:
+    """(rounds spent / exhaustive, normalised regret, rank) of one halving variant."""
+    from walkforward.search.halving import plan_rungs
+
+    rounds = data["rounds"]
+    combos = data["combos"]
+    score = [[float(mean(s)) for s in cfg] for cfg in data["scores"]]  # [config][round index]
+    final = [s[rounds.index(full)] for s in score]
+    rungs = plan_rungs(len(combos), full, eta=eta, min_rounds=min_rounds)
+    alive = list(range(len(combos)))
+    spent = 0
+    for level, rung in enumerate(rungs):
+        k = rung.rounds(full)
+        idx = min(range(len(rounds)), key=lambda j: abs(rounds[j] - k))
+        spent += len(alive) * rounds[idx]
+        if level == len(rungs) - 1:
+            break
+        keep = rungs[level + 1].configurations
+        if stratify:
+            strata: dict[Any, list[int]] = {}
+            for i in alive:
+                strata.setdefault(combos[i]["learning_rate"], []).append(i)
+            nxt = []
+            for members in strata.values():
+                share = max(1, round(keep * len(members) / len(alive)))
+                nxt += sorted(members, key=lambda i: -score[i][idx])[:share]
+            alive = nxt
+        else:
+            alive = sorted(alive, key=lambda i: -score[i][idx])[:keep]
+    pick = max(alive, key=lambda i: final[i])
+    best, med = max(final), statistics.median(final)
+    regret = (best - final[pick]) / (best - med) if best > med else 0.0
+    rank = 1 + sum(v > final[pick] + 1e-12 for v in final)
+    return spent / (len(combos) * full), regret, rank
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", default="7,8,9")
+    a = parser.parse_args()
+    datas = {int(s): staged_scores(int(s)) for s in a.seeds.split(",")}
+    for eta in (3, 4):
+        for min_rounds in (2, 4, 6, 8, 12):
+            for stratify in (True, False):
+                rows = [simulate(d, min_rounds, eta, stratify) for d in datas.values()]
+                cost = statistics.median(r[0] for r in rows)
+                reg = statistics.median(r[1] for r in rows)
+                detail = " ".join(f"{r[1]:.2f}/{r[2]}" for r in rows)
+                print(
+                    f"eta {eta} min_rounds {min_rounds:>2} stratify {stratify!s:<5} rounds {cost:6.1%} "
+                    f"regret {reg:.3f}  per seed {detail}"
+                )
+    _ = math
+
+
+if __name__ == "__main__":
+    main()
