@@ -13,7 +13,7 @@ from walkforward.model_selection.executors import LocalExecutor
 from walkforward.registry import ModelStore
 from walkforward.request import SearchRequest, SearchStrategy
 from walkforward.search import run_search
-from walkforward.search.halving import ETA, plan_rungs, promote, sample_configurations
+from walkforward.search.halving import ETA, plan_rungs, promote, sample_configurations, schedule
 
 
 @given(n=st.integers(1, 20_000), full=st.integers(1, 2000))
@@ -58,6 +58,23 @@ def test_sampling_is_stratified_and_deterministic() -> None:
     assert a == b and len(a) == 300
     assert {p["learning_rate"] for _, p in a} == {0.01, 0.1, 0.3}
     assert sample_configurations(items[:10], 300) == items[:10]
+
+
+def test_configurations_differing_only_in_rounds_are_one_unit() -> None:
+    from walkforward.model_selection.grids import combinations
+
+    grid = {"max_depth": [3, 5, None], "n_estimators": [25, 100, 50], "min_samples_leaf": [1, 8]}
+    combos = list(combinations(grid))
+    plan = schedule(combos, "n_estimators", max_configs=1000)
+    assert len(plan.units) == 6 and plan.configurations == 18 and not plan.sampled
+    for rep, members in plan.units.items():
+        assert combos[rep]["n_estimators"] == 100  # the unit is trained once, to its largest count
+        others = {repr(sorted((k, v) for k, v in combos[m].items() if k != "n_estimators")) for m in members}
+        assert len(others) == 1 and sorted(combos[m]["n_estimators"] for m in members) == [25, 50, 100]
+    assert plan.full == 100 and plan.rungs[0].configurations == 6
+    sampled = schedule(combos, "n_estimators", max_configs=4)
+    assert len(sampled.units) == 4 and sampled.sampled and sampled.configurations == 12
+    assert len(schedule(combos, None, max_configs=1000).units) == 18  # no rounds parameter: every combination
 
 
 def test_auto_picks_halving_only_for_big_booster_grids() -> None:

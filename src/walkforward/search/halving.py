@@ -124,6 +124,46 @@ def _scored_before(run: SearchRun, items: list[Item]) -> tuple[dict[int, float],
     return found, [it for it in items if it[0] not in found]
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """What a halving search will run: its units (configurations that share one fit), rungs and full budget.
+
+    When the grid varies the rounds parameter itself (a random forest's ``n_estimators``), the
+    configurations that differ only in it are one unit: one model trained to the unit's largest count
+    scores every smaller count, so the lower rungs score a unit by its largest member (cut to the
+    rung's fraction) and the full rung scores every member from one fit.
+    """
+
+    units: dict[int, list[int]]  # representative (the member with the most rounds) -> members, by index
+    rungs: list[Rung]
+    full: int  # the largest round count among the units (0 without a rounds parameter)
+    sampled: bool  # fewer units than the grid has
+
+    @property
+    def configurations(self) -> int:
+        return sum(len(m) for m in self.units.values())
+
+
+def schedule(
+    combos: Sequence[dict[str, Any]], rounds_param: str | None, max_configs: int, *, eta: int = ETA
+) -> Schedule:
+    """The units, sampled (stratified by learning rate) down to ``max_configs``, and the rungs over them."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, combo in enumerate(combos):
+        groups[repr(sorted((k, repr(v)) for k, v in combo.items() if k != rounds_param))].append(i)
+
+    def size(i: int) -> int:
+        return int(combos[i].get(rounds_param) or 100) if rounds_param else 0
+
+    reps = {max(members, key=lambda i: (size(i), -i)): members for members in groups.values()}
+    chosen = sample_configurations([(r, combos[r]) for r in sorted(reps)], max_configs)
+    units = {r: reps[r] for r, _ in chosen}
+    if rounds_param is None:
+        return Schedule(units, [Rung(1.0, len(units))], 0, len(units) < len(reps))
+    full = max(size(r) for r in units)
+    return Schedule(units, plan_rungs(len(units), full, eta=eta), full, len(units) < len(reps))
+
+
 def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """Successive halving over rounds; the finalists are scored at full fidelity and the best saved.
 
@@ -132,28 +172,31 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """
     spec = run.spec
     rounds_param = spec.rounds_param
-    candidates = sample_configurations(list(enumerate(run.combos)), run.sreq.max_configs)
-    if rounds_param is None:  # nothing to cut: every configuration at full fidelity
-        rungs = [Rung(1.0, len(candidates))]
-    else:
-        full = max(int(c[1].get(rounds_param) or 100) for c in candidates)
-        rungs = plan_rungs(len(candidates), full)
-    params = {i: c for i, c in candidates}
-    alive = [i for i, _ in candidates]
+    plan = schedule(run.combos, rounds_param, run.sreq.max_configs)
+    rungs = plan.rungs
+    params = dict(enumerate(run.combos))
+    alive = sorted(plan.units)
     # Lower rungs score cut-down configurations under the full ones' indices: nothing is known for them.
     low = replace(run.shared(with_final=False), known={})
     spent = 0.0
-    exhaustive = float(sum(int(c.get(rounds_param) or 100) if rounds_param else 1 for c in run.combos))
+
+    def rounds(i: int) -> int:
+        return int(params[i].get(rounds_param) or 100) if rounds_param else 1
+
+    # The exhaustive grid trains each unit once, to its largest count (see search.tasks.chunks).
+    every = schedule(run.combos, rounds_param, len(run.combos))
+    exhaustive = float(sum(rounds(r) for r in every.units))
     counts: list[str] = []
     resumed = 0
     for level, rung in enumerate(rungs):
         last = level == len(rungs) - 1
         if last:
-            items = [(i, params[i]) for i in alive]
+            items = [(m, params[m]) for r in alive for m in plan.units[r]]
+            spent += sum(rounds(r) for r in alive)
         else:
             assert rounds_param is not None
-            items = [(i, {**params[i], rounds_param: rung.rounds(int(params[i][rounds_param]))}) for i in alive]
-        spent += sum(int(p.get(rounds_param) or 1) if rounds_param else 1 for _, p in items)
+            items = [(r, {**params[r], rounds_param: rung.rounds(rounds(r))}) for r in alive]
+            spent += sum(int(p[rounds_param]) for _, p in items)
         if last:
             todo = run.scored_before(items)
             scored = {i: run.scores[i] for i, _ in items if i in run.trial_known}
@@ -175,7 +218,9 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
         if todo:
             run.run_tasks(todo, run.shared(with_final=False) if last else low, on_outcome)
         label = "full" if last else f"{rung.fraction:.3g} of the rounds"
-        counts.append(f"{len(items)} at {label}")
+        counts.append(
+            f"{len(alive)} at {label}" + (f" ({len(items)} configurations)" if len(items) > len(alive) else "")
+        )
         if not last:
             alive = promote(scored, params, rungs[level + 1].configurations)
     if rounds_param is None:
@@ -184,11 +229,7 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
         run.notes.append(
             f"halving over rounds (eta {ETA}, promotion within each learning rate, all folds at every rung): "
             f"{'; '.join(counts)}; {spent / max(exhaustive, 1.0):.1%} of the exhaustive grid's boosting rounds"
-            + (
-                f"; {len(candidates)} of {len(run.combos)} configurations sampled"
-                if len(candidates) < len(run.combos)
-                else ""
-            )
+            + (f"; {plan.configurations} of {len(run.combos)} configurations sampled" if plan.sampled else "")
             + (f"; {resumed} rung scores taken from the trials table" if resumed else "")
         )
     ranked = run.ranked()
