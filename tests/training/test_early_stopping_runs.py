@@ -71,9 +71,14 @@ def test_early_stopping_makes_a_different_model_and_off_changes_nothing(
     assert on.id != off.id and on.fingerprint != off.fingerprint
     assert "early_stopping" not in off.derived and "early_stopping_rounds" not in off.request
     assert all("best_iteration" not in m for m in off.metrics["folds"])
-    # off: the folds are scored by a full pipeline per fold at n_estimators, as before
+    # off: each fold is scored by a whole pipeline fitted on its training rows at n_estimators, as before
+    from sklearn.model_selection import cross_validate
+
     data = prepare(_lgbm(), store=planted_store)
-    assert fit(_lgbm(), data).metrics == off.metrics
+    spec = get_algorithm("lightgbm_regressor")
+    pipe = build_pipeline(spec.build(PARAMS), linear=False, p_value_threshold=0.05)
+    expected = cross_validate(pipe, data.X, data.y, cv=data.plan, scoring="r2")["test_score"]
+    assert np.allclose([m["r2"] for m in off.metrics["folds"]], expected, rtol=0, atol=1e-12)
 
 
 def test_a_search_with_early_stopping_saves_models_fitted_at_the_median(
