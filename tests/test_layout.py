@@ -40,7 +40,8 @@ def test_request_fields_are_declared_once() -> None:
         if p.name != "request.py"
         for n, line in enumerate(p.read_text().splitlines(), 1)
         if re.match(
-            r"\s*(p_value_threshold|feature_whitelist|use_default_grid|save_all_grid_models|n_trials)\s*:", line
+            r"\s*(p_value_threshold|feature_whitelist|use_default_grid|save_all_grid_models|n_trials|early_stopping_rounds)\s*:",
+            line,
         )
     ]
     assert declared == []

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from walkforward.domain import TargetTransform, Timeframe, parse_symbols, validate_options
 from walkforward.errors import InvalidInputError
 from walkforward.model_selection.grids import grid_size, resolve_grid
-from walkforward.models.catalog import Algorithm, AlgorithmSpec, get_algorithm, grid_names
+from walkforward.models.catalog import Algorithm, AlgorithmSpec, early_stopping_algorithms, get_algorithm, grid_names
 
 if TYPE_CHECKING:
     from walkforward.data.loader import LoadRequest
@@ -137,6 +137,14 @@ class TrainRequest(DataRequest):
         default_factory=dict, max_length=100, description='Estimator parameters, e.g. {"alpha": 0.01}.'
     )
     explain: bool = Field(default=True, description="Compute SHAP and permutation importance.")
+    early_stopping_rounds: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Boosters: per fold, stop when the loss on the last 10% of its training rows has not "
+        "improved for this many rounds (n_estimators is then an upper bound; the final fit uses the folds' "
+        "median). Off by default.",
+    )
 
     @field_validator("parent_model_id")
     @classmethod
@@ -157,15 +165,42 @@ class TrainRequest(DataRequest):
         if self.feature_whitelist is not None and len(set(self.feature_whitelist)) != len(self.feature_whitelist):
             raise ValueError("feature_whitelist lists a feature twice: list each once")
         self.spec.check(self.hyperparameters)
+        self._check_early_stopping()
         return self
+
+    def _check_early_stopping(self) -> None:
+        if "early_stopping_rounds" in self.hyperparameters:
+            raise ValueError(
+                "early_stopping_rounds is not a hyperparameter: pass it as the early_stopping_rounds field "
+                "(--early-stopping-rounds), which stops on an inner slice of each fold's training rows"
+            )
+        if self.early_stopping_rounds is None:
+            return
+        if self.spec.stopping_evaluator is None:
+            raise ValueError(
+                f"early_stopping_rounds is for boosters only ({', '.join(early_stopping_algorithms())}), "
+                f"not {self.algorithm.value}: drop early_stopping_rounds or pick a booster"
+            )
+        if "eval_metric" in self.hyperparameters:
+            raise ValueError(
+                "eval_metric with early_stopping_rounds: early stopping watches the objective's loss "
+                "(rmse or logloss); drop eval_metric"
+            )
 
     @property
     def spec(self) -> AlgorithmSpec:
         return get_algorithm(self.algorithm)
 
     def inputs(self) -> dict[str, Any]:
-        """What was asked for one training run, JSON-ready (the registry's ``request``)."""
-        return self.model_dump(mode="json", include=set(TrainRequest.model_fields))
+        """What was asked for one training run, JSON-ready (the registry's ``request``).
+
+        ``early_stopping_rounds`` is left out while off, so that the records (and a search's cohort
+        id, made from them) of runs that never asked for it are the same as before it existed.
+        """
+        out = self.model_dump(mode="json", include=set(TrainRequest.model_fields))
+        if out.get("early_stopping_rounds") is None:
+            out.pop("early_stopping_rounds", None)
+        return out
 
     def training(self) -> TrainRequest:
         """This request's training part."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the boosters and scikit-learn are imported where they are u
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+    from walkforward.model_selection.early_stopping import InnerSplit
     from walkforward.models.catalog import AlgorithmSpec
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreparedFold:
-    """One fold's preprocessed matrices (float64, C-contiguous), shared by every combination."""
+    """One fold's preprocessed matrices (float64, C-contiguous), shared by every combination.
+
+    ``inner`` (early stopping on, boosters only) splits the training rows into the rows a booster
+    fits on and the inner slice it stops on (:mod:`walkforward.model_selection.early_stopping`).
+    """
 
     number: int
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    inner: InnerSplit | None = None
+
+
+class Stopped(NamedTuple):
+    """One combination's out-of-sample predictions and the boosting rounds they came from (None: no early stopping)."""
+
+    values: np.ndarray
+    rounds: int | None
 
 
 def _as_matrix(frame: Any) -> np.ndarray:
@@ -68,13 +81,18 @@ def prepare_fold(
     train_index: np.ndarray,
     test_index: np.ndarray,
     number: int,
+    *,
+    inner: InnerSplit | None = None,
 ) -> PreparedFold:
     """Fit a clone of ``preprocess`` on the fold's training rows and transform both blocks.
 
     The training block is ``fit_transform``-ed, as ``Pipeline.fit`` does for its intermediate steps,
     so the matrices equal what the model step sees inside the full pipeline. The test rows are never
-    seen by the fit.
+    seen by the fit. ``inner`` (positions into ``train_index``) turns early stopping on for this fold;
+    the preprocessing is still fitted on every training row.
     """
+    if inner is not None and (inner.valid.max() >= len(train_index) or inner.train.max() >= len(train_index)):
+        raise ValueError("the early-stopping split must index the fold's own training rows")
     from sklearn.base import clone
 
     pre = clone(preprocess)
@@ -82,7 +100,7 @@ def prepare_fold(
     with threadpool_limits(limits=1, user_api="blas"):
         X_train = _as_matrix(pre.fit_transform(X_tr, y_tr))  # noqa: N806
         X_test = _as_matrix(pre.transform(X.iloc[test_index]))  # noqa: N806
-    return PreparedFold(number, X_train, y_tr, X_test, _as_labels(y[test_index]))
+    return PreparedFold(number, X_train, y_tr, X_test, _as_labels(y[test_index]), inner)
 
 
 def _params(spec: AlgorithmSpec, combo: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,10 +201,27 @@ def predict_grid(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold:
     Values for regression, P(class 1) for classification: the same numbers, to the solvers'
     tolerance, as fitting ``spec.build(combo)`` on ``fold.X_train`` one combination at a time.
     """
+    if fold.inner is not None:
+        return [p.values for p in predict_grid_stopped(spec, combos, fold)]
     evaluate = spec.evaluator or staged.fit_each
     # One BLAS thread: OpenBLAS's own threads made the small solves ~100x slower on 2 cores.
     with threadpool_limits(limits=1, user_api="blas"):
         return evaluate(spec, combos, fold)
+
+
+def predict_grid_stopped(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[Stopped]:
+    """:func:`predict_grid` with the round count each combination was scored at (early stopping).
+
+    With ``fold.inner`` each booster stops on the fold's inner slice and the test block is scored at
+    its best round (``n_estimators`` is an upper bound; :mod:`walkforward.model_selection.stopped`);
+    without it the rounds are ``None`` and the predictions are :func:`predict_grid`'s.
+    """
+    if fold.inner is None:
+        return [Stopped(p, None) for p in predict_grid(spec, combos, fold)]
+    if spec.stopping_evaluator is None:
+        raise InvalidInputError(f"{spec.name} has no boosting rounds to stop early: drop early_stopping_rounds")
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [Stopped(values, rounds) for values, rounds in spec.stopping_evaluator(spec, combos, fold)]
 
 
 def predict_rounds(

@@ -206,7 +206,7 @@ def _lgbm_threads(n_jobs: Any) -> int:
     return max(int(joblib.cpu_count()) + 1 + n, 1) if n < 0 else n
 
 
-def _lgbm_native(params: Mapping[str, Any], classifier: bool) -> tuple[dict[str, Any], int]:
+def lgbm_native(params: Mapping[str, Any], classifier: bool) -> tuple[dict[str, Any], int]:
     """LightGBM's native parameters and the number of rounds for one combination."""
     native: dict[str, Any] = {"objective": "binary" if classifier else "regression"}
     explicit: dict[str, Any] = {}
@@ -228,7 +228,21 @@ def _samples_features(native: Mapping[str, Any]) -> bool:
     return any(float(f) < 1.0 for f in fractions) or bool(native.get("extra_trees", False))
 
 
-def _lgbm_shareable(params: Mapping[str, Any]) -> bool:
+def lgbm_dataset_params(native: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a ``lightgbm.Dataset`` is built with: combinations that agree on them share it."""
+    ds_params = {k: v for k, v in native.items() if k in _LGBM_DATASET}
+    # feature_pre_filter=False lets combinations with different min_data_in_leaf share a Dataset: an
+    # unsplittable feature stays in it but is never chosen. Random feature sampling draws from the
+    # features the Dataset holds, though, so those combinations pre-filter exactly as LGBMModel does
+    # (measured: colsample_bytree=0.5 with one unsplittable column moved predictions by 0.3 otherwise).
+    if _samples_features(native):
+        ds_params.update(feature_pre_filter=True, min_data_in_leaf=native.get("min_data_in_leaf", 20))
+    else:
+        ds_params["feature_pre_filter"] = False
+    return ds_params
+
+
+def lgbm_shareable(params: Mapping[str, Any]) -> bool:
     # DART rescales the trees it drops and "rf" averages its trees: their first k rounds are not a
     # k-round model. class_weight takes the generic route, one fit per combination.
     return params.get("boosting_type", "gbdt") == "gbdt" and params.get("class_weight") is None
@@ -243,23 +257,15 @@ def lightgbm_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fo
     import lightgbm as lgb
 
     datasets: dict[tuple[tuple[str, Any], ...], lgb.Dataset] = {}
-    groups = group_by_rounds(spec, combos, _lgbm_shareable)
+    groups = group_by_rounds(spec, combos, lgbm_shareable)
     per_group: list[dict[int, np.ndarray]] = []
     for group in groups:
         params = group.params
         if params.get("class_weight") is not None:
             per_group.append({WHOLE: fit_each(spec, [params], fold)[0]})
             continue
-        native, rounds = _lgbm_native(params, spec.is_classifier)
-        ds_params = {k: v for k, v in native.items() if k in _LGBM_DATASET}
-        # feature_pre_filter=False lets combinations with different min_data_in_leaf share a Dataset: an
-        # unsplittable feature stays in it but is never chosen. Random feature sampling draws from the
-        # features the Dataset holds, though, so those combinations pre-filter exactly as LGBMModel does
-        # (measured: colsample_bytree=0.5 with one unsplittable column moved predictions by 0.3 otherwise).
-        if _samples_features(native):
-            ds_params.update(feature_pre_filter=True, min_data_in_leaf=native.get("min_data_in_leaf", 20))
-        else:
-            ds_params["feature_pre_filter"] = False
+        native, rounds = lgbm_native(params, spec.is_classifier)
+        ds_params = lgbm_dataset_params(native)
         key = tuple(sorted(ds_params.items()))
         if key not in datasets:
             ds_params.update(verbose=-1, num_threads=native["num_threads"])
@@ -306,16 +312,31 @@ _XGB_WRAPPER_ONLY = frozenset(
 _XGB_QDM_METHODS = frozenset({None, "hist", "auto"})
 
 
-def _xgb_native_route(params: Mapping[str, Any]) -> bool:
+def xgb_native_route(params: Mapping[str, Any]) -> bool:
     """Whether the combination trains on a shared ``QuantileDMatrix`` (else: the generic route)."""
     if params.get("tree_method") not in _XGB_QDM_METHODS or params.get("booster") == "gblinear":
         return False
     return all(params.get(k) is None for k in ("feature_types", "feature_weights", "callbacks"))
 
 
-def _xgb_shareable(params: Mapping[str, Any]) -> bool:
+def xgb_shareable(params: Mapping[str, Any]) -> bool:
     # DART rescales the trees it drops: its first k rounds are not a k-round model.
-    return _xgb_native_route(params) and params.get("booster") != "dart"
+    return xgb_native_route(params) and params.get("booster") != "dart"
+
+
+def xgb_native(params: Mapping[str, Any], classifier: bool) -> dict[str, Any]:
+    """XGBoost's native learner parameters for one combination (as XGBModel passes them to ``train``)."""
+    native: dict[str, Any] = {"objective": "binary:logistic" if classifier else "reg:squarederror"}
+    explicit = {}
+    for k, v in params.items():
+        if k in _XGB_WRAPPER_ONLY or v is None:
+            continue
+        if k in _XGB_NATIVE:
+            native[_XGB_NATIVE[k]] = v
+        else:
+            explicit[k] = v
+    native.update(explicit)
+    return native
 
 
 def xgboost_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold) -> list[np.ndarray]:
@@ -327,23 +348,14 @@ def xgboost_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fol
     import xgboost as xgb
 
     matrices: dict[tuple[Any, ...], xgb.QuantileDMatrix] = {}
-    groups = group_by_rounds(spec, combos, _xgb_shareable)
+    groups = group_by_rounds(spec, combos, xgb_shareable)
     per_group: list[dict[int, np.ndarray]] = []
     for group in groups:
         params = group.params
-        if not _xgb_native_route(params):
+        if not xgb_native_route(params):
             per_group.append({WHOLE: fit_each(spec, [params], fold)[0]})
             continue
-        native: dict[str, Any] = {"objective": "binary:logistic" if spec.is_classifier else "reg:squarederror"}
-        explicit = {}
-        for k, v in params.items():
-            if k in _XGB_WRAPPER_ONLY or v is None:
-                continue
-            if k in _XGB_NATIVE:
-                native[_XGB_NATIVE[k]] = v
-            else:
-                explicit[k] = v
-        native.update(explicit)
+        native = xgb_native(params, spec.is_classifier)
         missing = params.get("missing", np.nan)
         max_bin, nthread = native.get("max_bin"), native.get("nthread")
         key = (max_bin, nthread, "nan" if missing is None or math.isnan(missing) else float(missing))

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import InvalidInputError
 from walkforward.models.params import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, UNIT, Range
-from walkforward.models.spec import AdaptiveGrid, AlgorithmSpec, Fallback, Family, GridEvaluator, Task
+from walkforward.models.spec import (
+    AdaptiveGrid,
+    AlgorithmSpec,
+    Fallback,
+    Family,
+    GridEvaluator,
+    StoppingEvaluator,
+    Task,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -29,7 +37,9 @@ __all__ = [
     "Fallback",
     "Family",
     "GridEvaluator",
+    "StoppingEvaluator",
     "Task",
+    "early_stopping_algorithms",
     "get_algorithm",
     "grid_names",
 ]
@@ -148,6 +158,22 @@ def _xgboost_binned(spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fo
     return xgboost_binned(spec, combos, fold)
 
 
+def _lightgbm_stopped(
+    spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold
+) -> list[tuple[np.ndarray, int]]:
+    from walkforward.model_selection.stopped import lightgbm_stopped
+
+    return lightgbm_stopped(spec, combos, fold)
+
+
+def _xgboost_stopped(
+    spec: AlgorithmSpec, combos: Sequence[Mapping[str, Any]], fold: PreparedFold
+) -> list[tuple[np.ndarray, int]]:
+    from walkforward.model_selection.stopped import xgboost_stopped
+
+    return xgboost_stopped(spec, combos, fold)
+
+
 # ---------------------------------------------------------------------------------------------- families
 
 _SEED = 0
@@ -233,12 +259,12 @@ def _booster(name: str, task: Task, factory: Callable[..., BaseEstimator], lgbm:
         defaults = {"n_estimators": 200, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 40}
         return AlgorithmSpec(
             name, task, "tree", factory, {**defaults, **_LGBM_DEFAULTS}, _LGBM_RANGES, _LGBM_GRID, _LGBM_NAMES,
-            evaluator=_lightgbm_binned, rounds_param="n_estimators",
+            evaluator=_lightgbm_binned, rounds_param="n_estimators", stopping_evaluator=_lightgbm_stopped,
         )  # fmt: skip
     defaults = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8}
     return AlgorithmSpec(
         name, task, "tree", factory, {**defaults, **_XGB_DEFAULTS}, _XGB_RANGES, _XGB_GRID, _XGB_NAMES,
-        evaluator=_xgboost_binned, rounds_param="n_estimators",
+        evaluator=_xgboost_binned, rounds_param="n_estimators", stopping_evaluator=_xgboost_stopped,
     )  # fmt: skip
 
 
@@ -315,6 +341,11 @@ def get_algorithm(name: str) -> AlgorithmSpec:
         return ALGORITHMS[str(name)]
     except KeyError:
         raise InvalidInputError(f"unknown algorithm {name!r}: use one of {', '.join(ALGORITHMS)}") from None
+
+
+def early_stopping_algorithms() -> tuple[str, ...]:
+    """The algorithms that accept ``early_stopping_rounds`` (the boosters)."""
+    return tuple(name for name, spec in ALGORITHMS.items() if spec.stopping_evaluator is not None)
 
 
 def grid_names() -> dict[str, tuple[str, ...]]:

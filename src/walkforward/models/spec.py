@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 Task = Literal["regression", "classification"]
 Family = Literal["linear", "tree"]
 GridEvaluator = Callable[["AlgorithmSpec", Sequence[Mapping[str, Any]], "PreparedFold"], list["np.ndarray"]]
+#: a grid evaluator with early stopping on the fold's inner slice: (predictions, rounds scored at) per combination
+StoppingEvaluator = Callable[
+    ["AlgorithmSpec", Sequence[Mapping[str, Any]], "PreparedFold"], list[tuple["np.ndarray", int]]
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class AlgorithmSpec:
     rounds_param: str | None = None
     fallback: Fallback | None = None
     adaptive_grid: AdaptiveGrid | None = None
+    #: early stopping on a fold's inner slice (boosters; :mod:`walkforward.model_selection.stopped`);
+    #: None: the algorithm refuses ``early_stopping_rounds``
+    stopping_evaluator: StoppingEvaluator | None = None
 
     @property
     def is_classifier(self) -> bool:

@@ -159,6 +159,11 @@ def model_tables(r: ModelRecord) -> list[Table]:
         ("target", f"{r.request.get('target_col')} {r.target_transform}, {r.request.get('lookforward')} ahead"),
         ("validation", f"{r.folds.get('scheme')}, embargo {r.folds.get('embargo')} bars"),
         ("hyperparameters", json.dumps(r.hyperparameters, default=str)),
+        *(
+            [("early stopping", r.derived["early_stopping"]["summary"].removeprefix("early stopping: "))]
+            if r.derived.get("early_stopping")
+            else []
+        ),
         (
             "features",
             f"{len(r.features)} kept of {len(r.derived.get('input_features', []))} ({r.derived.get('feature_source')})",
@@ -206,6 +211,9 @@ def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, t
         key = r.metrics.get("score", "r2")
         fallback = r.derived.get("fallback") or r.derived.get("ols_fallback")
         note = f"fallback: {fallback.get('fitted', 'OLS')}" if isinstance(fallback, dict) else ""
+        stopping = r.derived.get("early_stopping")
+        if isinstance(stopping, dict):
+            note = f"stopped early: final fit {stopping.get('final_rounds')} rounds"
         t.add_row(
             str(r.cohort_rank or ""),
             r.id[:12],

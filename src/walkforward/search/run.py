@@ -37,7 +37,7 @@ from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import SearchRequest
 from walkforward.search.tasks import Item, Outcome, Shared, chunks, evaluate_chunk
-from walkforward.training.data import explanation_sample, fingerprint_parts, model_fingerprint, prepare
+from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
 from walkforward.training.fit import TrainedModel, fold_scores, summarize
 from walkforward.training.run import register
 
@@ -154,7 +154,8 @@ class SearchRun:
         with threadpool_limits(limits=1, user_api="blas"):
             if self._folds is None:  # preprocessing is fitted once per fold for the whole search
                 self._folds = tuple(
-                    prepare_fold(pre, X, y, f.train_index, f.test_index, f.number) for f in data.plan.folds
+                    prepare_fold(pre, X, y, f.train_index, f.test_index, f.number, inner=inner)
+                    for f, inner in zip(data.plan.folds, inner_splits(self.sreq, data), strict=True)
                 )
             if with_final:
                 rows = data.plan.final_train_index

@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from walkforward.domain import TargetTransform
 from walkforward.evaluation.metrics import classification_metrics, regression_metrics
-from walkforward.model_selection.evaluators import PreparedFold, predict_grid
+from walkforward.model_selection.early_stopping import STOPPED_KEY, final_rounds, stopped_rounds
+from walkforward.model_selection.evaluators import PreparedFold, predict_grid, predict_grid_stopped
 from walkforward.models.catalog import AlgorithmSpec, get_algorithm
 from walkforward.training.fit import apply_fallback
 
@@ -60,22 +61,33 @@ class Outcome:
     explain_info: dict[str, Any] | None = None
 
 
-def fold_metrics(spec: AlgorithmSpec, sh: Shared, preds: Sequence[np.ndarray]) -> list[dict[str, Any]]:
-    """Per-fold metrics from out-of-sample predictions (values, or P(up) for classifiers)."""
+def fold_metrics(
+    spec: AlgorithmSpec, sh: Shared, preds: Sequence[np.ndarray], rounds: Sequence[int | None] | None = None
+) -> list[dict[str, Any]]:
+    """Per-fold metrics from out-of-sample predictions (values, or P(up) for classifiers).
+
+    ``rounds`` (early stopping) are the boosting rounds each fold was scored at, kept as ``best_iteration``.
+    """
     out = []
-    for fold, ref, pred in zip(sh.folds, sh.refs, preds, strict=True):
+    for f, (fold, ref, pred) in enumerate(zip(sh.folds, sh.refs, preds, strict=True)):
         if spec.is_classifier:
             m = classification_metrics(fold.y_test, (pred >= 0.5).astype(np.int64), pred)
         else:
             m = regression_metrics(fold.y_test, pred, ref, sh.transform)
         out.append({"fold": fold.number, **m})
+        if rounds is not None and rounds[f] is not None:
+            out[-1][STOPPED_KEY] = rounds[f]
     return out
 
 
 def _fit_final(spec: AlgorithmSpec, combo: dict[str, Any], metrics: list[dict[str, Any]], sh: Shared) -> Outcome:
     """Fit one combination on every training row (with the spec's fallback rule) and explain it."""
     assert sh.final_pre is not None and sh.final_X is not None and sh.final_y is not None
-    estimator = spec.build(combo).fit(sh.final_X, sh.final_y)
+    fitted = dict(combo)
+    if any(f.inner is not None for f in sh.folds) and spec.rounds_param is not None:
+        # Early stopping: no eval set here, and the median of the folds' stopped round counts.
+        fitted[spec.rounds_param] = final_rounds(stopped_rounds(metrics))
+    estimator = spec.build(fitted).fit(sh.final_X, sh.final_y)
     used, fallback = apply_fallback(spec, estimator)
     if fallback:  # scored honestly on the same folds, as a single run does
         metrics = fold_metrics(used, sh, [predict_grid(used, [{}], fold)[0] for fold in sh.folds])
@@ -99,9 +111,9 @@ def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
     spec = get_algorithm(sh.algorithm)
     todo = [(i, p) for i, p in chunk if i not in sh.known]
     with threadpool_limits(limits=1, user_api="blas"):
-        per_fold = [predict_grid(spec, [p for _, p in todo], fold) for fold in sh.folds] if todo else []
+        per_fold = [predict_grid_stopped(spec, [p for _, p in todo], fold) for fold in sh.folds] if todo else []
         scored = {
-            index: fold_metrics(spec, sh, [per_fold[f][j] for f in range(len(sh.folds))])
+            index: fold_metrics(spec, sh, [fold[j].values for fold in per_fold], [fold[j].rounds for fold in per_fold])
             for j, (index, _) in enumerate(todo)
         }
         outcomes = []

@@ -12,6 +12,7 @@ from walkforward.training.data import (
     PreparedData,
     explanation_sample,
     fingerprint_parts,
+    inner_splits,
     model_fingerprint,
     prepare,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "fit",
     "library_versions",
     "fingerprint_parts",
+    "inner_splits",
     "model_fingerprint",
     "predict",
     "prepare",

@@ -13,6 +13,7 @@ from walkforward.data.loader import Dataset, load_dataset
 from walkforward.errors import InvalidInputError
 from walkforward.evaluation.metrics import direction_labels
 from walkforward.features.store import FeatureStore
+from walkforward.model_selection.early_stopping import INNER_FRACTION, InnerSplit, inner_split
 from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION, data_signature, fingerprint
 from walkforward.model_selection.plan import default_embargo
 from walkforward.model_selection.splitters import FoldPlan, make_folds
@@ -121,8 +122,12 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
 
 
 def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
-    """Everything a fingerprint covers but the hyperparameters (computed once for a whole search)."""
-    return {
+    """Everything a fingerprint covers but the hyperparameters (computed once for a whole search).
+
+    Early stopping is covered only when it is on (its rounds and the inner slice's share), so the
+    fingerprints of models trained without it are unchanged (no ``FINGERPRINT_VERSION`` bump).
+    """
+    parts = {
         "fingerprint_version": FINGERPRINT_VERSION,
         "symbols": list(req.symbols),
         "algorithm": req.algorithm.value,
@@ -138,6 +143,18 @@ def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
         "p_value_threshold": req.p_value_threshold,
         "validation": {"scheme": data.plan.scheme, "embargo": data.plan.embargo},
     }
+    if req.early_stopping_rounds is not None:
+        parts["early_stopping"] = {"rounds": req.early_stopping_rounds, "inner_fraction": INNER_FRACTION}
+    return parts
+
+
+def inner_splits(req: TrainRequest, data: PreparedData) -> list[InnerSplit | None]:
+    """Each fold's early-stopping split (``None`` for every fold while early stopping is off)."""
+    rounds = req.early_stopping_rounds
+    if rounds is None:
+        return [None] * len(data.plan.folds)
+    look = data.plan.lookforward
+    return [inner_split(f.train_index, lookforward=look, rounds=rounds, fold=f.number) for f in data.plan.folds]
 
 
 def model_fingerprint(

@@ -14,11 +14,13 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from walkforward.evaluation.metrics import aggregate, classification_metrics, regression_metrics
+from walkforward.model_selection.early_stopping import STOPPED_KEY, final_rounds, stopped_rounds, stopping_summary
+from walkforward.model_selection.evaluators import predict_grid_stopped, prepare_fold
 from walkforward.model_selection.splitters import FoldPlan
 from walkforward.models.catalog import AlgorithmSpec, get_algorithm
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report, selected_features
 from walkforward.request import TrainRequest
-from walkforward.training.data import PreparedData
+from walkforward.training.data import PreparedData, inner_splits
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +79,16 @@ class TrainedModel:
         return list(self.metrics["folds"])
 
     def derived(self) -> dict[str, Any]:
-        """What the run derived (features, pruning, the estimator actually fitted), apart from the request."""
+        """What the run derived (features, pruning, the estimator actually fitted), apart from the request.
+
+        With early stopping, also the folds' stopped round counts and the final fit's (their median).
+        """
         out = {**self.data.derived(), "pruning": self.pruning, "fitted_estimator": self.fitted_estimator}
         if self.fallback:
             out["fallback"] = self.fallback
+        stopping = stopping_summary(self.request.early_stopping_rounds, self.fold_metrics)
+        if stopping:
+            out["early_stopping"] = stopping
         return out
 
 
@@ -104,6 +112,32 @@ def fold_metrics_of(
     return {"fold": number, **m}
 
 
+def stopped_fold_metrics(
+    req: TrainRequest, data: PreparedData, params: Mapping[str, Any], progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """Each fold scored with early stopping on its inner slice; ``best_iteration`` is the rounds scored at.
+
+    The preprocessing is fitted on the fold's training rows (:func:`prepare_fold`), the booster on the
+    inner-train rows with the inner slice as its eval set (:func:`predict_grid_stopped`).
+    """
+    spec = req.spec
+    X, y, folds = data.X, data.y, data.plan.folds
+    linear = spec.family == "linear"
+    pre = build_pipeline(spec.factory(**params), linear=linear, p_value_threshold=req.p_value_threshold)[:-1]
+    out = []
+    for i, (fold, inner) in enumerate(zip(folds, inner_splits(req, data), strict=True)):
+        prepared = prepare_fold(pre, X, y, fold.train_index, fold.test_index, fold.number, inner=inner)
+        ((pred, rounds),) = predict_grid_stopped(spec, [params], prepared)
+        m = fold_metrics_of(spec, data, fold.number, y[fold.test_index], pred, fold.test_index)
+        # Boosters are trees: the scaler passes every pruned column through, one column per kept feature.
+        m["features_kept"] = int(prepared.X_train.shape[1])
+        m[STOPPED_KEY] = rounds
+        out.append(m)
+        if progress:
+            progress(f"fold {fold.number}/{len(folds)} (early stopping)", i + 1, len(folds) + 1)
+    return out
+
+
 def fit(
     req: TrainRequest,
     data: PreparedData,
@@ -113,19 +147,27 @@ def fit(
 ) -> TrainedModel:
     """Fit the final pipeline (applying the spec's fallback rule), then one per fold to score it.
 
-    ``hyperparameters`` default to the request's; the defaults of the algorithm fill the rest.
+    ``hyperparameters`` default to the request's; the defaults of the algorithm fill the rest. With
+    early stopping the folds come first: the final fit uses no eval set and the median of the folds'
+    stopped round counts as its ``n_estimators`` (the record keeps the requested upper bound as the
+    hyperparameter, and the counts in ``derived()["early_stopping"]``).
     """
     spec = req.spec
     params = spec.params(req.hyperparameters if hyperparameters is None else hyperparameters)
     X, y = data.X, data.y
     folds = data.plan.folds
     total = len(folds) + 1
+    stopped: list[dict[str, Any]] | None = None
     # One BLAS thread: the tiny solves inside scikit-learn's linear models ran 100x slower with
     # OpenBLAS's own threads on this 2-core machine (see bench/README.md).
     with threadpool_limits(limits=1, user_api="blas"):
         rows = data.plan.final_train_index
+        fitted_params = dict(params)
+        if req.early_stopping_rounds is not None and spec.rounds_param is not None:
+            stopped = stopped_fold_metrics(req, data, params, progress)
+            fitted_params[spec.rounds_param] = final_rounds(stopped_rounds(stopped))
         template = build_pipeline(
-            spec.factory(**params), linear=spec.family == "linear", p_value_threshold=req.p_value_threshold
+            spec.factory(**fitted_params), linear=spec.family == "linear", p_value_threshold=req.p_value_threshold
         )
         final = clone(template).fit(X.iloc[rows], y[rows])
         used, fallback = apply_fallback(spec, final[-1])
@@ -135,9 +177,9 @@ def fit(
             )
             final = clone(template).fit(X.iloc[rows], y[rows])
         if progress:
-            progress("final fit", 1, total)
-        fold_metrics: list[dict[str, Any]] = []
-        for i, fold in enumerate(folds):
+            progress("final fit", total if stopped is not None else 1, total)
+        fold_metrics: list[dict[str, Any]] = stopped or []
+        for i, fold in enumerate(folds if stopped is None else ()):
             pipe = clone(template).fit(X.iloc[fold.train_index], y[fold.train_index])
             pred, proba = predict_values(used, pipe, X.iloc[fold.test_index])
             m = fold_metrics_of(
