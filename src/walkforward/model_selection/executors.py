@@ -272,6 +272,14 @@ class DaskExecutor:
             ) from None
         except CancelledError as exc:
             raise self._lost(exc) from None
+        except Exception as exc:
+            if type(exc).__name__ != "NoValidWorkerError":  # the scheduler's no-workers-timeout, when set
+                raise
+            raise WorkerLostError(
+                f"no Dask worker of {self.address} took a search task in time (the scheduler's "
+                f"no-workers-timeout): start workers with `dask worker {self.address} --nthreads 1`; "
+                "models finished so far are saved, and running the same search again trains only what is missing"
+            ) from None
 
     def _lost(self, exc: BaseException) -> WalkforwardError:
         if self._cancelled:
