@@ -97,6 +97,7 @@ def pg_registry_url(postgres_url: str) -> Iterator[str]:
 _MARKERS: dict[str, tuple[str, ...]] = {
     "ui/test_ui.py": ("ui", "e2e", "slow"),
     "service/test_service_e2e.py": ("e2e", "slow"),
+    "service/test_dask_jobs.py": ("e2e", "slow"),
     "training/test_search_processes.py": ("e2e", "slow"),
     "registry/test_contract_processes.py": ("e2e", "slow"),
     "training/test_cli_training.py": ("slow",),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     The reference's variable names are kept (``FEATURES_PARQUET_DIR``, ``MODELS_DIR``,
     ``METADATA_DB_PATH``, ``LOG_LEVEL``); defaults live under ``./data`` so nothing needs ``/app``.
     ``METADATA_DB_URL`` (a SQLAlchemy URL) wins over ``METADATA_DB_PATH`` when set.
+    ``WALKFORWARD_DASK_SCHEDULER`` (``tcp://host:8786``) sends the tasks of the API's search jobs
+    (and of ``walkforward search --executor dask``) to that Dask cluster; unset, they run in local
+    worker processes.
     """
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
@@ -24,6 +27,16 @@ class Settings(BaseSettings):
     metadata_db_url: str | None = None
     log_level: str = "INFO"
     api_token: str | None = None  # API_TOKEN: when set, the HTTP API needs "Authorization: Bearer <token>"
+    # Named as the variable itself: an alias would also read DASK_SCHEDULER, which is Dask's own setting.
+    walkforward_dask_scheduler: str | None = None
+
+    @field_validator("walkforward_dask_scheduler")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        """An empty ``WALKFORWARD_DASK_SCHEDULER=`` means local workers, not a scheduler named ''."""
+        if value is None:
+            return None
+        return value.strip() or None
 
     @property
     def database_url(self) -> str:

@@ -208,7 +208,7 @@ def search_cmd(
 
     registry = _registry()
     before = registry.list(limit=1)[1]
-    runner = make_executor(executor, scheduler=scheduler, n_jobs=n_jobs)
+    runner = make_executor(executor, scheduler=scheduler or state.settings.walkforward_dask_scheduler, n_jobs=n_jobs)
     with _interruptible() as caught:
         try:
             try:

@@ -10,10 +10,14 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
+import threading
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from walkforward.errors import InvalidInputError, WalkforwardError
 
@@ -29,6 +33,11 @@ class Executor(Protocol):
 
     name: str
     n_jobs: int
+
+    @property
+    def where(self) -> str:
+        """Where tasks run, for logs and job results (``local (2 processes)``, ``dask tcp://host:8786``)."""
+        ...
 
     def joblib_backend(self) -> contextlib.AbstractContextManager[Any]: ...
 
@@ -54,6 +63,10 @@ class LocalExecutor:
         self.n_jobs = n_jobs or max(1, os.cpu_count() or 1)
         self._folder: Path | None = None
         self._streams: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
+
+    @property
+    def where(self) -> str:
+        return f"local ({self.n_jobs} process{'es' if self.n_jobs > 1 else ''})"
 
     def _temp_folder(self) -> str:
         if self._folder is None:
@@ -93,50 +106,213 @@ class LocalExecutor:
             self._folder = None
 
 
+#: Dask's default scheduler port (an address without one gets it, as ``dask worker HOST`` does).
+DASK_PORT = 8786
+#: Seconds a Dask search waits for a result before it looks whether the cluster still has workers.
+_DASK_POLL_SECONDS = 10.0
+
+
+class SchedulerUnreachableError(WalkforwardError):
+    """The configured Dask scheduler does not answer (the API refuses new searches with 503)."""
+
+
+class WorkerLostError(WalkforwardError):
+    """A Dask worker died (or the scheduler went away) while it ran search tasks; what finished is kept."""
+
+
+class TasksCancelled(WalkforwardError):
+    """The executor's tasks were cancelled on request (:meth:`DaskExecutor.cancel`)."""
+
+
+def scheduler_endpoint(address: str) -> tuple[str, int] | None:
+    """Host and port of a Dask scheduler address (``tcp://host:8786``, ``tls://...``, ``host:port``).
+
+    ``None`` for an in-process (``inproc://``) scheduler, which has no socket to check.
+
+    >>> scheduler_endpoint("tcp://10.0.0.5:8786")
+    ('10.0.0.5', 8786)
+    """
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme == "inproc":
+        return None
+    try:
+        host, port = parts.hostname, parts.port or DASK_PORT
+    except ValueError:
+        host = None
+    if not host or parts.path not in ("", "/"):
+        raise InvalidInputError(f"invalid Dask scheduler address {address!r}: use tcp://host:{DASK_PORT}")
+    return host, port
+
+
+def unreachable_message(address: str, reason: str) -> str:
+    """The one line shown when the scheduler at ``address`` does not answer."""
+    return (
+        f"cannot reach the Dask scheduler at {address} ({reason}): start it (`dask scheduler`, then "
+        f"`dask worker {address} --nthreads 1 --nworkers N`) or run searches on this machine "
+        "(`--executor local`; for the API, unset WALKFORWARD_DASK_SCHEDULER)"
+    )
+
+
+def check_scheduler(address: str, timeout: float = 2.0) -> None:
+    """Raise :class:`SchedulerUnreachableError` unless a TCP connection to the scheduler opens within ``timeout`` s.
+
+    A plain socket, not a Dask client: it answers in milliseconds and keeps ``distributed`` out of the
+    web server's imports; the job worker's client does the full handshake.
+    """
+    endpoint = scheduler_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout:g} s"
+        raise SchedulerUnreachableError(unreachable_message(address, reason)) from None
+
+
 class DaskExecutor:
-    """Tasks on an existing Dask cluster (``tcp://host:port``); ``shared`` is scattered once."""
+    """Tasks on an existing Dask cluster (``tcp://host:port``); ``shared`` is scattered once per task stream.
+
+    Failures end a stream with one of our errors: :class:`WorkerLostError` when a worker died while
+    it held the stream's tasks or data (Dask retries a task on another worker first, up to its
+    ``distributed.scheduler.allowed-failures``) or the scheduler went away, :class:`TasksCancelled`
+    after :meth:`cancel`. A stream's unfinished futures are cancelled whenever it ends, so the
+    cluster forgets them. Workers should run one thread each (``dask worker ADDRESS --nthreads 1``):
+    the boosters are built with ``n_jobs=1``, and more threads per worker only contend for cores.
+    """
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None) -> None:
-        address = scheduler or os.environ.get("WALKFORWARD_DASK_SCHEDULER")
-        if not address:
+    def __init__(self, scheduler: str | None = None, *, connect_timeout: float = 10.0) -> None:
+        if not scheduler:
             raise InvalidInputError(
                 "the dask executor needs a scheduler address: pass --scheduler tcp://host:8786 "
                 "or set WALKFORWARD_DASK_SCHEDULER"
             )
+        check_scheduler(scheduler)  # a clear line in 2 s, not a client retrying for its whole timeout
         try:
             from distributed import Client
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise WalkforwardError("the dask executor needs the 'distributed' package") from exc
         try:
-            self.client = Client(address, timeout="10s")
+            self.client = Client(scheduler, timeout=f"{connect_timeout}s")
         except (OSError, TimeoutError) as exc:
-            raise WalkforwardError(
-                f"cannot reach the Dask scheduler at {address} ({exc}): start one with "
-                "`dask scheduler` and `dask worker`, or use --executor local"
-            ) from None
-        self.address = address
-        self.n_jobs = max(1, sum(int(n) for n in self.client.nthreads().values()))
+            raise SchedulerUnreachableError(unreachable_message(scheduler, str(exc))) from None
+        self.address = scheduler
+        threads = self.client.nthreads()
+        self.n_jobs = max(1, sum(int(n) for n in threads.values()))
+        self._lock = threading.Lock()
+        self._running: list[Any] = []
+        self._cancelled = False
+        if threads:
+            log.info("Dask scheduler %s: %d worker(s), %d thread(s)", scheduler, len(threads), self.n_jobs)
+        else:
+            log.warning("Dask scheduler %s has no workers yet: start `dask worker %s --nthreads 1`", *[scheduler] * 2)
+
+    @property
+    def where(self) -> str:
+        """Where tasks run, for logs and job results (``dask tcp://host:8786``)."""
+        return f"dask {self.address}"
 
     def joblib_backend(self) -> contextlib.AbstractContextManager[Any]:
         from joblib import parallel_backend
 
-        return parallel_backend("dask")
+        return parallel_backend("dask", client=self.client)
 
     def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
-        from distributed import as_completed
+        if self._cancelled:
+            raise TasksCancelled("the search's tasks were cancelled")
+        return self._stream(fn, items, shared)
 
-        shared_future = self.client.scatter(shared, broadcast=True)
-        futures = self.client.map(fn, list(items), [shared_future] * len(items), pure=False)
+    def _stream(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Generator[Any, None, None]:
+        from distributed import wait
+
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            shared_future = self.client.scatter(shared, broadcast=True)
+        except TimeoutError:  # the scheduler found no worker to hold the data within the client's timeout
+            raise WorkerLostError(
+                f"the Dask cluster at {self.address} has no workers: start some with "
+                f"`dask worker {self.address} --nthreads 1 --nworkers N`, then run the search again"
+            ) from None
+        futures = self.client.map(fn, list(items), [shared_future] * len(items), pure=False)
+        with self._lock:
+            self._running.extend(futures)
+        try:
+            pending = set(futures)
+            while pending:
+                try:
+                    with self.client.as_current():
+                        done, pending = wait(list(pending), timeout=_DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    self._check_workers(len(pending))
+                    continue
+                except CancelledError as exc:
+                    raise self._lost(exc) from None
+                # Results first: what finished is saved before a failed task ends the stream.
+                for future in sorted(done, key=lambda f: f.status != "finished"):
+                    yield self._result(future)
         finally:
             self.client.cancel(futures)
+            with self._lock:
+                self._running = [f for f in self._running if f not in futures]
+
+    def _result(self, future: Any) -> Any:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            worker = getattr(getattr(exc, "last_worker", None), "address", "a worker")
+            raise WorkerLostError(
+                f"a Dask worker died while it ran a search task ({worker}; Dask retries a task on another worker "
+                f"{exc.allowed_failures} time(s) before it gives up): models finished so far are saved, and "
+                "running the same search again trains only what is missing"
+            ) from None
+        except CancelledError as exc:
+            raise self._lost(exc) from None
+        except Exception as exc:
+            if type(exc).__name__ != "NoValidWorkerError":  # the scheduler's no-workers-timeout, when set
+                raise
+            raise WorkerLostError(
+                f"no Dask worker of {self.address} took a search task in time (the scheduler's "
+                f"no-workers-timeout): start workers with `dask worker {self.address} --nthreads 1`; "
+                "models finished so far are saved, and running the same search again trains only what is missing"
+            ) from None
+
+    def _lost(self, exc: BaseException) -> WalkforwardError:
+        if self._cancelled:
+            return TasksCancelled("the search's tasks were cancelled")
+        # One future (FutureCancelledError.reason) or several (FuturesCancelledError's groups, by reason).
+        groups = getattr(exc, "error_groups", None) or [exc]
+        reasons = sorted({str(getattr(g, "reason", None) or "unknown") for g in groups})
+        return WorkerLostError(
+            f"the Dask cluster at {self.address} dropped the search's tasks ({', '.join(reasons)}: a worker died "
+            "with their data, or the scheduler stopped): models finished so far are saved, and running the same "
+            "search again trains only what is missing"
+        )
+
+    def _check_workers(self, waiting: int) -> None:
+        if not self.client.scheduler_info()["workers"]:
+            log.warning(
+                "the Dask cluster at %s has no workers: %d task(s) wait for one (start `dask worker %s --nthreads 1`)",
+                self.address,
+                waiting,
+                self.address,
+            )
+
+    def cancel(self) -> None:
+        """Cancel the running tasks (from any thread): the stream ends with :class:`TasksCancelled`."""
+        self._cancelled = True
+        with self._lock:
+            running = list(self._running)
+        if running:
+            log.info("cancel requested: cancelling %d task(s) on the Dask cluster at %s", len(running), self.address)
+            self.client.cancel(running)
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # the scheduler forgets every future of this client
 
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from walkforward.config import Settings
 from walkforward.errors import DataNotFoundError, InvalidInputError, WalkforwardError
+from walkforward.model_selection.executors import SchedulerUnreachableError
 from walkforward.registry import ArtifactIntegrityError, DuplicateModelError, ModelNotFoundError, RegistryError
 from walkforward.registry.jobs import JobNotFoundError, JobStateError
 from walkforward.request import describe_errors
@@ -38,6 +39,7 @@ _STATUS: dict[type[Exception], int] = {
     JobStateError: 409,
     DuplicateModelError: 409,
     ArtifactIntegrityError: 409,
+    SchedulerUnreachableError: 503,
     WalkforwardError: 400,
 }
 

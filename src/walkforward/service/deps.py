@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from walkforward.config import Settings
 from walkforward.features.store import FeatureStore
+from walkforward.model_selection.executors import scheduler_endpoint
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
 from walkforward.request import SearchRequest
@@ -35,20 +36,37 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, *, run_jobs: bool = True, job_concurrency: int = 1) -> Services:
-        """Open (and migrate) the registry and build the job runner (not started)."""
+        """Open (and migrate) the registry and build the job runner (not started).
+
+        A malformed ``WALKFORWARD_DASK_SCHEDULER`` stops the start-up here, not every search later.
+        """
+        if settings.walkforward_dask_scheduler:
+            scheduler_endpoint(settings.walkforward_dask_scheduler)
         registry = ModelStore.open(settings.database_url, settings.models_dir)
         jobs = JobStore(registry.database)
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
         return cls(settings, registry, jobs, FeatureStore(settings.features_parquet_dir), runner)
 
     def submit(self, req: SearchRequest) -> JobRecord:
-        job = submit(req, jobs=self.jobs, store=self.store, registry=self.registry)
+        job = submit(
+            req,
+            jobs=self.jobs,
+            store=self.store,
+            registry=self.registry,
+            scheduler=self.settings.walkforward_dask_scheduler,
+        )
         if self.runner is not None:
             self.runner.wake()
         return job
 
     def resume(self, job_id: str) -> JobRecord:
-        job = resume(job_id, jobs=self.jobs, store=self.store, registry=self.registry)
+        job = resume(
+            job_id,
+            jobs=self.jobs,
+            store=self.store,
+            registry=self.registry,
+            scheduler=self.settings.walkforward_dask_scheduler,
+        )
         if self.runner is not None:
             self.runner.wake()
         return job

@@ -85,3 +85,4 @@ class Health(BaseModel):
     status: str
     database: dict[str, Any]
     store: dict[str, Any]
+    executor: dict[str, Any]

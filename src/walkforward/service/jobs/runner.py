@@ -25,13 +25,15 @@ WORKER_MODULE = "walkforward.service.jobs.worker"
 
 def worker_environment(settings: Settings) -> dict[str, str]:
     """The environment of a job worker: this process's, with the settings spelled out."""
-    env = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in ("API_TOKEN", "WALKFORWARD_DASK_SCHEDULER")}
     env.update(
         FEATURES_PARQUET_DIR=str(Path(settings.features_parquet_dir).resolve()),
         MODELS_DIR=str(Path(settings.models_dir).resolve()),
         METADATA_DB_URL=settings.database_url,
         LOG_LEVEL=settings.log_level,
     )
+    if settings.walkforward_dask_scheduler:
+        env["WALKFORWARD_DASK_SCHEDULER"] = settings.walkforward_dask_scheduler
     return env
 
 

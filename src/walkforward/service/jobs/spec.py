@@ -7,6 +7,7 @@ run) as JSON; the same request and the same checks serve the CLI and the library
 from __future__ import annotations
 
 from walkforward.features.store import FeatureStore
+from walkforward.model_selection.executors import check_scheduler
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
 from walkforward.request import SearchRequest, check_request, parse
@@ -14,9 +15,22 @@ from walkforward.request import SearchRequest, check_request, parse
 RESUMABLE: tuple[str, ...] = (JobStatus.INTERRUPTED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-def submit(req: SearchRequest, *, jobs: JobStore, store: FeatureStore, registry: ModelStore) -> JobRecord:
-    """Check ``req`` against the store and registry (no data is read) and queue it; the job is ``queued``."""
+def _check(req: SearchRequest, store: FeatureStore, registry: ModelStore, scheduler: str | None) -> None:
     check_request(req, store=store, registry=registry)
+    if scheduler and req.kind == "search":  # a single training run stays in its job worker
+        check_scheduler(scheduler)
+
+
+def submit(
+    req: SearchRequest, *, jobs: JobStore, store: FeatureStore, registry: ModelStore, scheduler: str | None = None
+) -> JobRecord:
+    """Check ``req`` against the store and registry (no data is read) and queue it; the job is ``queued``.
+
+    With a Dask ``scheduler`` (the server's ``WALKFORWARD_DASK_SCHEDULER``), a search is refused with
+    :class:`~walkforward.model_selection.executors.SchedulerUnreachableError` unless the scheduler
+    answers within 2 s: a job that could only fail is not queued.
+    """
+    _check(req, store, registry, scheduler)
     return jobs.create(req.kind, req.model_dump(mode="json"))
 
 
@@ -25,7 +39,9 @@ def job_request(job: JobRecord) -> SearchRequest:
     return parse(SearchRequest, job.request)
 
 
-def resume(job_id: str, *, jobs: JobStore, store: FeatureStore, registry: ModelStore) -> JobRecord:
+def resume(
+    job_id: str, *, jobs: JobStore, store: FeatureStore, registry: ModelStore, scheduler: str | None = None
+) -> JobRecord:
     """Queue a new job with the request of an interrupted, failed or cancelled one.
 
     Raises
@@ -37,7 +53,7 @@ def resume(job_id: str, *, jobs: JobStore, store: FeatureStore, registry: ModelS
     if old.status not in RESUMABLE:
         hint = "it is done: submit a new job to train more" if old.status == JobStatus.DONE else "wait for it to end"
         raise JobStateError(f"job {job_id} is {old.status}: only {', '.join(RESUMABLE)} jobs can be resumed ({hint})")
-    check_request(job_request(old), store=store, registry=registry)
+    _check(job_request(old), store, registry, scheduler)
     return jobs.create(old.kind, old.request, resumed_from=old.id)
 
 

@@ -5,6 +5,10 @@ Started by :class:`~walkforward.service.jobs.runner.JobRunner` as
 or searches with a progress callback that writes progress, the best score so far and log lines to
 the job row (at most every 0.5 s, plus a heartbeat every 2 s), stops when a cancel was requested,
 and ends the job as done, failed, cancelled or (on SIGTERM) interrupted.
+
+A search's tasks run where the settings say: on the Dask cluster of ``WALKFORWARD_DASK_SCHEDULER``
+(this process is its client, and a cancel seen by the heartbeat cancels the cluster's tasks at once),
+or in local worker processes. The job's log and result name the place (``executor: dask tcp://...``).
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 from walkforward.config import Settings, load_settings
 from walkforward.errors import WalkforwardError
 from walkforward.features.store import FeatureStore
+from walkforward.model_selection.executors import (
+    DaskExecutor,
+    Executor,
+    LocalExecutor,
+    TasksCancelled,
+    WorkerLostError,
+)
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import ACTIVE, JobStatus, JobStore
 from walkforward.reports import search_dict
@@ -60,6 +71,7 @@ class _Reporter:
         self._last_flush = 0.0
         self._last_line = ""
         self.cancelled = False
+        self.on_cancel: Callable[[], None] | None = None  # called once, when a cancel is first seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"job-{job_id[:8]}-heartbeat", daemon=True)
 
@@ -102,8 +114,10 @@ class _Reporter:
             lines, self._lines = self._lines, []
             self._last_flush = time.monotonic()
         status = self.jobs.report(self.job_id, done=done, total=total, best=best, lines=lines)
-        if status == JobStatus.CANCELLING:
+        if status == JobStatus.CANCELLING and not self.cancelled:
             self.cancelled = True
+            if self.on_cancel is not None:
+                self.on_cancel()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
@@ -128,8 +142,26 @@ class _JobLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def execute(req: SearchRequest, *, store: FeatureStore, registry: ModelStore, reporter: _Reporter) -> dict[str, Any]:
-    """Run a job's training or search in this process; return its JSON result."""
+#: Where a single training run happens (it needs no executor).
+IN_WORKER = "local (the job worker)"
+
+
+def make_job_executor(settings: Settings) -> Executor:
+    """The executor of a search job: the settings' Dask cluster, or local worker processes."""
+    if settings.walkforward_dask_scheduler:
+        return DaskExecutor(settings.walkforward_dask_scheduler)
+    return LocalExecutor()
+
+
+def execute(
+    req: SearchRequest,
+    *,
+    store: FeatureStore,
+    registry: ModelStore,
+    reporter: _Reporter,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
+    """Run a job's training (in this process) or search (on ``executor``); return its JSON result."""
     if req.kind == "train":
         started = dt.datetime.now(dt.UTC)
         record = train(
@@ -150,8 +182,9 @@ def execute(req: SearchRequest, *, store: FeatureStore, registry: ModelStore, re
             "existing": int(existed),
             "trained": int(not existed),
             "notes": [note],
+            "executor": IN_WORKER,
         }
-    result = run_search(req, store=store, registry=registry, progress=reporter.progress)
+    result = run_search(req, store=store, registry=registry, progress=reporter.progress, executor=executor)
     out = search_dict(result)
     saved = out.pop("saved")
     out.update(
@@ -160,6 +193,7 @@ def execute(req: SearchRequest, *, store: FeatureStore, registry: ModelStore, re
         saved=len(saved),
         best_model_id=result.best.id if result.best else None,
         best_score=result.best.cv_score if result.best else None,
+        executor=executor.where if executor is not None else LocalExecutor().where,
     )
     return out
 
@@ -190,18 +224,28 @@ def run_job(job_id: str, settings: Settings) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
         reporter.start()
         reporter.line(f"worker pid {os.getpid()} on {socket.gethostname()} started the {job.kind} job")
+        executor: Executor | None = None
         try:
+            if job.kind == "search":
+                executor = make_job_executor(settings)
+                if isinstance(executor, DaskExecutor):
+                    reporter.on_cancel = executor.cancel
+            reporter.line(f"executor: {executor.where if executor is not None else IN_WORKER}")
             result = execute(
                 job_request(job),
                 store=FeatureStore(settings.features_parquet_dir),
                 registry=registry,
                 reporter=reporter,
+                executor=executor,
             )
-        except JobCancelled:
+        except (JobCancelled, TasksCancelled):
             jobs.finish(job_id, JobStatus.CANCELLED, error="cancelled on request", lines=reporter.take_lines())
         except (JobInterrupted, KeyboardInterrupt):
             message = interrupted_message(job_id)
             jobs.finish(job_id, JobStatus.INTERRUPTED, error=message, lines=[*reporter.take_lines(), message])
+        except WorkerLostError as exc:
+            error = f"{exc} (POST /jobs/{job_id}/resume)"
+            jobs.finish(job_id, JobStatus.FAILED, error=error, lines=[*reporter.take_lines(), f"ERROR {error}"])
         except WalkforwardError as exc:
             jobs.finish(job_id, JobStatus.FAILED, error=str(exc), lines=[*reporter.take_lines(), f"ERROR {exc}"])
         except Exception as exc:
@@ -216,6 +260,8 @@ def run_job(job_id: str, settings: Settings) -> int:
             done_line = "done: " + "; ".join(result.get("notes", []))
             jobs.finish(job_id, JobStatus.DONE, result=result, lines=[*reporter.take_lines(), done_line])
         finally:
+            if executor is not None:
+                executor.close()  # a Dask client's close makes the scheduler forget its tasks
             reporter.stop()
             package_logger.removeHandler(handler)
         return 0
@@ -241,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_job(args.job_id, settings)
 
 
-__all__ = ["JobCancelled", "execute", "main", "run_job"]
+__all__ = ["IN_WORKER", "JobCancelled", "execute", "main", "make_job_executor", "run_job"]
 
 
 if __name__ == "__main__":

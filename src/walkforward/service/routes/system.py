@@ -31,6 +31,9 @@ def list_algorithms() -> list[dict[str, Any]]:
 
 @health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(svc: Annotated[Services, Depends(services)]) -> Any:
-    """Liveness and readiness: the database answers and the feature store is readable (no auth)."""
-    ok, body = health_report(svc.jobs, svc.store)
+    """Liveness and readiness: the database answers and the feature store is readable (no auth).
+
+    ``executor`` says where search jobs run (``local``, or ``dask`` with the scheduler and whether it answers).
+    """
+    ok, body = health_report(svc.jobs, svc.store, svc.settings.walkforward_dask_scheduler)
     return body if ok else JSONResponse(body, status_code=503)
