@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from walkforward.models.catalog import AlgorithmSpec
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import Item, Outcome
 
@@ -96,16 +97,36 @@ def promote(scored: dict[int, float], params: dict[int, dict[str, Any]], keep: i
     return sorted(out, key=lambda i: -scored[i])
 
 
+def halving_plan(
+    spec: AlgorithmSpec, combos: Sequence[dict[str, Any]], max_configs: int
+) -> tuple[list[Item], list[Rung]]:
+    """The configurations halving starts from (sampled) and its rungs: what the search runs, and what a
+    dry run (:mod:`walkforward.search.plan`) shows."""
+    candidates = sample_configurations(list(enumerate(combos)), max_configs)
+    if spec.rounds_param is None:  # nothing to cut: every configuration at full fidelity
+        return candidates, [Rung(1.0, len(candidates))]
+    full = max(int(c[1].get(spec.rounds_param) or 100) for c in candidates)
+    return candidates, plan_rungs(len(candidates), full)
+
+
+def rung_items(spec: AlgorithmSpec, rung: Rung, params: dict[int, dict[str, Any]], alive: Sequence[int]) -> list[Item]:
+    """The configurations of one rung, their round count cut to the rung's fraction (the last: as they are)."""
+    name = spec.rounds_param
+    if rung.fraction >= 1.0 or name is None:
+        return [(i, params[i]) for i in alive]
+    return [(i, {**params[i], name: rung.rounds(int(params[i][name]))}) for i in alive]
+
+
 def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Successive halving over rounds; the finalists are scored at full fidelity and the best saved."""
+    """Successive halving over rounds; the finalists are scored at full fidelity and the best saved.
+
+    Under a ``--budget`` no rung starts once it is spent; if it ran out before the full rung, the
+    best configuration of each learning rate in the last rung scored is scored at full fidelity
+    (beyond the budget: a saved model's score is always a full one) and the best of them saved.
+    """
     spec = run.spec
     rounds_param = spec.rounds_param
-    candidates = sample_configurations(list(enumerate(run.combos)), run.sreq.max_configs)
-    if rounds_param is None:  # nothing to cut: every configuration at full fidelity
-        rungs = [Rung(1.0, len(candidates))]
-    else:
-        full = max(int(c[1].get(rounds_param) or 100) for c in candidates)
-        rungs = plan_rungs(len(candidates), full)
+    candidates, rungs = halving_plan(spec, run.combos, run.sreq.max_configs)
     params = {i: c for i, c in candidates}
     alive = [i for i, _ in candidates]
     # Lower rungs score cut-down configurations under the full ones' indices: nothing is known for them.
@@ -113,14 +134,10 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     spent = 0.0
     exhaustive = float(sum(int(c.get(rounds_param) or 100) if rounds_param else 1 for c in run.combos))
     counts: list[str] = []
+    stopped: tuple[int, dict[int, float]] | None = None  # the rung the budget stopped, and what it scored
     for level, rung in enumerate(rungs):
         last = level == len(rungs) - 1
-        if last:
-            items = [(i, params[i]) for i in alive]
-        else:
-            assert rounds_param is not None
-            items = [(i, {**params[i], rounds_param: rung.rounds(int(params[i][rounds_param]))}) for i in alive]
-        spent += sum(int(p.get(rounds_param) or 1) if rounds_param else 1 for _, p in items)
+        items = rung_items(spec, rung, params, alive)
         scored: dict[int, float] = {}
         tick = _Ticker(run, len(items), f"halving rung {level + 1}/{len(rungs)}")
 
@@ -133,9 +150,14 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 scored[o.index] = _mean_score(o, spec.score_key)
             tick()
 
-        run.run_tasks(items, run.shared(with_final=False) if last else low, on_outcome)
+        complete = run.run_tasks(items, run.shared(with_final=False) if last else low, on_outcome)
+        rounds = {i: int(p.get(rounds_param) or 1) if rounds_param else 1 for i, p in items}
+        spent += sum(rounds[i] for i in scored)
         label = "full" if last else f"{rung.fraction:.3g} of the rounds"
-        counts.append(f"{len(items)} at {label}")
+        counts.append(f"{len(scored)}{'' if complete else f' of {len(items)}'} at {label}")
+        if not complete or (not last and run.out_of_budget):
+            stopped = (level, scored)
+            break
         if not last:
             alive = promote(scored, params, rungs[level + 1].configurations)
     if rounds_param is None:
@@ -150,8 +172,36 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 else ""
             )
         )
+    if stopped is not None:
+        _finish_early(run, rungs, *stopped, params)
     ranked = run.ranked()
     run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
+
+
+def _finish_early(
+    run: SearchRun, rungs: list[Rung], level: int, scored: dict[int, float], params: dict[int, dict[str, Any]]
+) -> None:
+    """The budget stopped rung ``level``: score its best of each learning rate at full fidelity; say so."""
+    where = f"during rung {level + 1}/{len(rungs)}"
+    if level == len(rungs) - 1 or not scored:
+        run.notes.append(
+            f"{run.budget.describe()} {where}; "
+            + ("nothing was scored, nothing saved" if not run.scores else "the best of the full rung's scores saved")
+            + ": the pick is from an incomplete search"
+        )
+        return
+    finalists = promote(scored, params, 1)  # at least one per learning rate: few rounds favour fast rates
+
+    def on_outcome(o: Outcome) -> None:
+        run.record(o)
+        run.trained += 1
+
+    folds = len(run.data.plan.folds)
+    run.run_tasks([(i, params[i]) for i in finalists], run.shared(with_final=False), on_outcome, budgeted=False)
+    run.notes.append(
+        f"{run.budget.describe()} {where}; its best of each learning rate ({len(finalists)}) scored at full "
+        f"fidelity ({len(finalists) * folds} more fits) and the best saved: the pick is from an incomplete search"
+    )
 
 
 def _mean_score(o: Outcome, key: str) -> float:
