@@ -31,7 +31,17 @@ class BudgetClock:
         self.budget = budget
         self.started = time.monotonic()
         self.fits = 0
-        self.stopped = False  # set once the budget stopped some work
+        self._stopped_at: tuple[float, int] | None = None  # (elapsed, fits) when the budget first stopped work
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the budget stopped some work (see :meth:`stop`)."""
+        return self._stopped_at is not None
+
+    def stop(self) -> None:
+        """Record that the budget stopped work, and when (the first time only)."""
+        if self._stopped_at is None:
+            self._stopped_at = (self.elapsed(), self.fits)
 
     @property
     def limited(self) -> bool:
@@ -77,10 +87,13 @@ class BudgetClock:
     def stop_study(self, study: Any, trial: Any) -> None:
         """An Optuna ``optimize`` callback: stop the study once the budget is spent."""
         if self.spent:
-            self.stopped = True
+            self.stop()
             study.stop()
 
     def describe(self) -> str:
-        """``budget of 10m spent after 4m12s and 312 fits``."""
-        assert self.budget is not None
-        return f"budget of {self.budget.text} spent after {self.elapsed():.0f} s and {self.fits:,} fits"
+        """``budget of 10m spent after 252 s and 312 fits``."""
+        b = self.budget
+        assert b is not None
+        shown = f"{b.fits:,} fits" if b.fits is not None else b.text
+        elapsed, fits = self._stopped_at or (self.elapsed(), self.fits)
+        return f"budget of {shown} spent after {elapsed:.0f} s and {fits:,} fits"

@@ -2,7 +2,7 @@
 
 :func:`prepared_run` does what every search does first (load the data, fingerprint the
 combinations, fit each fold's preprocessing) and times it; :func:`calibrate` then fits the grid's
-median configuration on one fold, at a few rounds and at up to :data:`CALIBRATION_ROUNDS`
+median configuration on one fold, at one round and at up to :data:`CALIBRATION_ROUNDS`
 rounds, and keeps the two timings as a fixed and a per-(rounds x leaves) cost
 (:class:`~walkforward.search.plan.Calibration`). A linear path is timed once as a whole.
 """
@@ -22,12 +22,10 @@ from walkforward.search.plan import Calibration
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import unit_cost, units
 
-#: Rounds of the timed fit (fewer if a round is slow: the calibration stays around a second).
+#: Most rounds of the timed fit.
 CALIBRATION_ROUNDS = 50
-#: Rounds of the warm-up and of the first timed fit.
-SMALL_ROUNDS = 5
-#: Seconds the timed fit at the larger round count should take at most (it runs twice).
-TARGET_SECONDS = 0.6
+#: The timed fit's rounds stop growing once they add this many seconds to a one-round fit.
+PROBE_SECONDS = 0.25
 
 
 def prepared_run(
@@ -78,17 +76,19 @@ def calibrate(run: SearchRun, prepare_seconds: float) -> Calibration:
         seconds = _timed(run, combos, fold)
         return Calibration(prepare_seconds, seconds, seconds, 0.0, rows, None, shown)
     full = int(combo.get(name) or 100)
-    small = min(SMALL_ROUNDS, full)
-    _timed(run, [{**combo, name: small}], fold, repeat=1)  # warm-up
-    t_small = _timed(run, [{**combo, name: small}], fold)
-    per_round = t_small / small  # an upper bound: the fixed cost is in it too
-    rounds = min(CALIBRATION_ROUNDS, full, max(small + 1, int(TARGET_SECONDS / max(per_round, 1e-6))))
-    if rounds <= small:
-        cost = unit_cost([(0, {**combo, name: small})], rows)
-        return Calibration(prepare_seconds, t_small, 0.0, t_small / cost, rows, small, {**shown, name: small})
-    t_cal = _timed(run, [{**combo, name: rounds}], fold)
-    c_small = unit_cost([(0, {**combo, name: small})], rows)
+    _timed(run, [{**combo, name: 1}], fold, repeat=1)  # warm-up
+    t_one = _timed(run, [{**combo, name: 1}], fold)  # the fixed cost (binning, one round, predicting)
+    # Rounds grow 4x until a fit takes PROBE_SECONDS (or the cap): a slope measured over a few
+    # milliseconds would be noise, and one over many seconds would make the dry run slow.
+    rounds, t_cal = 1, t_one
+    while rounds < min(CALIBRATION_ROUNDS, full) and t_cal - t_one < PROBE_SECONDS:
+        rounds = min(CALIBRATION_ROUNDS, full, rounds * 4)
+        t_cal = _timed(run, [{**combo, name: rounds}], fold, repeat=1)
+    t_cal = min(t_cal, _timed(run, [{**combo, name: rounds}], fold, repeat=1))
+    c_one = unit_cost([(0, {**combo, name: 1})], rows)
     c_cal = unit_cost([(0, {**combo, name: rounds})], rows)
-    per_cost = max(t_cal - t_small, 0.0) / (c_cal - c_small)
-    intercept = max(t_cal - per_cost * c_cal, 0.0)
+    if rounds == 1 or t_cal <= t_one:  # no slope to measure (or noise hid it): all of it per round
+        return Calibration(prepare_seconds, t_cal, 0.0, t_cal / c_cal, rows, rounds, {**shown, name: rounds})
+    per_cost = (t_cal - t_one) / (c_cal - c_one)
+    intercept = max(t_one - per_cost * c_one, 0.0)
     return Calibration(prepare_seconds, t_cal, intercept, per_cost, rows, rounds, {**shown, name: rounds})

@@ -121,8 +121,9 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """Successive halving over rounds; the finalists are scored at full fidelity and the best saved.
 
     Under a ``--budget`` no rung starts once it is spent; if it ran out before the full rung, the
-    best configuration of each learning rate in the last rung scored is scored at full fidelity
-    (beyond the budget: a saved model's score is always a full one) and the best of them saved.
+    best configurations of the last rung scored (of different learning rates, one per worker) are
+    scored at full fidelity (beyond the budget: a saved model's score is always a full one) and the
+    best of them saved.
     """
     spec = run.spec
     rounds_param = spec.rounds_param
@@ -190,16 +191,20 @@ def _finish_early(
             + ": the pick is from an incomplete search"
         )
         return
-    finalists = promote(scored, params, 1)  # at least one per learning rate: few rounds favour fast rates
+    # The best of each learning rate (few rounds favour fast rates), best first, as many as there are
+    # workers: one more fit per worker beyond the budget, which a saved model's full score needs.
+    finalists = promote(scored, params, 1)[: max(1, run.executor.n_jobs)]
+    tick = _Ticker(run, len(finalists), "budget spent: finalists at full fidelity")
 
     def on_outcome(o: Outcome) -> None:
         run.record(o)
         run.trained += 1
+        tick()
 
     folds = len(run.data.plan.folds)
     run.run_tasks([(i, params[i]) for i in finalists], run.shared(with_final=False), on_outcome, budgeted=False)
     run.notes.append(
-        f"{run.budget.describe()} {where}; its best of each learning rate ({len(finalists)}) scored at full "
+        f"{run.budget.describe()} {where}; its best {len(finalists)} (of different learning rates) scored at full "
         f"fidelity ({len(finalists) * folds} more fits) and the best saved: the pick is from an incomplete search"
     )
 

@@ -237,7 +237,7 @@ class SearchRun:
             self.flush_trials()
         complete = received == asked
         if not complete:
-            clock.stopped = True
+            clock.stop()
         return complete
 
     # -- bookkeeping

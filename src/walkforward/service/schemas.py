@@ -47,7 +47,9 @@ class PlanOut(BaseModel):
     n_jobs: int
     budget: str | None
     notes: list[str]
-    estimate: dict[str, Any] | None = Field(description="seconds, text, and the calibration fit it comes from.")
+    estimate: dict[str, Any] | None = Field(
+        description="seconds (with a low-high range), text, and the calibration fit it comes from."
+    )
 
 
 class JobOut(BaseModel):
