@@ -67,6 +67,9 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("path-symbol", {"symbol": "../etc"}, "invalid symbol '../etc'"),
     ("search", {"search": "exhaustive"}, "invalid search='exhaustive': Input should be 'none', 'auto', 'grid'"),
     ("lookforward-zero", {"lookforward": 0}, "invalid lookforward=0"),
+    ("budget", {"search": "grid", "budget": "10x"}, "invalid budget='10x': use a wall time such as 90s, 10m or 2h"),
+    ("budget-fractional-fits", {"search": "grid", "budget": "2.5fits"}, "or a number of fits such as 500fits"),
+    ("budget-without-search", {"search": "none", "budget": "10m"}, "budget=10m needs a search"),
     (
         "grid-size",
         {

@@ -127,6 +127,38 @@ class SplitScheme:
         return f"{self.train_days}:{self.test_days}"
 
 
+_BUDGET_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|fits?)\s*", re.IGNORECASE)
+_BUDGET_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class SearchBudget:
+    """How much a search may spend: a wall time (``seconds``) or a number of fold fits (``fits``).
+
+    A fit is one configuration scored on one fold (the unit of :mod:`walkforward.search.plan`).
+    The budget only says when to stop starting work; it is not part of any fingerprint.
+    """
+
+    text: str
+    seconds: float | None = None
+    fits: int | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> SearchBudget:
+        """``90s``, ``10m``, ``1.5h`` (wall time) or ``500fits`` (fold fits), else ``ValueError``."""
+        m = _BUDGET_RE.fullmatch(value)
+        amount = float(m.group(1)) if m else 0.0
+        unit = m.group(2).lower() if m else ""
+        if not m or amount <= 0 or (unit.startswith("fit") and not amount.is_integer()):
+            raise ValueError(
+                f"invalid budget={value!r}: use a wall time such as 90s, 10m or 2h, or a number of fits such as 500fits"
+            )
+        text = f"{m.group(1)}{'fits' if unit.startswith('fit') else unit}"
+        if unit.startswith("fit"):
+            return cls(text, fits=int(amount))
+        return cls(text, seconds=amount * _BUDGET_SECONDS[unit])
+
+
 @dataclass(frozen=True)
 class Fold:
     """One walk-forward fold: positional row ranges plus what was removed and why.

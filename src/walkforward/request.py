@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from walkforward.domain import TargetTransform, Timeframe, parse_symbols, validate_options
+from walkforward.domain import SearchBudget, TargetTransform, Timeframe, parse_symbols, validate_options
 from walkforward.errors import InvalidInputError
 from walkforward.model_selection.grids import grid_size, resolve_grid
 from walkforward.models.catalog import Algorithm, AlgorithmSpec, early_stopping_algorithms, get_algorithm, grid_names
@@ -231,6 +231,16 @@ class SearchRequest(TrainRequest):
     max_configs: int = Field(
         default=729, ge=1, le=100_000, description="halving: configurations sampled from a larger grid (first rung)."
     )
+    budget: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Stop the search after a wall time (90s, 10m, 2h) or fits (500fits); the best found is saved.",
+    )
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: str | None) -> str | None:
+        return None if value is None else SearchBudget.parse(value).text
 
     @model_validator(mode="before")
     @classmethod
@@ -253,6 +263,8 @@ class SearchRequest(TrainRequest):
     @model_validator(mode="after")
     def _check_search(self) -> Self:
         if self.search == SearchStrategy.NONE:
+            if self.budget is not None:
+                raise ValueError(f"budget={self.budget} needs a search: set search to auto, grid, halving or optuna")
             if self.grids:
                 raise ValueError(
                     f"grid parameters ({', '.join(sorted(self.grids))}) need a search: set search to grid, "
@@ -280,6 +292,10 @@ class SearchRequest(TrainRequest):
         rounds = self.spec.rounds_param is not None
         big = grid_size(self.grid()) > self.auto_threshold
         return SearchStrategy.HALVING if big and rounds else SearchStrategy.GRID
+
+    def search_budget(self) -> SearchBudget | None:
+        """The parsed ``budget`` (None: no limit)."""
+        return None if self.budget is None else SearchBudget.parse(self.budget)
 
     def grid(self) -> dict[str, list[Any]]:
         """The grid to search (the spec's defaults overridden by ``grids``), values range-checked."""

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +23,7 @@ from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
 
 if TYPE_CHECKING:
-    pass
+    from walkforward.registry import ModelStore
 
 
 def _duration(seconds: float) -> str:
@@ -193,6 +193,23 @@ def train_cmd(req: TrainRequest, json_out: JsonOpt = False) -> None:
             out.print(table)
 
 
+def _print_plan(
+    req: SearchRequest, n_jobs: int, registry: ModelStore, json_out: bool, close: Callable[[], None]
+) -> None:
+    """``search --dry-run``: the plan of the search, as a table or JSON (the API's dry run returns the same)."""
+    from walkforward.reports.tables import plan_table
+    from walkforward.search.plan import dry_run
+
+    try:
+        plan = dry_run(req, store=_store(), registry=registry, n_jobs=n_jobs).to_dict()
+    finally:
+        close()
+    if json_out:
+        _emit_json(plan)
+    else:
+        out.print(plan_table(plan))
+
+
 @app.command("search")
 @request_command(SearchRequest, defaults={"search": "auto"})
 def search_cmd(
@@ -200,6 +217,10 @@ def search_cmd(
     executor: Annotated[str, typer.Option(help="local (worker processes) or dask.")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:8786.")] = None,
     n_jobs: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the plan and an estimated time (one short timed fit); train nothing."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Search hyperparameters over the walk-forward folds; skip what is registered; rank the cohort."""
@@ -209,6 +230,9 @@ def search_cmd(
     registry = _registry()
     before = registry.list(limit=1)[1]
     runner = make_executor(executor, scheduler=scheduler or state.settings.walkforward_dask_scheduler, n_jobs=n_jobs)
+    if dry_run:
+        _print_plan(req, runner.n_jobs, registry, json_out, close=runner.close)
+        return
     with _interruptible() as caught:
         try:
             try:

@@ -93,6 +93,7 @@ def search_dict(result: SearchResult) -> dict[str, Any]:
         "best": model_dict(result.best, brief=True) if result.best else None,
         "selection": result.selection,
         "notes": result.notes,
+        "complete": result.complete,
     }
 
 

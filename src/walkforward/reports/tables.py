@@ -226,6 +226,26 @@ def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, t
     return t
 
 
+def plan_table(plan: Mapping[str, Any]) -> Table:
+    """A dry run's plan (:meth:`walkforward.search.plan.SearchPlan.to_dict`): fits per fidelity and the estimate."""
+    est = plan.get("estimate") or {}
+    head = (
+        f"{plan['algorithm']}: {plan['strategy']} over {plan['grid_size']:,} combinations, {plan['folds']} folds; "
+        f"{plan['registered']:,} registered, {plan['scored_before']:,} scored before (trials)"
+    )
+    caption = "\n".join([*plan.get("notes", []), f"estimated time: {est['text']}" if est else ""]).strip()
+    t = Table(title=f"Search plan (dry run: nothing trained)\n{head}", caption=caption, caption_justify="left")
+    for col in ("fidelity", "of the rounds", "configurations", "fits", "trainings"):
+        t.add_column(col, justify="left" if col == "fidelity" else "right")
+    for f in plan["fidelities"]:
+        t.add_row(
+            f["label"], f"{f['fraction']:.3g}", f"{f['configurations']:,}", f"{f['fits']:,}", f"{f['trainings']:,}"
+        )
+    t.add_row("final fit(s)", "1", "", str(plan["final_fits"]), str(plan["final_fits"]), end_section=True)
+    t.add_row("total", "", f"{plan['configurations']:,}", f"{plan['fits']:,}", "")
+    return t
+
+
 def lineage_tree(model: ModelRecord, ancestors: Sequence[ModelRecord], descendants: Sequence[ModelRecord]) -> Tree:
     """A model with its chain of ancestors (parent first) and its descendants."""
     root = Tree(f"[bold]{model.id}[/] {model.algorithm} ({len(model.features)} features, score {model.cv_score})")

@@ -44,6 +44,8 @@ def run_search(
                 f"(halving above {sreq.auto_threshold:,} for boosters and forests; --search grid forces exhaustive)"
             )
         STRATEGIES[strategy.value](run, missing, existing)
+        if run.budget.stopped and not any(note.startswith("budget of") for note in run.notes):
+            run.notes.append(f"{run.budget.describe()}: {len(run.scores):,} configurations scored; best of those saved")
     finally:
         if own:
             executor.close()

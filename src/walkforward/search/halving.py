@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from walkforward.models.catalog import AlgorithmSpec
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import Item, Outcome
 from walkforward.training.fit import summarize
@@ -164,15 +165,37 @@ def schedule(
     return Schedule(units, plan_rungs(len(units), full, eta=eta), full, len(units) < len(reps))
 
 
+def halving_plan(spec: AlgorithmSpec, combos: Sequence[dict[str, Any]], max_configs: int) -> Schedule:
+    """What halving runs over ``combos``: what the search runs, and what a dry run
+    (:mod:`walkforward.search.plan`) shows."""
+    return schedule(combos, spec.rounds_param, max_configs)
+
+
+def rung_items(
+    spec: AlgorithmSpec, rung: Rung, params: dict[int, dict[str, Any]], alive: Sequence[int], units: Schedule
+) -> list[Item]:
+    """One rung's configurations: each unit's largest member cut to the rung's fraction of its rounds,
+    or (the full rung) every member of each unit as it is."""
+    name = spec.rounds_param
+    if rung.fraction >= 1.0 or name is None:
+        return [(m, params[m]) for r in alive for m in units.units[r]]
+    return [(r, {**params[r], name: rung.rounds(int(params[r][name] or 100))}) for r in alive]
+
+
 def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     """Successive halving over rounds; the finalists are scored at full fidelity and the best saved.
 
     Every rung's scores go to the trials table as they come (lower rungs under ``rounds=N``), so a
     killed halving search, run again, scores only what it had not scored yet.
+
+    Under a ``--budget`` no rung starts once it is spent; if it ran out before the full rung, the
+    best configurations of the last rung scored (of different learning rates, one per worker) are
+    scored at full fidelity (beyond the budget: a saved model's score is always a full one) and the
+    best of them saved.
     """
     spec = run.spec
     rounds_param = spec.rounds_param
-    plan = schedule(run.combos, rounds_param, run.sreq.max_configs)
+    plan = halving_plan(spec, run.combos, run.sreq.max_configs)
     rungs = plan.rungs
     params = dict(enumerate(run.combos))
     alive = sorted(plan.units)
@@ -188,15 +211,10 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
     exhaustive = float(sum(rounds(r) for r in every.units))
     counts: list[str] = []
     resumed = 0
+    stopped: tuple[int, dict[int, float]] | None = None  # the rung the budget stopped, and what it scored
     for level, rung in enumerate(rungs):
         last = level == len(rungs) - 1
-        if last:
-            items = [(m, params[m]) for r in alive for m in plan.units[r]]
-            spent += sum(rounds(r) for r in alive)
-        else:
-            assert rounds_param is not None
-            items = [(r, {**params[r], rounds_param: rung.rounds(rounds(r))}) for r in alive]
-            spent += sum(int(p[rounds_param]) for _, p in items)
+        items = rung_items(spec, rung, params, alive, plan)
         if last:
             todo = run.scored_before(items)
             scored = {i: run.scores[i] for i, _ in items if i in run.trial_known}
@@ -215,12 +233,19 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 run.queue_trial(fidelity(int(o.params[rounds_param or ""])), o.index, o.fold_metrics, scored[o.index])
             tick()
 
-        if todo:
-            run.run_tasks(todo, run.shared(with_final=False) if last else low, on_outcome)
+        complete = run.run_tasks(todo, run.shared(with_final=False) if last else low, on_outcome) if todo else True
+        # Rounds trained: a full-rung unit once, to its largest count (one fit scores its members).
+        trained = set(scored) if not last else {r for r in alive if any(m in scored for m in plan.units[r])}
+        spent += sum(rounds(i) * (1.0 if last else rung.fraction) for i in trained)
         label = "full" if last else f"{rung.fraction:.3g} of the rounds"
+        shown = len(trained) if last else len(scored)
         counts.append(
-            f"{len(alive)} at {label}" + (f" ({len(items)} configurations)" if len(items) > len(alive) else "")
+            f"{shown}{'' if complete else f' of {len(alive)}'} at {label}"
+            + (f" ({len(items)} configurations)" if last and len(items) > len(alive) else "")
         )
+        if not complete or (not last and run.out_of_budget):
+            stopped = (level, scored)
+            break
         if not last:
             alive = promote(scored, params, rungs[level + 1].configurations)
     if rounds_param is None:
@@ -232,8 +257,40 @@ def halving(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
             + (f"; {plan.configurations} of {len(run.combos)} configurations sampled" if plan.sampled else "")
             + (f"; {resumed} rung scores taken from the trials table" if resumed else "")
         )
+    if stopped is not None:
+        _finish_early(run, rungs, *stopped, params)
     ranked = run.ranked()
     run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
+
+
+def _finish_early(
+    run: SearchRun, rungs: list[Rung], level: int, scored: dict[int, float], params: dict[int, dict[str, Any]]
+) -> None:
+    """The budget stopped rung ``level``: score its best of each learning rate at full fidelity; say so."""
+    where = f"during rung {level + 1}/{len(rungs)}"
+    if level == len(rungs) - 1 or not scored:
+        run.notes.append(
+            f"{run.budget.describe()} {where}; "
+            + ("nothing was scored, nothing saved" if not run.scores else "the best of the full rung's scores saved")
+            + ": the pick is from an incomplete search"
+        )
+        return
+    # The best of each learning rate (few rounds favour fast rates), best first, as many as there are
+    # workers: one more fit per worker beyond the budget, which a saved model's full score needs.
+    finalists = promote(scored, params, 1)[: max(1, run.executor.n_jobs)]
+    tick = _Ticker(run, len(finalists), "budget spent: finalists at full fidelity")
+
+    def on_outcome(o: Outcome) -> None:
+        run.record(o)
+        run.trained += 1
+        tick()
+
+    folds = len(run.data.plan.folds)
+    run.run_tasks([(i, params[i]) for i in finalists], run.shared(with_final=False), on_outcome, budgeted=False)
+    run.notes.append(
+        f"{run.budget.describe()} {where}; its best {len(finalists)} (of different learning rates) scored at full "
+        f"fidelity ({len(finalists) * folds} more fits) and the best saved: the pick is from an incomplete search"
+    )
 
 
 class _Ticker:

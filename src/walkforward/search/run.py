@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -36,7 +37,8 @@ from walkforward.model_selection.grids import combinations
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import SearchRequest
-from walkforward.search.tasks import Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
+from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
 from walkforward.training.fit import TrainedModel, fold_scores, summarize
 from walkforward.training.run import register
@@ -64,6 +66,7 @@ class SearchResult:
     best: ModelRecord | None
     selection: dict[str, Any]
     notes: list[str]
+    complete: bool = True  # False: the budget stopped the search (its pick is from what was scored)
 
 
 def _max_abs_correlation(X: pd.DataFrame, y: np.ndarray) -> float:
@@ -88,6 +91,7 @@ class SearchRun:
         executor: Executor,
         progress: SearchProgress | None = None,
     ) -> None:
+        self.budget = BudgetClock(sreq.search_budget())  # the clock starts before the data is read
         self.sreq = sreq
         self.spec = sreq.spec
         self.registry = registry
@@ -178,18 +182,44 @@ class SearchRun:
             **extra,
         )
 
-    def run_tasks(self, items: list[Item], sh: Shared, on_outcome: Callable[[Outcome], None]) -> None:
+    @property
+    def out_of_budget(self) -> bool:
+        """Whether the search's ``--budget`` is spent: strategies start nothing new once it is."""
+        return self.budget.spent
+
+    def run_tasks(
+        self, items: list[Item], sh: Shared, on_outcome: Callable[[Outcome], None], *, budgeted: bool = True
+    ) -> bool:
+        """Score ``items`` on the executor, calling ``on_outcome`` as each is done; False if the budget cut it short.
+
+        Under a budget (``budgeted``, the default; saving the best is not) the items go in a seeded
+        random order, a fits budget starts only the configurations it can pay for, and once the budget
+        is spent the task stream is closed: nothing new starts, tasks in flight are abandoned (the
+        executor stops their workers), and every outcome received so far has been recorded.
+        """
         executor = self.executor
         if self.spec.family == "linear" and executor.name == "local":
             # A linear path costs milliseconds; a worker process costs seconds of start-up and copying.
             executor = LocalExecutor(n_jobs=1)
         # Tasks travel with the known fold metrics of their own items only (a resumed search may know thousands).
         sh = replace(sh, known={i: sh.known[i] for i, _ in items if i in sh.known})
+        clock = self.budget if budgeted else BudgetClock(None)
+        asked = len(items)
+        items = clock.admit(items, sh.known, len(sh.folds))
+        timed = clock.budget is not None and clock.budget.seconds is not None
+        tasks = chunks(self.spec, items, executor.n_jobs, max_units=TIMED_TASK_UNITS if timed else MAX_UNITS)
+        received = 0
         self._in_tasks = True
+        stream = executor.map_unordered(evaluate_chunk, tasks, sh) if items else iter(())
         try:
-            for outcomes in executor.map_unordered(evaluate_chunk, chunks(self.spec, items, executor.n_jobs), sh):
+            for outcomes in stream:
                 for o in outcomes:
+                    if budgeted and o.index not in sh.known:
+                        self.budget.spend(len(sh.folds))
                     on_outcome(o)
+                received += len(outcomes)
+                if received < len(items) and clock.spent:
+                    break
         except WalkforwardError:
             raise
         except Exception as exc:
@@ -200,9 +230,17 @@ class SearchRun:
                     "Rerun the same search to train only what is missing (use fewer workers if memory ran out)"
                 ) from None
             raise
-        finally:  # what was scored before a failure or an interrupt is kept
+        finally:  # what was scored before a failure, an interrupt or the budget's end is kept
+            if isinstance(stream, Generator):
+                with warnings.catch_warnings():  # joblib warns of the tasks it cancels: here that is the point
+                    warnings.filterwarnings("ignore", message=r".*tasks which were still being processed")
+                    stream.close()  # abandons unfinished tasks (joblib stops its workers; Dask cancels)
             self._in_tasks = False
             self.flush_trials()
+        complete = received == asked
+        if not complete:
+            clock.stop()
+        return complete
 
     # -- bookkeeping
     def scored_before(self, items: list[Item]) -> list[Item]:
@@ -305,8 +343,8 @@ class SearchRun:
         """Fit, explain and register the given combinations (those not already registered)."""
         existing = self.registry.existing_fingerprints([self.fps[i] for i in candidates])
         todo = [(i, self.combos[i]) for i in candidates if self.fps[i] not in existing]
-        if todo:
-            self.run_tasks(todo, self.shared(with_final=True), self.save)
+        if todo:  # the best found is saved even when the budget is spent
+            self.run_tasks(todo, self.shared(with_final=True), self.save, budgeted=False)
 
     def ranked(self) -> list[int]:
         return sorted(self.scores, key=lambda i: -self.scores[i])
@@ -350,4 +388,5 @@ class SearchRun:
             best=best,
             selection=selection_summary(all_scores, best_folds, task=self.spec.task),
             notes=self.notes,
+            complete=not self.budget.stopped,
         )

@@ -42,6 +42,13 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
 
     if work:
         run.run_tasks(work, run.shared(with_final=save_all), on_outcome)
+    if run.budget.stopped:
+        kept = "each saved as it was scored" if save_all else "best of those saved"
+        run.notes.append(
+            f"{run.budget.describe()}: {done:,} of {total:,} configurations scored; {kept}"
+            if done
+            else f"{run.budget.describe()} before any configuration was scored; nothing saved"
+        )
     if not save_all and run.scores:
         run.save_best(run.ranked()[:1])
 
@@ -69,12 +76,13 @@ def optuna_tpe(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
                 run.scores[i] = rec.cv_score
                 return rec.cv_score
         (o,) = evaluate_chunk([(i, run.combos[i])], sh)
+        run.budget.spend(len(sh.folds))
         run.record(o)
         run.trained += 1
         run.tick(len(run.scores), n, "optuna")
         return run.scores[i]
 
-    study.optimize(objective, n_trials=n)
+    study.optimize(objective, n_trials=n, callbacks=[run.budget.stop_study])
     ranked = run.ranked()
     run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
 

@@ -126,30 +126,49 @@ def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
     return outcomes
 
 
-def chunks(spec: AlgorithmSpec, items: list[Item], n_workers: int) -> list[list[Item]]:
-    """Tasks: combinations that share one fit stay together; 2 tasks per worker, longest first.
+def units(spec: AlgorithmSpec, items: Sequence[Item]) -> list[list[Item]]:
+    """Items grouped into units of work: combinations that share one fit.
 
     Combinations that differ only in the spec's ``path_param`` (one regularisation path) or its
-    ``rounds_param`` (one booster scores every smaller round count) are one unit of work, so the fast
-    evaluator sees them together. A path is a task of its own; the other units are dealt round robin,
-    longest first. Few, large tasks: every task carries the cached folds to its worker, and a worker's
-    first task pays for its imports.
+    ``rounds_param`` (one booster scores every smaller round count) are one unit, so the fast
+    evaluator sees them together.
     """
     shared = {p for p in (spec.path_param, spec.rounds_param) if p is not None}
-    units: dict[str, list[Item]] = {}
+    grouped: dict[str, list[Item]] = {}
     for item in items:
         key = repr(sorted((k, repr(v)) for k, v in item[1].items() if k not in shared))
-        units.setdefault(key, []).append(item)
+        grouped.setdefault(key, []).append(item)
+    return list(grouped.values())
+
+
+def unit_cost(unit: Sequence[Item], rows: int | None = None) -> float:
+    """A unit's relative cost: boosting time grows with its largest round count and its leaves.
+
+    With ``rows`` (the training rows), a tree's leaves are also capped by what its rows allow
+    (``rows / min_samples_leaf``): a forest of unbounded depth does not grow 2**50 leaves.
+    """
+    p = unit[0][1]
+    trees = max(float(it[1].get("n_estimators") or 100) for it in unit)
+    depth = p.get("max_depth")
+    leaves = float(p.get("num_leaves") or (2.0 ** min(depth, 60) if depth else 2.0 ** (5 if rows is None else 60)))
+    if rows is not None:
+        per_leaf = p.get("min_samples_leaf") or p.get("min_child_samples") or 1
+        leaves = min(leaves, max(2.0, rows / float(per_leaf)))
+    return trees * leaves
+
+
+def chunks(spec: AlgorithmSpec, items: list[Item], n_workers: int, *, max_units: int = MAX_UNITS) -> list[list[Item]]:
+    """Tasks: the :func:`units` of ``items``; 2 tasks per worker, longest first.
+
+    A path is a task of its own; the other units are dealt round robin, longest first. Few, large
+    tasks: every task carries the cached folds to its worker, and a worker's first task pays for its
+    imports.
+    """
+    grouped = units(spec, items)
     if spec.path_param is not None:
-        return list(units.values())
-    # 2 tasks per worker, but no task over MAX_UNITS units: a task's scores are kept (trials) when it
+        return grouped
+    # 2 tasks per worker, but no task over max_units units: a task's scores are kept (trials) when it
     # ends, so a killed search loses at most a task's worth of work per worker.
-    n_tasks = max(1, min(len(units), 2 * n_workers), -(-len(units) // MAX_UNITS))
-
-    def cost(unit: list[Item]) -> float:  # boosting time grows with trees and leaves
-        p = unit[0][1]
-        trees = max(float(it[1].get("n_estimators") or 100) for it in unit)
-        return trees * float(p.get("num_leaves") or 2 ** (p.get("max_depth") or 5))
-
-    ordered = sorted(units.values(), key=cost, reverse=True)  # longest first, dealt round robin
+    n_tasks = max(1, min(len(grouped), 2 * n_workers), -(-len(grouped) // max_units))
+    ordered = sorted(grouped, key=unit_cost, reverse=True)  # longest first, dealt round robin
     return [[it for unit in ordered[i::n_tasks] for it in unit] for i in range(n_tasks)]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,6 +59,12 @@ class Services:
         if self.runner is not None:
             self.runner.wake()
         return job
+
+    def plan(self, req: SearchRequest) -> dict[str, Any]:
+        """A search's dry run as a job would run it (local worker processes, one per core); nothing is queued."""
+        from walkforward.search.plan import dry_run
+
+        return dry_run(req, store=self.store, registry=self.registry, n_jobs=os.cpu_count() or 1).to_dict()
 
     def resume(self, job_id: str) -> JobRecord:
         job = resume(

@@ -19,6 +19,39 @@ class Submitted(BaseModel):
     resumed_from: str | None = None
 
 
+class FidelityOut(BaseModel):
+    label: str
+    fraction: float = Field(description="Fraction of each configuration's rounds (1: full fidelity).")
+    configurations: int
+    fits: int = Field(description="Configurations x folds.")
+    trainings: int = Field(
+        description="Models trained per fold: configurations sharing one booster or path count once."
+    )
+
+
+class PlanOut(BaseModel):
+    """``POST /train?dry_run=true``: what the search would do and an estimated time; nothing is queued."""
+
+    algorithm: str
+    search: str
+    strategy: str = Field(description="The strategy that would run (search=auto resolved).")
+    grid_size: int
+    folds: int
+    final_rows: int
+    registered: int = Field(description="Combinations already registered (not trained again).")
+    scored_before: int = Field(description="Combinations whose scores are in the trials table (not scored again).")
+    configurations: int
+    fidelities: list[FidelityOut]
+    fits: int
+    final_fits: int
+    n_jobs: int
+    budget: str | None
+    notes: list[str]
+    estimate: dict[str, Any] | None = Field(
+        description="seconds (with a low-high range), text, and the calibration fit it comes from."
+    )
+
+
 class JobOut(BaseModel):
     """A job: status, progress, best score so far, the log's last lines, error and result."""
 

@@ -4,24 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from walkforward.registry.jobs import JobStatus, JobStore
 from walkforward.request import SearchRequest
 from walkforward.service.deps import Services, job_store, services
 from walkforward.service.routes._params import JobId, Limit, Offset
-from walkforward.service.schemas import JobOut, JobPage, Submitted
+from walkforward.service.schemas import JobOut, JobPage, PlanOut, Submitted
 
 router = APIRouter(tags=["jobs"])
 
 
-@router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=Submitted)
-def submit_training(body: SearchRequest, svc: Annotated[Services, Depends(services)]) -> Submitted:
+@router.post(
+    "/train",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Submitted | PlanOut,
+    responses={200: {"model": PlanOut, "description": "dry_run=true: the search's plan; no job was created."}},
+)
+def submit_training(
+    body: SearchRequest,
+    svc: Annotated[Services, Depends(services)],
+    response: Response,
+    dry_run: Annotated[
+        bool, Query(description="Return the search's plan and an estimated time (200) instead of queueing it.")
+    ] = False,
+) -> Submitted | PlanOut:
     """Queue a training run (``search="none"``) or a search; returns the job id at once.
 
     The body is checked completely (fields, hyperparameters and grids against the algorithm, symbols,
     feature names and the parent model) before anything is queued; a refusal is a 422 with one line.
+    With ``?dry_run=true`` a search is planned instead (the CLI's ``search --dry-run``): its data is
+    read and one short fit timed, nothing is trained, registered or queued, and the answer is 200.
     """
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return PlanOut.model_validate(svc.plan(body))
     job = svc.submit(body)
     return Submitted(job_id=job.id, status=job.status)
 
