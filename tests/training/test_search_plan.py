@@ -126,10 +126,10 @@ def test_halving_plan_is_halvings_own_rungs() -> None:
     sreq = _req(search="halving")
     combos = _combos(sreq)
     plan = plan_search(sreq, combos, fold_rows=[400] * 3, final_rows=1200, registered=(), scored_before=(), n_jobs=2)
-    candidates, rungs = halving_plan(sreq.spec, combos, sreq.max_configs)
-    assert [f.configurations for f in plan.fidelities] == [r.configurations for r in rungs] == [12, 4]
-    assert [f.fraction for f in plan.fidelities] == [r.fraction for r in rungs]
-    assert plan.fits == (12 + 4) * 3 and plan.configurations == len(candidates)
+    sched = halving_plan(sreq.spec, combos, sreq.max_configs)
+    assert [f.configurations for f in plan.fidelities] == [r.configurations for r in sched.rungs] == [12, 4]
+    assert [f.fraction for f in plan.fidelities] == [r.fraction for r in sched.rungs]
+    assert plan.fits == (12 + 4) * 3 and plan.configurations == sched.configurations == 12
 
 
 def test_optuna_plans_its_trials_at_full_fidelity_capped_by_the_grid() -> None:
