@@ -13,7 +13,15 @@ from walkforward.model_selection.executors import LocalExecutor
 from walkforward.registry import ModelStore
 from walkforward.request import SearchRequest, SearchStrategy
 from walkforward.search import run_search
-from walkforward.search.halving import ETA, plan_rungs, promote, sample_configurations, schedule
+from walkforward.search.halving import (
+    ETA,
+    MIN_ROUNDS,
+    plan_rungs,
+    promote,
+    rate_weights,
+    sample_configurations,
+    schedule,
+)
 
 
 @given(n=st.integers(1, 20_000), full=st.integers(1, 2000))
@@ -24,7 +32,7 @@ def test_rungs_shrink_by_eta_and_end_at_full_fidelity(n: int, full: int) -> None
         assert b.fraction == pytest.approx(a.fraction * ETA)
         assert b.configurations == max(1, -(-a.configurations // ETA))
     assert all(r.rounds(full) >= 1 for r in rungs)
-    assert rungs[0].rounds(full) >= min(full, 8)  # the lowest rung still trains a few rounds
+    assert rungs[0].rounds(full) >= min(full, MIN_ROUNDS)  # the lowest rung still trains a few rounds
 
 
 def test_promotion_keeps_every_learning_rate() -> None:
@@ -58,6 +66,18 @@ def test_sampling_is_stratified_and_deterministic() -> None:
     assert a == b and len(a) == 300
     assert {p["learning_rate"] for _, p in a} == {0.01, 0.1, 0.3}
     assert sample_configurations(items[:10], 300) == items[:10]
+
+
+@given(rates=st.lists(st.sampled_from([0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3]), min_size=1, max_size=20))
+def test_rate_weights_give_slow_learners_more_rounds_at_the_same_mean(rates: list[float]) -> None:
+    weights = rate_weights([{"learning_rate": r} for r in rates])
+    distinct = sorted(set(rates))
+    if len(distinct) < 2:
+        assert weights == {}
+        return
+    assert sum(weights.values()) / len(weights) == pytest.approx(1.0)
+    ordered = [weights[repr(r)] for r in distinct]
+    assert ordered == sorted(ordered, reverse=True)  # the lower the rate, the more rounds
 
 
 def test_configurations_differing_only_in_rounds_are_one_unit() -> None:
@@ -155,7 +175,9 @@ def test_a_killed_halving_search_resumes_every_rung_from_the_trials_table(
         assert registry.list()[1] == 0  # best-only: nothing registered yet
         with registry.database.transaction() as conn:
             rows = conn.exec_driver_sql("SELECT fidelity, count(*) FROM trials GROUP BY 1").all()
-        assert sorted(rows) == [("rounds=10", 12), ("rounds=30", 2)]  # rung 1, and rung 2 until the kill
+        # rung 1 (90 rounds / 9, scaled by rate: 16 for 0.03, 5 for 0.3), and rung 2 until the kill
+        rows = dict(rows)
+        assert rows["rounds=16"] == 6 and rows["rounds=5"] == 6 and sum(rows.values()) == 14, rows
         again = run_search(req, store=planted_store, registry=registry, executor=LocalExecutor(1))
         note = next(n for n in again.notes if n.startswith("halving over rounds"))
         # rung 1 (12 configurations) and 2 of rung 2 came from the trials table; only the rest was scored
