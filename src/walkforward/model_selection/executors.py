@@ -127,7 +127,10 @@ class DaskExecutor:
     def map_unordered(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> Iterator[Any]:
         from distributed import as_completed
 
-        shared_future = self.client.scatter(shared, broadcast=True)
+        # A key of its own per call: with content-hashed keys (the default), a search that maps the same
+        # inputs again (optuna's batches, halving's rungs) races the release of the previous call's copy
+        # ("lost dependencies").
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         futures = self.client.map(fn, list(items), [shared_future] * len(items), pure=False)
         try:
             for future in as_completed(futures):
