@@ -132,7 +132,7 @@ def test_a_rerun_is_seeded_from_the_trials_table_and_trains_nothing(
     second = _run(sreq, planted_store, registry)
     assert second.trained == 0 and second.best is not None and first.best is not None
     assert second.best.cv_score == first.best.cv_score
-    assert "6 taken from the trials table" in _note(second) and "0 batches" in _note(second)
+    assert "6 taken from the trials table" in _note(second) and "in 0 rounds" in _note(second)
 
 
 @pytest.mark.slow
@@ -171,7 +171,7 @@ def test_parallel_trials_are_recorded_and_match_one_process(planted_store: Featu
             sreq = _request("lightgbm_regressor", LGBM_GRID, n_trials=8, save_all_grid_models=True)
             result = _run(sreq, planted_store, registry, n_jobs=n_jobs)
             if n_jobs == 2:
-                assert "batches of up to 2 trials" in _note(result)
+                assert "on 2 workers" in _note(result)
             cohort = {r.fingerprint: r.cv_score for r in registry.cohort(result.cohort_id)}
             assert len(cohort) == result.tried >= 1  # save-all registers every full-fidelity trial
             stored = TrialStore(registry.database).scores(cohort, FULL_FIDELITY)
@@ -197,7 +197,7 @@ def test_trials_run_on_a_dask_cluster_as_they_run_locally(planted_store: Feature
                     result = run_search(sreq, store=planted_store, registry=registry, executor=executor)
                 finally:
                     executor.close()
-                assert "batches of up to 2 trials" in _note(result)
+                assert "on 2 workers" in _note(result)
                 results[name] = {r.fingerprint: r.cv_score for r in registry.cohort(result.cohort_id)}
     # Batches of the same size, told in trial order: the same trials, the same scores, wherever they ran.
     assert results["local"].keys() == results["dask"].keys()

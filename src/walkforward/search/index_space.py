@@ -72,14 +72,13 @@ class Space:
         self._combo_of = {self._key(c): i for i, c in enumerate(combos)}
         self._combos = combos
 
-    def _key(self, combo: Mapping[str, Any]) -> tuple[str, ...]:
-        return tuple(repr(combo[a.name]) for a in self.axes)
+    def _key(self, combo: Mapping[str, Any]) -> tuple[int, ...]:
+        return tuple(self._position[a.name][repr(combo[a.name])] for a in self.axes)
 
     def combo_index(self, params: Mapping[str, int]) -> int:
         """The position in the run's combinations of a trial's index parameters."""
-        return self._combo_of[tuple(repr(a.values[params[a.name]]) for a in self.axes)]
+        return self._combo_of[tuple(params[a.name] for a in self.axes)]
 
     def params(self, i: int) -> dict[str, int]:
         """The index parameters of combination ``i`` (to seed or enqueue a trial)."""
-        combo = self._combos[i]
-        return {a.name: self._position[a.name][repr(combo[a.name])] for a in self.axes}
+        return dict(zip((a.name for a in self.axes), self._key(self._combos[i]), strict=True))

@@ -27,13 +27,14 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from walkforward.search.halving import ETA, Rung, plan_rungs
 from walkforward.search.index_space import Space
+from walkforward.search.pruning import Pruning, tell_score
 from walkforward.search.run import SearchRun
 from walkforward.search.tasks import Item, Outcome, Shared
 from walkforward.training.fit import summarize
@@ -49,55 +50,13 @@ MAX_ASKS_PER_TRIAL = 20
 MAX_REPEATS = 10
 
 
-class Pruning:
-    """Optuna's ``SuccessiveHalvingPruner`` deciding per learning rate (the trap of few rounds).
+@dataclass(frozen=True)
+class Job:
+    """One trial's next scoring: combination ``i`` at a low rung ``level``, or at full fidelity."""
 
-    Each learning rate has a small study of its own that only takes intermediate scores (its trials
-    carry no parameters) so its pruner compares a trial with those of the same rate; the TPE study is
-    told the outcome. Written this way because Optuna's pruners compare a trial with every trial of
-    its study, and halving at few rounds would cull the low rates first.
-    """
-
-    def __init__(self, eta: int = ETA) -> None:
-        self.eta = eta
-        self._studies: dict[str, optuna.Study] = {}
-        self._trials: dict[int, optuna.Trial] = {}
-
-    def should_prune(self, number: int, stratum: str, step: int, value: float) -> bool:
-        """Report trial ``number``'s score at ``step`` to its learning rate's pruner; ``True`` if it stops."""
-        import optuna
-
-        trial = self._trials.get(number)
-        if trial is None:
-            if stratum not in self._studies:
-                self._studies[stratum] = optuna.create_study(
-                    direction="maximize",
-                    sampler=optuna.samplers.RandomSampler(seed=0),
-                    pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=self.eta),
-                )
-            trial = self._trials[number] = self._studies[stratum].ask()
-        trial.report(value, step)
-        prune = trial.should_prune()
-        if prune:
-            trial.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            del self._trials[number]
-        return prune
-
-    def finish(self, number: int, value: float) -> None:
-        """Trial ``number`` reached full fidelity."""
-        trial = self._trials.pop(number, None)
-        if trial is not None:
-            _tell(trial.study, trial, value)
-
-
-def _tell(study: optuna.Study, trial: optuna.Trial | int, value: float) -> None:
-    """A full-fidelity score; a non-finite one fails the trial (Optuna refuses NaN)."""
-    from optuna.trial import TrialState
-
-    if math.isfinite(value) or value == -math.inf:
-        study.tell(trial, value)
-    else:
-        study.tell(trial, state=TrialState.FAIL)
+    trial: optuna.Trial
+    i: int
+    level: int
 
 
 def _fraction(rung: Rung) -> str:
@@ -106,7 +65,7 @@ def _fraction(rung: Rung) -> str:
 
 
 class OptunaSearch:
-    """One optuna search over a :class:`SearchRun`: seed, ask in batches, score with pruning, tell."""
+    """One optuna search over a :class:`SearchRun`: seed, ask, score in rounds of parallel tasks with pruning, tell."""
 
     def __init__(self, run: SearchRun, existing: set[str]) -> None:
         import optuna
@@ -126,13 +85,16 @@ class OptunaSearch:
         else:
             full = max(self._rounds(c) for c in run.combos)
             self.low_rungs = plan_rungs(self.n_target, full)[:-1]
+        self.full_level = len(self.low_rungs)  # a job's level: a low rung, or this for full fidelity
         self.pruning = Pruning()
         self.told: dict[int, int | None] = {}  # combination -> the level it was pruned at (None: full fidelity)
+        self.in_flight: dict[int, Job] = {}  # combinations asked and not yet told
+        self.waiting: dict[int, list[optuna.Trial]] = {}  # trials that proposed an in-flight combination
         self.intermediate: dict[int, dict[int, float]] = {}  # combination -> step -> low-fidelity score
-        self.asks = self.repeats = self.batches = self.low_fits = self.low_cached = 0
+        self.asks = self.repeats = self.rounds = self.low_fits = self.low_cached = 0
         self.seeded = self.registered = 0
         self._untried: list[int] | None = None
-        self._low_shared: Shared | None = None
+        self._shared: Shared | None = None
 
     # -- fidelities
     def _rounds(self, combo: Mapping[str, Any]) -> int:
@@ -196,12 +158,12 @@ class OptunaSearch:
         return list(groups.items())
 
     # -- asking
-    def _next_untried(self, taken: set[int]) -> int | None:
+    def _next_untried(self) -> int | None:
         if self._untried is None:
             self._untried = [int(i) for i in np.random.default_rng(0).permutation(len(self.run.combos))]
         while self._untried:
             i = self._untried.pop()
-            if i not in self.told and i not in taken:
+            if i not in self.told and i not in self.in_flight:
                 return i
         return None
 
@@ -210,22 +172,30 @@ class OptunaSearch:
 
         level = self.told[i]
         if level is None:
-            _tell(self.study, trial, self.run.scores[i])
+            tell_score(self.study, trial, self.run.scores[i])
             return
         for step, value in self.intermediate.get(i, {}).items():
             if math.isfinite(value):
                 trial.report(value, step)
         self.study.tell(trial, state=TrialState.PRUNED)
 
-    def ask_batch(self, size: int) -> tuple[list[tuple[optuna.Trial, int]], list[tuple[optuna.Trial, int]]]:
-        """Up to ``size`` new combinations to score, and the trials that repeated one of them."""
+    def _told(self, i: int, level: int | None) -> None:
+        """Combination ``i`` is settled (pruned at ``level``, or scored at full fidelity)."""
+        self.told[i] = level
+        self.in_flight.pop(i, None)
+        for trial in self.waiting.pop(i, []):  # trials that proposed it while it was being scored
+            self._tell_known(trial, i)
+        self.run.tick(len(self.told), self.n_target, "optuna")
+
+    def ask(self) -> Job | None:
+        """A new combination to score; known ones the sampler proposes on the way are told their scores.
+
+        ``None`` once ``n_trials`` distinct configurations are told or in flight, or after too many asks.
+        """
         run, max_asks = self.run, MAX_ASKS_PER_TRIAL * self.n_target
-        batch: list[tuple[optuna.Trial, int]] = []
-        repeats: list[tuple[optuna.Trial, int]] = []
-        taken: set[int] = set()
-        while len(batch) < size and len(self.told) + len(batch) < self.n_target and self.asks < max_asks:
+        while len(self.told) + len(self.in_flight) < self.n_target and self.asks < max_asks:
             if self.repeats >= MAX_REPEATS:  # TPE keeps proposing known points: try an untried one
-                untried = self._next_untried(taken)
+                untried = self._next_untried()
                 if untried is not None:
                     self.study.enqueue_trial(self.space.params(untried))
                 self.repeats = 0
@@ -235,108 +205,129 @@ class OptunaSearch:
             if i in self.told:
                 self._tell_known(trial, i)
                 self.repeats += 1
-            elif i in taken:
-                repeats.append((trial, i))
+                continue
+            if i in self.in_flight:
+                self.waiting.setdefault(i, []).append(trial)
                 self.repeats += 1
-            elif run.fps[i] in self.existing and (rec := run.registry.get_by_fingerprint(run.fps[i])) is not None:
-                if rec.cv_score is None:  # registered without a score: score it like a new one
-                    batch.append((trial, i))
-                    taken.add(i)
+                continue
+            self.repeats = 0
+            if run.fps[i] in self.existing and (rec := run.registry.get_by_fingerprint(run.fps[i])) is not None:
+                if rec.cv_score is not None:  # registered (by a run or a save-all search): its score is known
+                    run.scores[i] = rec.cv_score
+                    self.registered += 1
+                    tell_score(self.study, trial, rec.cv_score)
+                    self._told(i, None)
                     continue
-                run.scores[i] = rec.cv_score
-                self.told[i] = None
-                self.registered += 1
-                _tell(self.study, trial, rec.cv_score)
-                self.repeats = 0
-            else:
-                batch.append((trial, i))
-                taken.add(i)
-                self.repeats = 0
-        return batch, repeats
+            job = Job(trial, i, 0 if self.low_rungs else self.full_level)
+            self.in_flight[i] = job
+            return job
+        return None
 
     # -- scoring
-    def _low_scores(self, indices: list[int], level: int) -> dict[int, float]:
-        """Each combination's score with a fraction of its rounds on every fold (the trials table first)."""
+    def cost(self, job: Job) -> float:
+        """Rounds a job trains (1 for algorithms without rounds): what a round of tasks balances."""
+        if self.rounds_param is None:
+            return 1.0
+        if job.level == self.full_level:
+            return float(self._rounds(self.run.combos[job.i]))
+        return float(self._low_rounds(job.i, job.level))
+
+    def _score(self, jobs: list[Job]) -> dict[int, float]:
+        """Score a round of jobs as tasks (low fidelities from the trials table when they are there)."""
         run, rp = self.run, self.rounds_param
-        assert rp is not None
         out: dict[int, float] = {}
-        todo: list[Item] = []
         labels: dict[int, str] = {}
-        for label, group in self._by_label(indices, level):
+        todo: list[Item] = []
+        by_label: dict[str, list[int]] = {}
+        levels = {job.i: job.level for job in jobs}
+        for job in jobs:
+            if job.level == self.full_level:
+                todo.append((job.i, run.combos[job.i]))
+            else:
+                labels[job.i] = f"rounds={self._low_rounds(job.i, job.level)}"
+                by_label.setdefault(labels[job.i], []).append(job.i)
+        for label, group in by_label.items():
             found = run.trials.scores([run.fps[i] for i in group], label)
             for i in group:
-                labels[i] = label
                 if (trial := found.get(run.fps[i])) is not None:
                     out[i] = math.nan if trial.score is None else trial.score
                     self.low_cached += 1
                 else:
-                    todo.append((i, {**run.combos[i], rp: self._low_rounds(i, level)}))
+                    assert rp is not None
+                    todo.append((i, {**run.combos[i], rp: self._low_rounds(i, levels[i])}))
         pending: dict[str, dict[str, tuple[list[dict[str, Any]], float]]] = {}
 
         def on_outcome(o: Outcome) -> None:
-            score = summarize(o.fold_metrics, run.spec.score_key)[1]
+            if o.index in labels:  # a low fidelity: kept in the trials table under its own label
+                score = summarize(o.fold_metrics, run.spec.score_key)[1]
+                pending.setdefault(labels[o.index], {})[run.fps[o.index]] = (o.fold_metrics, score)
+                self.low_fits += 1
+            else:  # full fidelity: the combination's score
+                run.record(o)
+                run.trained += 1
+                score = run.scores[o.index]
             out[o.index] = score
-            pending.setdefault(labels[o.index], {})[run.fps[o.index]] = (o.fold_metrics, score)
-            self.low_fits += 1
 
         if todo:
-            if self._low_shared is None:  # cut-down configurations under the full ones' indices: nothing known
-                self._low_shared = replace(run.shared(with_final=False), known={})
-            run.run_tasks(todo, self._low_shared, on_outcome)
+            # Nothing is known for the tasks' items (the low fidelities are cut-down configurations under
+            # the full ones' indices), so one input serves every round.
+            if self._shared is None:
+                self._shared = replace(run.shared(with_final=False), known={})
+            run.run_tasks(todo, self._shared, on_outcome)
             for label, scored in pending.items():
                 run.trials.record_many(label, scored)
         return out
 
-    def score_batch(self, batch: list[tuple[optuna.Trial, int]]) -> None:
-        """Score a batch: the low rungs (pruning as they go), then full fidelity for the survivors."""
+    def _settle(self, job: Job, value: float) -> Job | None:
+        """Report a job's score: tell it, prune it, or return its next fidelity."""
         from optuna.trial import TrialState
 
-        run = self.run
-        alive = batch
-        for level in range(len(self.low_rungs)):
-            values = self._low_scores([i for _, i in alive], level)
-            survivors = []
-            step = self.step(level)
-            for trial, i in alive:  # in trial order: the pruner's decisions do not depend on who finished first
-                value = values[i]
-                self.intermediate.setdefault(i, {})[step] = value
-                if math.isfinite(value):
-                    trial.report(value, step)
-                if self.pruning.should_prune(trial.number, self._stratum(i), step, value):
-                    self.study.tell(trial, state=TrialState.PRUNED)
-                    self.told[i] = level
-                    run.tick(len(self.told), self.n_target, "optuna")
-                else:
-                    survivors.append((trial, i))
-            alive = survivors
-        if not alive:
-            return
-
-        def on_outcome(o: Outcome) -> None:
-            run.record(o)
-            run.trained += 1
-
-        run.run_tasks([(i, run.combos[i]) for _, i in alive], run.shared(with_final=False), on_outcome)
-        for trial, i in alive:
-            _tell(self.study, trial, run.scores[i])
-            self.pruning.finish(trial.number, run.scores[i])
-            self.told[i] = None
-            run.tick(len(self.told), self.n_target, "optuna")
+        trial, i = job.trial, job.i
+        if job.level == self.full_level:
+            tell_score(self.study, trial, value)
+            self.pruning.finish(trial.number, value)
+            self._told(i, None)
+            return None
+        step = self.step(job.level)
+        self.intermediate.setdefault(i, {})[step] = value
+        if math.isfinite(value):
+            trial.report(value, step)
+        if self.pruning.should_prune(trial.number, self._stratum(i), step, value):
+            self.study.tell(trial, state=TrialState.PRUNED)
+            self._told(i, job.level)
+            return None
+        return Job(trial, i, job.level + 1)
 
     def search(self) -> None:
-        """Seed, then ask, score and tell batches until ``n_trials`` distinct configurations are told."""
+        """Seed, then score rounds of jobs until ``n_trials`` distinct configurations are told.
+
+        A round runs every promoted job and fills the workers with new trials: ``n_jobs`` of them when
+        nothing is promoted, else until the round's rounds are about ``n_jobs`` times its longest job
+        (at most ``n_jobs * ETA`` new ones), so a worker does not idle while another trains a survivor
+        at full fidelity. Results are settled in trial order: the pruner's decisions do not depend on
+        which worker finished first.
+        """
         self.seed()
-        size = max(1, self.run.executor.n_jobs)
+        slots = max(1, self.run.executor.n_jobs)
         self.run.tick(len(self.told), self.n_target, "optuna")
-        while len(self.told) < self.n_target:
-            batch, repeats = self.ask_batch(min(size, self.n_target - len(self.told)))
-            if batch:
-                self.batches += 1
-                self.score_batch(batch)
-            for trial, i in repeats:
-                self._tell_known(trial, i)
-            if not batch and self.asks >= MAX_ASKS_PER_TRIAL * self.n_target:
+        promoted: list[Job] = []
+        while True:
+            jobs, promoted = promoted, []
+            budget = slots * max((self.cost(j) for j in jobs), default=0.0)
+            load, new = sum(self.cost(j) for j in jobs), 0
+            while len(jobs) < slots or (load < budget and new < slots * ETA):
+                job = self.ask()
+                if job is None:
+                    break
+                jobs.append(job)
+                load, new = load + self.cost(job), new + 1
+            if not jobs:
                 break
+            self.rounds += 1
+            values = self._score(jobs)
+            for job in sorted(jobs, key=lambda j: j.trial.number):
+                if (nxt := self._settle(job, values[job.i])) is not None:
+                    promoted.append(nxt)
         self.run.notes.append(self.note())
 
     def note(self) -> str:
@@ -356,7 +347,8 @@ class OptunaSearch:
         ]
         parts.append(f"{full} at full fidelity ({self.run.trained} trained)")
         text = f"optuna (TPE, index sampling, {how}): " + ", ".join(parts)
-        text += f"; {self.batches} batches of up to {max(1, self.run.executor.n_jobs)} trials"
+        workers = max(1, self.run.executor.n_jobs)
+        text += f"; scored in {self.rounds} rounds of tasks on {workers} worker{'s' if workers > 1 else ''}"
         if self.low_fits or self.low_cached:
             text += f"; {self.low_fits} low-fidelity scorings ({self.low_cached} from the trials table)"
         if self.seeded:
