@@ -1,9 +1,11 @@
 """Optuna search (TPE) over the grid's values: trials in parallel, index sampling, pruning on rounds, resume.
 
 - **Parallel trials**: the study lives in the search process (in memory: the registry's trials table is
-  the persistence). It asks a batch of ``executor.n_jobs`` trials at a time (TPE with
-  ``constant_liar=True``, so the trials of one batch do not propose the same point), the batch is
-  scored as tasks on the run's executor (local processes or a Dask cluster), and the scores are told.
+  the persistence). Trials are asked with TPE's ``constant_liar=True`` (a trial in flight counts as a
+  poor score, so trials asked together do not propose the same point) and scored in rounds of tasks
+  on the run's executor (local processes or a Dask cluster): a round runs every trial promoted to
+  its next fidelity and fills the workers with new trials (``executor.n_jobs`` of them when nothing
+  is promoted); the scores are then told in trial order.
 - **Index sampling**: each grid parameter is an integer index over its sorted values
   (:func:`order_values`), so neighbours are neighbours for TPE, and every trial is a grid point whose
   fingerprint deduplicates it. A combination already scored (in this run, in the trials table, or
@@ -328,7 +330,9 @@ class OptunaSearch:
             for job in sorted(jobs, key=lambda j: j.trial.number):
                 if (nxt := self._settle(job, values[job.i])) is not None:
                     promoted.append(nxt)
-        self.run.notes.append(self.note())
+        note = self.note()
+        log.info(note)
+        self.run.notes.append(note)
 
     def note(self) -> str:
         """What happened, in one line (distinct configurations, pruned per rung, full fidelity, resumed)."""
