@@ -339,7 +339,8 @@ class OptunaSearch:
         pruned = Counter(level for level in self.told.values() if level is not None)
         full = sum(1 for level in self.told.values() if level is None)
         how = (
-            "SuccessiveHalvingPruner on rounds within each learning rate"
+            "SuccessiveHalvingPruner on rounds"
+            + (" within each learning rate" if len(self.run.grid.get("learning_rate", ())) > 1 else "")
             if self.low_rungs
             else f"no pruning: {self.run.spec.name} has no rounds to cut"
             if self.rounds_param is None
