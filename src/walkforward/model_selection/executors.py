@@ -230,7 +230,10 @@ class DaskExecutor:
         from distributed import wait
 
         try:
-            shared_future = self.client.scatter(shared, broadcast=True)
+            # A key of its own per call: with content-hashed keys (the default), a search that maps the same
+            # inputs again (optuna's batches, halving's rungs) races the release of the previous call's copy
+            # ("lost dependencies").
+            shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         except TimeoutError:  # the scheduler found no worker to hold the data within the client's timeout
             raise WorkerLostError(
                 f"the Dask cluster at {self.address} has no workers: start some with "

@@ -2,17 +2,17 @@
 
 - ``grid``: every combination, scored on the cached folds;
 - ``halving``: successive halving over boosting rounds on the cached folds (:mod:`.halving`);
-- ``optuna``: Bayesian search (TPE) over the grid's values.
+- ``optuna``: Bayesian search (TPE) over the grid's values, in parallel batches, pruned on rounds (:mod:`.optuna`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from walkforward.search.halving import halving
+from walkforward.search.optuna import optuna_search
 from walkforward.search.run import SearchRun
-from walkforward.search.tasks import Item, Outcome, evaluate_chunk
+from walkforward.search.tasks import Item, Outcome
 
 Strategy = Callable[[SearchRun, list[Item], set[str]], None]
 
@@ -53,38 +53,4 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
         run.save_best(run.ranked()[:1])
 
 
-def optuna_tpe(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
-    """Bayesian search (TPE) over the grid's values; registered combinations are not re-evaluated."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
-    sh = run.shared(with_final=False)
-    keys = sorted(run.grid)
-    index_of = {repr(sorted(c.items())): i for i, c in enumerate(run.combos)}
-    fixed = {k: v for k, v in run.combos[0].items() if k not in run.grid}
-    n = min(run.sreq.n_trials, len(run.combos))
-
-    def objective(trial: optuna.Trial) -> float:
-        combo: dict[str, Any] = {**fixed, **{k: trial.suggest_categorical(k, run.grid[k]) for k in keys}}
-        i = index_of[repr(sorted(combo.items()))]
-        if i in run.scores:
-            return run.scores[i]
-        if run.fps[i] in existing:
-            rec = run.registry.get_by_fingerprint(run.fps[i])
-            if rec is not None and rec.cv_score is not None:
-                run.scores[i] = rec.cv_score
-                return rec.cv_score
-        (o,) = evaluate_chunk([(i, run.combos[i])], sh)
-        run.budget.spend(len(sh.folds))
-        run.record(o)
-        run.trained += 1
-        run.tick(len(run.scores), n, "optuna")
-        return run.scores[i]
-
-    study.optimize(objective, n_trials=n, callbacks=[run.budget.stop_study])
-    ranked = run.ranked()
-    run.save_best(ranked if run.sreq.save_all_grid_models else ranked[:1])
-
-
-STRATEGIES: dict[str, Strategy] = {"grid": grid, "halving": halving, "optuna": optuna_tpe}
+STRATEGIES: dict[str, Strategy] = {"grid": grid, "halving": halving, "optuna": optuna_search}
