@@ -70,6 +70,16 @@ def test_a_best_only_search_rerun_after_its_model_is_deleted_scores_nothing(
     assert again.selection == first.selection
 
 
+def test_a_finished_best_only_search_rerun_saves_nothing_new(
+    planted_store: FeatureStore, registry: ModelStore, reference: ModelRecord
+) -> None:
+    first = _run(_en(), planted_store, registry)
+    again = _run(_en(), planted_store, registry)
+    assert again.saved == [] and registry.list()[1] == 1  # not the runner-up: the best is registered already
+    assert "the best combination is already registered: nothing new to save" in again.notes
+    _same_model(again.best, first.best)
+
+
 def test_half_the_trials_lead_to_scoring_the_other_half_only(
     planted_store: FeatureStore, registry: ModelStore, reference: ModelRecord
 ) -> None:

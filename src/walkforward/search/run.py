@@ -7,8 +7,8 @@
   training 44"), and the registry's unique constraint makes racing searches save each model once.
 - With ``save_all_grid_models`` every combination is registered as soon as it is done (a killed
   search resumes with what is missing); otherwise only the best.
-- Every scored combination's fold metrics go to the registry's trials table as they arrive (batched:
-  one commit per second at most, and one when the tasks end or fail), best-only searches included,
+- Every scored combination's fold metrics go to the registry's trials table as they arrive (one
+  commit per task's results, and one when the tasks end or fail), best-only searches included,
   so a killed search run again scores only what is missing ("40/56 scored before (trials), scoring 16").
 - Strategies (:mod:`walkforward.search.strategies`) propose and score combinations; this run owns the state.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import warnings
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
@@ -47,8 +46,6 @@ log = logging.getLogger(__name__)
 
 SearchProgress = Callable[[int, int, float | None, str], None]
 _DEAD_WORKER = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
-#: Longest time scored trials wait in memory before they are written (one commit costs ~10 ms on SQLite).
-_TRIAL_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -129,7 +126,6 @@ class SearchRun:
         # Trials waiting to be written, by fidelity then fingerprint.
         self._pending: dict[str, dict[str, tuple[list[dict[str, Any]], float]]] = {}
         self._in_tasks = False
-        self._flushed_at = time.monotonic()
 
     def _adapt_grid(self) -> None:
         """The spec's adaptive grid (the reference's reduced alphas), measured on training rows only."""
@@ -217,6 +213,7 @@ class SearchRun:
                     if budgeted and o.index not in sh.known:
                         self.budget.spend(len(sh.folds))
                     on_outcome(o)
+                self.flush_trials()  # a task's scores together, before anything else can kill the run
                 received += len(outcomes)
                 if received < len(items) and clock.spent:
                     break
@@ -271,8 +268,8 @@ class SearchRun:
     def record(self, o: Outcome) -> None:
         """Keep a scored combination's score (and its fold metrics, unless a fallback replaced them).
 
-        New fold metrics are also queued for the trials table: written at most a second later during
-        tasks (see :meth:`run_tasks`), at once otherwise.
+        New fold metrics are also queued for the trials table: written with the rest of their task's
+        results during tasks (see :meth:`run_tasks`), at once otherwise.
         """
         score = summarize(o.fold_metrics, self.spec.score_key)[1]
         self.scores[o.index] = score
@@ -281,23 +278,30 @@ class SearchRun:
             if o.index not in self.trial_known:
                 self.queue_trial(FULL_FIDELITY, o.index, o.fold_metrics, score)
                 return
-        self._maybe_flush()
+        if not self._in_tasks:
+            self.flush_trials()
 
     def queue_trial(self, fidelity: str, index: int, metrics: list[dict[str, Any]], score: float) -> None:
         """Queue a combination's fold metrics at ``fidelity`` for the trials table (see :meth:`record`)."""
         self._pending.setdefault(fidelity, {})[self.fps[index]] = (metrics, score)
-        self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
-        if not self._in_tasks or time.monotonic() - self._flushed_at >= _TRIAL_FLUSH_SECONDS:
+        if not self._in_tasks:
             self.flush_trials()
 
     def flush_trials(self) -> None:
         """Write the queued trials (one transaction per fidelity; trials another search wrote first are kept)."""
-        self._flushed_at = time.monotonic()
         pending, self._pending = self._pending, {}
         for fidelity, scored in pending.items():
             self.trials.record_many(fidelity, scored)
+
+    def registered_scores(self, existing: set[str]) -> dict[int, float]:
+        """The cross-validated scores of the combinations registered before (trials table, else the record)."""
+        held = [i for i, fp in enumerate(self.fps) if fp in existing]
+        found = self.trials.scores([self.fps[i] for i in held], FULL_FIDELITY)
+        out = {i: t.score for i in held if (t := found.get(self.fps[i])) is not None and t.score is not None}
+        for i in (i for i in held if self.fps[i] not in found):  # registered by a single run: no trial
+            if (rec := self.registry.get_by_fingerprint(self.fps[i])) is not None and rec.cv_score is not None:
+                out[i] = rec.cv_score
+        return out
 
     def best_so_far(self) -> float | None:
         return max(self.scores.values()) if self.scores else None

@@ -50,7 +50,12 @@ def grid(run: SearchRun, missing: list[Item], existing: set[str]) -> None:
             else f"{run.budget.describe()} before any configuration was scored; nothing saved"
         )
     if not save_all and run.scores:
-        run.save_best(run.ranked()[:1])
+        top = run.ranked()[0]
+        held = run.registered_scores(existing)
+        if held and max(held.values()) >= run.scores[top]:  # the best is registered: do not add the runner-up
+            run.notes.append("the best combination is already registered: nothing new to save")
+        else:
+            run.save_best([top])
 
 
 STRATEGIES: dict[str, Strategy] = {"grid": grid, "halving": halving, "optuna": optuna_search}
