@@ -379,3 +379,25 @@ def test_sweep_orphans(store: ModelStore, new_model: NewModelFactory) -> None:
     assert sorted(store.sweep_orphans(older_than_seconds=0)) == [stale_tmp]
     assert files_in(store.models_dir) == {f"{kept.id}.joblib", "README.txt"}
     assert store.load_artifact(kept.id) == "kept"
+
+
+def test_a_dead_writers_temporary_file_is_swept_at_once(store: ModelStore) -> None:
+    import socket
+    import subprocess
+
+    host = socket.gethostname()
+    done = subprocess.Popen(["true"])
+    done.wait()  # a process of this host that no longer runs
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        dead = store.models_dir / f".tmp-{done.pid}~{host}~m1-abc.part"
+        alive = store.models_dir / f".tmp-{running.pid}~{host}~m2-abc.part"
+        elsewhere = store.models_dir / f".tmp-{done.pid}~not-{host}~m3-abc.part"
+        store.models_dir.mkdir(parents=True, exist_ok=True)
+        for path in (dead, alive, elsewhere):
+            path.write_bytes(b"partial")
+        assert store.sweep_orphans() == [dead]  # young files of live or other hosts' writers stay
+        assert files_in(store.models_dir) >= {alive.name, elsewhere.name}
+    finally:
+        running.kill()
+        running.wait()

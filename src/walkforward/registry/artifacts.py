@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,28 @@ logger = logging.getLogger(__name__)
 ARTIFACT_SUFFIX = ".joblib"
 #: Temporary files live next to their target (same filesystem, so the rename is atomic).
 TEMP_PREFIX = ".tmp-"
+_TEMP_OWNER = re.compile(r"^\.tmp-(\d+)~(.+?)~")
+
+
+def dead_writer(name: str) -> bool:
+    """Whether a temporary artifact file was left by a process of this host that no longer runs.
+
+    >>> dead_writer(".tmp-1~nohost~m1-x.part"), dead_writer("m1.joblib")
+    (False, False)
+    """
+    match = _TEMP_OWNER.match(name)
+    if match is None or match.group(2) != socket.gethostname():
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _CHUNK = 1 << 20
 
@@ -82,7 +105,9 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
     name = artifact_file_name(model_id)
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / name
-    fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=f"{TEMP_PREFIX}{model_id}-", suffix=".part")
+    # The writer's pid and host in the name: a start-up sweep removes a dead writer's file at once.
+    prefix = f"{TEMP_PREFIX}{os.getpid()}~{socket.gethostname()}~{model_id}-"
+    fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=prefix, suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -32,6 +32,7 @@ from walkforward.registry._schema import models
 from walkforward.registry.artifacts import (
     ARTIFACT_SUFFIX,
     TEMP_PREFIX,
+    dead_writer,
     load_artifact,
     save_artifact,
     validate_model_id,
@@ -218,7 +219,8 @@ class ModelStore:
         """Delete artifact (and stale temporary) files no row references; return what was deleted.
 
         Only files last modified more than ``older_than_seconds`` ago are considered, so an artifact
-        another process has written but not yet committed is left alone.
+        another process has written but not yet committed is left alone, except a temporary file
+        whose writer (named in it) was a process of this host that no longer runs: it goes at once.
         """
         if not self._models_dir.is_dir():
             return []
@@ -229,7 +231,7 @@ class ModelStore:
             for path in self._models_dir.iterdir()
             if path.is_file()
             and (path.name.endswith(ARTIFACT_SUFFIX) or path.name.startswith(TEMP_PREFIX))
-            and path.stat().st_mtime <= cutoff
+            and (path.stat().st_mtime <= cutoff or dead_writer(path.name))
         ]
         if not candidates:
             return []
