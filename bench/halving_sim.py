@@ -16,7 +16,6 @@ import json
 import math
 import statistics
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,41 +70,37 @@ def staged_scores(seed: int) -> dict[str, Any]:
 
 
 def simulate(
-    data: dict[str, Any], min_rounds: int, eta: int, stratify: bool = True, full: int = 200, mean: Callable = np.mean
+    data: dict[str, Any], min_rounds: int, eta: int, exponent: float, full: int = 200
 ) -> tuple[float, float, int]:
-    """(rounds spent / exhaustive, normalised regret, rank) of one halving variant."""
-    from walkforward.search.halving import plan_rungs
+    """(rounds spent / exhaustive, normalised regret, rank) of halving with these settings.
 
-    rounds = data["rounds"]
-    combos = data["combos"]
-    score = [[float(mean(s)) for s in cfg] for cfg in data["scores"]]  # [config][round index]
+    Uses halving's own rungs, rate weights and stratified promotion (:mod:`walkforward.search.halving`);
+    a rung's round count is looked up at the nearest staged count.
+    """
+    from walkforward.search.halving import plan_rungs, promote, rate_weights
+
+    rounds, combos = data["rounds"], data["combos"]
+    score = [[float(np.mean(s)) for s in cfg] for cfg in data["scores"]]
     final = [s[rounds.index(full)] for s in score]
+    weights = rate_weights(combos, exponent) if exponent else {}
     rungs = plan_rungs(len(combos), full, eta=eta, min_rounds=min_rounds)
-    alive = list(range(len(combos)))
-    spent = 0
+    params = dict(enumerate(combos))
+    alive, spent = list(range(len(combos))), 0
     for level, rung in enumerate(rungs):
-        k = rung.rounds(full)
-        idx = min(range(len(rounds)), key=lambda j: abs(rounds[j] - k))
-        spent += len(alive) * rounds[idx]
         if level == len(rungs) - 1:
+            spent += len(alive) * full
             break
-        keep = rungs[level + 1].configurations
-        if stratify:
-            strata: dict[Any, list[int]] = {}
-            for i in alive:
-                strata.setdefault(combos[i]["learning_rate"], []).append(i)
-            nxt = []
-            for members in strata.values():
-                share = max(1, round(keep * len(members) / len(alive)))
-                nxt += sorted(members, key=lambda i: -score[i][idx])[:share]
-            alive = nxt
-        else:
-            alive = sorted(alive, key=lambda i: -score[i][idx])[:keep]
+        scored = {}
+        for i in alive:
+            k = max(1, min(full, math.ceil(full * rung.fraction * weights.get(repr(combos[i]["learning_rate"]), 1.0))))
+            j = min(range(len(rounds)), key=lambda j: abs(rounds[j] - k))
+            spent += rounds[j]
+            scored[i] = score[i][j]
+        alive = promote(scored, params, rungs[level + 1].configurations)
     pick = max(alive, key=lambda i: final[i])
-    best, med = max(final), statistics.median(final)
-    regret = (best - final[pick]) / (best - med) if best > med else 0.0
-    rank = 1 + sum(v > final[pick] + 1e-12 for v in final)
-    return spent / (len(combos) * full), regret, rank
+    best, median = max(final), statistics.median(final)
+    regret = (best - final[pick]) / (best - median) if best > median else 0.0
+    return spent / (len(combos) * full), regret, 1 + sum(v > final[pick] + 1e-12 for v in final)
 
 
 def main() -> None:
@@ -113,18 +108,18 @@ def main() -> None:
     parser.add_argument("--seeds", default="7,8,9")
     a = parser.parse_args()
     datas = {int(s): staged_scores(int(s)) for s in a.seeds.split(",")}
+    print("regret/rank/rounds per seed; halving's defaults: eta 3, min_rounds 4, exponent 0.5", file=sys.stderr)
     for eta in (3, 4):
-        for min_rounds in (2, 4, 6, 8, 12):
-            for stratify in (True, False):
-                rows = [simulate(d, min_rounds, eta, stratify) for d in datas.values()]
+        for min_rounds in (2, 4, 8):
+            for exponent in (0.0, 0.25, 0.5, 1.0):
+                rows = [simulate(d, min_rounds, eta, exponent) for d in datas.values()]
                 cost = statistics.median(r[0] for r in rows)
                 reg = statistics.median(r[1] for r in rows)
-                detail = " ".join(f"{r[1]:.2f}/{r[2]}" for r in rows)
+                detail = " ".join(f"{r[1]:.2f}/{r[2]}/{r[0]:.0%}" for r in rows)
                 print(
-                    f"eta {eta} min_rounds {min_rounds:>2} stratify {stratify!s:<5} rounds {cost:6.1%} "
+                    f"eta {eta} min_rounds {min_rounds:>2} rate exponent {exponent:<4} rounds {cost:6.1%} "
                     f"regret {reg:.3f}  per seed {detail}"
                 )
-    _ = math
 
 
 if __name__ == "__main__":
