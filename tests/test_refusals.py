@@ -116,7 +116,7 @@ def test_the_store_really_is_unreadable(settings: Settings) -> None:
 
 @pytest.mark.parametrize(("fields", "message"), [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
 def test_library_refuses(settings: Settings, fields: dict[str, Any], message: str) -> None:
-    from walkforward.request import check_request
+    from walkforward.preflight import check_request
 
     with (
         ModelStore.open(settings.database_url, settings.models_dir) as registry,

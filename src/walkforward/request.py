@@ -4,8 +4,9 @@
 CLI builds its options from them (:mod:`walkforward.cli.options`), the HTTP API takes
 :class:`SearchRequest` as its body, and a job stores ``model_dump(mode="json")`` as its payload.
 Parsing checks every field on its own (pydantic) and, without touching any data, the
-hyperparameters and grids against the algorithm's spec; :func:`check_request` then checks what
-needs the feature store or the registry (symbols, feature names, the parent model). Every entry
+hyperparameters and grids against the algorithm's spec; ``check_request`` then checks what
+needs the feature store or the registry (symbols, feature names, the parent model; in
+:mod:`walkforward.preflight`). Every entry
 point runs both before any data is read, and reports the same one-line message.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
 
@@ -26,9 +27,7 @@ from walkforward.models.catalog import Algorithm, AlgorithmSpec, early_stopping_
 
 if TYPE_CHECKING:
     from walkforward.data.loader import LoadRequest
-    from walkforward.features.store import FeatureStore
     from walkforward.model_selection.splitters import Scheme
-    from walkforward.registry import ModelStore
 
 #: Longest lookforward accepted (bars); a longer one leaves no label in any realistic data set.
 MAX_LOOKFORWARD = 10_000
@@ -334,61 +333,6 @@ def parse(model: type[R], data: Mapping[str, Any]) -> R:
         raise InvalidInputError(describe_errors(exc.errors())) from None
 
 
-def check_request(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | None = None) -> None:
-    """What needs the store or registry, before any data is read: symbols, features, parent, estimator.
-
-    Raises
-    ------
-    InvalidInputError
-        With the same message whichever entry point (CLI, API, job worker, library) asked.
-    """
-    held = store.symbols()
-    missing = [s for s in req.symbols if s not in held]
-    if missing:
-        holds = ", ".join(held[:20]) if held else "nothing yet"
-        raise InvalidInputError(
-            f"unknown symbol(s) {', '.join(missing)}: the feature store holds {holds}; "
-            "ingest the bars first (`walkforward ingest FILE`) or fix the symbol"
-        )
-    if req.feature_whitelist is not None:
-        known = _known_features(store, req.symbols, req.data_options)
-        unknown = [f for f in req.feature_whitelist if f not in known]
-        if unknown:
-            raise InvalidInputError(
-                f"feature_whitelist names unknown feature(s) {', '.join(unknown[:8])}: "
-                f"see `walkforward dataset {req.symbol}` for the available ones"
-            )
-    if req.parent_model_id is not None and registry is not None:
-        from walkforward.registry import ModelNotFoundError
-
-        try:
-            registry.get(req.parent_model_id)
-        except ModelNotFoundError:
-            raise InvalidInputError(
-                f"unknown parent_model_id {req.parent_model_id}: no such model in the registry; "
-                "see `walkforward models list` for model ids"
-            ) from None
-    try:
-        req.spec.probe(req.hyperparameters)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None
-    if isinstance(req, SearchRequest) and req.search != SearchStrategy.NONE:
-        for name, param in req.spec.grid_names.items():
-            for value in req.grids.get(name, ()):
-                try:
-                    req.spec.probe({**req.hyperparameters, param: value})
-                except ValueError as exc:
-                    raise InvalidInputError(f"{exc} (in {name})") from None
-
-
-def _known_features(store: FeatureStore, symbols: Sequence[str], options: str | None) -> set[str]:
-    known = set(store.feature_names(symbols[0], options))
-    for sym in symbols[1:]:
-        suffix = "_" + sym.replace(".", "_").replace("-", "_")  # the loader's naming of context features
-        known |= {f"{f}{suffix}" for f in store.feature_names(sym, options)}
-    return known
-
-
 __all__ = [
     "DataRequest",
     "MAX_GRID_COMBINATIONS",
@@ -397,7 +341,6 @@ __all__ = [
     "SearchStrategy",
     "TrainRequest",
     "Validation",
-    "check_request",
     "describe_errors",
     "parse",
 ]

@@ -17,7 +17,8 @@ from walkforward.model_selection.early_stopping import INNER_FRACTION, InnerSpli
 from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION, data_signature, fingerprint
 from walkforward.model_selection.plan import default_embargo
 from walkforward.model_selection.splitters import FoldPlan, make_folds
-from walkforward.request import TrainRequest, check_request
+from walkforward.preflight import check_request
+from walkforward.request import TrainRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

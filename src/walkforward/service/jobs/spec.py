@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.executors import check_scheduler
+from walkforward.preflight import check_request
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
-from walkforward.request import SearchRequest, check_request, parse
+from walkforward.request import SearchRequest, parse
 
 RESUMABLE: tuple[str, ...] = (JobStatus.INTERRUPTED, JobStatus.FAILED, JobStatus.CANCELLED)
 
