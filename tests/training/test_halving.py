@@ -92,7 +92,7 @@ def test_configurations_differing_only_in_rounds_are_one_unit() -> None:
         others = {repr(sorted((k, v) for k, v in combos[m].items() if k != "n_estimators")) for m in members}
         assert len(others) == 1 and sorted(combos[m]["n_estimators"] for m in members) == [25, 50, 100]
     assert plan.full == 100 and plan.rungs[0].configurations == 6
-    sampled = schedule(combos, "n_estimators", max_configs=4)
+    sampled = schedule(combos, "n_estimators", max_configs=12)  # configurations: 4 units of 3 round counts
     assert len(sampled.units) == 4 and sampled.sampled and sampled.configurations == 12
     assert len(schedule(combos, None, max_configs=1000).units) == 18  # no rounds parameter: every combination
 

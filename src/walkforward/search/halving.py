@@ -156,7 +156,7 @@ class Schedule:
 def schedule(
     combos: Sequence[dict[str, Any]], rounds_param: str | None, max_configs: int, *, eta: int = ETA
 ) -> Schedule:
-    """The units, sampled (stratified by learning rate) down to ``max_configs``, and the rungs over them."""
+    """The units, sampled (stratified by learning rate) down to about ``max_configs`` configurations, and the rungs."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, combo in enumerate(combos):
         groups[repr(sorted((k, repr(v)) for k, v in combo.items() if k != rounds_param))].append(i)
@@ -165,7 +165,9 @@ def schedule(
         return int(combos[i].get(rounds_param) or 100) if rounds_param else 0
 
     reps = {max(members, key=lambda i: (size(i), -i)): members for members in groups.values()}
-    chosen = sample_configurations([(r, combos[r]) for r in sorted(reps)], max_configs)
+    # ``max_configs`` counts configurations: a unit of k round counts is k of them.
+    n_units = max(1, max_configs * len(reps) // max(len(combos), 1))
+    chosen = sample_configurations([(r, combos[r]) for r in sorted(reps)], n_units)
     units = {r: reps[r] for r, _ in chosen}
     if rounds_param is None:
         return Schedule(units, [Rung(1.0, len(units))], 0, len(units) < len(reps))
