@@ -246,8 +246,9 @@ def main() -> None:
     ]
     fulls = [full_grid(alg, refs.get(7) or reference(7, False)) for alg in a.full.split(",")] if "full" in parts else []
     result = {"load_average_at_start": load, "references": refs, "strategies": rows, "full": fulls}
+    brief = {s: {k: v for k, v in r.items() if k != "scores"} for s, r in refs.items()}
+    (OUT / "scale-results.json").write_text(json.dumps({**result, "references": brief}, indent=2))
     if a.json:
-        brief = {s: {k: v for k, v in r.items() if k != "scores"} for s, r in refs.items()}
         print(json.dumps({**result, "references": brief}, indent=2))
         return
     print(f"\nSearch at scale, bench market seeds {seeds} (load average {load:.1f} at start)")
