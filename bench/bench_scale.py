@@ -106,15 +106,13 @@ def run_command(args: list[str], seed: int, workdir: Path) -> tuple[dict[str, An
     return json.loads(proc.stdout), wall, cpu
 
 
-def reference_scores(seed: int, workdir: Path) -> dict[str, float]:
-    """Every reference combination's cross-validated score by fingerprint, read from the trials table."""
-    from walkforward.features.store import FeatureStore
+def reference_run(seed: int, workdir: Path) -> Any:
+    """A :class:`~walkforward.search.run.SearchRun` of the 256-combination reference grid (nothing scored yet)."""
     from walkforward.model_selection.executors import LocalExecutor
-    from walkforward.registry import FULL_FIDELITY, ModelStore, TrialStore
+    from walkforward.registry import ModelStore
     from walkforward.request import SearchRequest
     from walkforward.search.run import SearchRun
 
-    store = FeatureStore(ensure_market(seed).root)
     registry = ModelStore.open(f"sqlite:///{workdir / 'metadata.db'}", workdir / "models")
     sreq = SearchRequest(
         **SCALE_REQUEST,
@@ -125,8 +123,15 @@ def reference_scores(seed: int, workdir: Path) -> dict[str, float]:
         grids=REFERENCE_GRID,
         explain=False,
     )
-    run = SearchRun(sreq, store=store, registry=registry, executor=LocalExecutor(n_jobs=1))
-    found = TrialStore(registry.database).scores(run.fps, FULL_FIDELITY)
+    return SearchRun(sreq, store=ensure_market(seed), registry=registry, executor=LocalExecutor(n_jobs=1))
+
+
+def reference_scores(seed: int, workdir: Path) -> dict[str, float]:
+    """Every reference combination's cross-validated score by fingerprint, read from the trials table."""
+    from walkforward.registry import FULL_FIDELITY, TrialStore
+
+    run = reference_run(seed, workdir)
+    found = TrialStore(run.registry.database).scores(run.fps, FULL_FIDELITY)
     scores = {fp: t.score for fp, t in found.items() if t.score is not None}
     if len(scores) != len(run.fps):
         raise SystemExit(f"seed {seed}: the trials table holds {len(scores)} of {len(run.fps)} reference scores")

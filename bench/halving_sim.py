@@ -19,9 +19,9 @@ import sys
 from typing import Any
 
 import numpy as np
-from bench_scale import ALGORITHM, REFERENCE_GRID
+from bench_scale import ALGORITHM, reference_run
 from joblib import Parallel, delayed
-from scale_market import OUT, SCALE_REQUEST, ensure_market
+from scale_market import OUT
 
 ROUNDS = sorted({*range(1, 10), *range(10, 60, 2), *range(60, 201, 5), 200})
 
@@ -44,23 +44,9 @@ def staged_scores(seed: int) -> dict[str, Any]:
     cache = OUT / f"staged-{seed}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    from walkforward.model_selection.executors import LocalExecutor
-    from walkforward.registry import ModelStore
-    from walkforward.request import SearchRequest
-    from walkforward.search.run import SearchRun
-
-    OUT.mkdir(exist_ok=True)
-    registry = ModelStore.open(f"sqlite:///{OUT / 'sim.db'}", OUT / "sim-models")
-    sreq = SearchRequest(
-        **SCALE_REQUEST,
-        algorithm=ALGORITHM,
-        target_transform="log_return",
-        search="grid",
-        use_default_grid=False,
-        grids=REFERENCE_GRID,
-        explain=False,
-    )
-    run = SearchRun(sreq, store=ensure_market(seed), registry=registry, executor=LocalExecutor(n_jobs=1))
+    workdir = OUT / "sim"
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = reference_run(seed, workdir)
     sh = run.shared(with_final=False)
     print(f"seed {seed}: scoring {len(run.combos)} configurations at {len(ROUNDS)} round counts", file=sys.stderr)
     scores = Parallel(n_jobs=2, verbose=5)(delayed(_score_config)(c, sh) for c in run.combos)
