@@ -106,8 +106,19 @@ def _fit_final(spec: AlgorithmSpec, combo: dict[str, Any], metrics: list[dict[st
     return Outcome(-1, combo, metrics, pipe, fallback, details, regimes, info)
 
 
+def _leave_interrupts_to_the_parent() -> None:
+    """In a loky worker, ignore SIGINT: Ctrl-C reaches the whole process group, and the search process
+    stops the pool and cleans up (a worker's own KeyboardInterrupt would only print a traceback)."""
+    import multiprocessing
+    import signal
+
+    if multiprocessing.current_process().name.startswith("LokyProcess"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
     """Score a chunk of combinations on every fold; with ``sh.final_pre`` also fit and explain them."""
+    _leave_interrupts_to_the_parent()
     spec = get_algorithm(sh.algorithm)
     todo = [(i, p) for i, p in chunk if i not in sh.known]
     with threadpool_limits(limits=1, user_api="blas"):
