@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from planted_cli import planted
 
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.cleanup import SHM, owner_pid, temp_root
@@ -22,17 +23,9 @@ from walkforward.model_selection.cleanup import SHM, owner_pid, temp_root
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 N = 8
-ARGS = [
+ARGS = planted(
     "search",
-    "AAPL,QQQ,VIX",
-    "--algorithm",
     "lightgbm_regressor",
-    "--timeframe",
-    "5m",
-    "--target-transform",
-    "log_return",
-    "--embargo",
-    "12",
     "--no-default-grid",
     "--grid",
     "num_leaves_grid=[7, 15, 31, 63]",
@@ -43,7 +36,7 @@ ARGS = [
     "--n-jobs",
     "2",  # worker processes: the loky pool is what leaves files in /dev/shm
     "--no-explain",
-]
+)
 MESSAGE = "models saved; rerun the same command to train only what is missing"
 
 

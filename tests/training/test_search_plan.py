@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from planted_cli import planted
 from typer.testing import CliRunner
 
 from walkforward.config import Settings
@@ -283,17 +284,9 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, store: FeatureStore, tmp: Path) ->
 
 
 def _cli_args() -> list[str]:
-    return [
+    return planted(
         "search",
-        "AAPL,QQQ,VIX",
-        "--algorithm",
         "lightgbm_regressor",
-        "--timeframe",
-        "5m",
-        "--target-transform",
-        "log_return",
-        "--embargo",
-        "12",
         "--no-explain",
         "--no-default-grid",
         "--grid",
@@ -306,7 +299,7 @@ def _cli_args() -> list[str]:
         "halving",
         "--n-jobs",
         "1",
-    ]
+    )
 
 
 def test_cli_dry_run_prints_the_plan_and_trains_nothing(
