@@ -82,7 +82,16 @@ class DataRequest(BaseModel):
     end: dt.date | None = Field(default=None, description="Last date (YYYY-MM-DD).")
     validation: Validation = Field(default=Validation.WALK_FORWARD, description="How folds are made.")
     embargo: int | None = Field(
-        default=None, ge=0, le=1_000_000, description="Embargo in bars (default: the longest feature lookback)."
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Embargo in bars after each test block (default: none where no training row of a fold "
+        "follows its test block, as in walk-forward, expanding and holdout; see strict_embargo).",
+    )
+    strict_embargo: bool = Field(
+        default=False,
+        description="Drop training rows within the longest feature lookback after every test block, even "
+        "where the scheme needs no embargo (the behaviour before 2026-11-28).",
     )
 
     @field_validator("symbol")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from walkforward.data import LoadRequest, load_dataset
-from walkforward.domain import RAW_PRICE_COLUMNS
+from walkforward.domain import RAW_PRICE_COLUMNS, SplitScheme
 from walkforward.errors import DataNotFoundError, InvalidInputError
+from walkforward.features.pipeline import ingest_paths
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection import default_embargo, plan_folds
 
@@ -251,4 +253,42 @@ def test_default_embargo_covers_the_longest_lookback_in_bars_of_the_timeframe(
     five = load_dataset(demo_store, LoadRequest.build("AAPL", timeframe="5m"))
     assert default_embargo(one) == longest_1m
     assert default_embargo(five) == -(-longest_1m // 5) + 1
-    assert plan_folds(five).embargo == default_embargo(five)
+    assert plan_folds(five).embargo == 0  # walk-forward: no training row of a fold follows its test block
+    assert plan_folds(five, strict_embargo=True).embargo == default_embargo(five)
+    assert plan_folds(five, embargo=7).embargo == 7
+
+
+def test_daily_bars_shaped_like_the_sp500_keep_every_walk_forward_fold(tmp_path: Path) -> None:
+    """1,258 sessions with 120:40 blocks: every test block with a train block before it is a fold.
+
+    The strict embargo (the longest lookback, ~180 sessions here) after every test block leaves
+    only the first fold, as before 2026-11-28.
+    """
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2019-01-02", periods=1258)
+    close = 3000 * np.exp(np.cumsum(rng.normal(0.0003, 0.011, days.size)))
+    bars = pd.DataFrame(
+        {
+            "date": days.strftime("%Y-%m-%d"),
+            "open": close * np.exp(rng.normal(0, 0.003, days.size)),
+            "close": close,
+            "volume": rng.integers(2_000_000, 5_000_000, days.size),
+        }
+    )
+    bars["high"] = bars[["open", "close"]].max(axis=1) * 1.004
+    bars["low"] = bars[["open", "close"]].min(axis=1) * 0.996
+    path = tmp_path / "SPX.csv"
+    bars.to_csv(path, index=False)
+    store = FeatureStore(tmp_path / "store")
+    ingest_paths(store, [path], scheme=SplitScheme.parse("120:40"))
+    ds = load_dataset(store, LoadRequest.build("SPX", timeframe="1d", target_transform="log_return"))
+    split = ds.split
+    blocks_after_train = int(((split[1:] == "test") & (split[:-1] == "train")).sum())
+    assert blocks_after_train == 8  # 7 whole 160-session cycles, then 120 train + 18 test sessions
+    plan = plan_folds(ds)
+    assert len(plan.folds) == blocks_after_train and plan.embargo == 0
+    assert plan.notes and plan.notes[0].startswith("no embargo: in walk-forward")
+    assert all(f.embargoed == 0 and f.train_index.max() < f.test_index.min() for f in plan.folds)
+    strict = plan_folds(ds, strict_embargo=True)
+    assert strict.embargo == default_embargo(ds) >= 120
+    assert len(strict.folds) < blocks_after_train

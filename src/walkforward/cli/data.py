@@ -118,7 +118,7 @@ def _show_dataset(req: DataRequest, json_out: bool) -> None:
     from walkforward.model_selection import plan_folds
 
     ds = load_dataset(_store(), req.load_request())
-    plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme)
+    plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme, strict_embargo=req.strict_embargo)
     if json_out:
         _emit_json(dataset_dict(ds, plan))
     else:

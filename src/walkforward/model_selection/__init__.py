@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from walkforward.model_selection.cv import Expanding, Holdout, WalkForward
-    from walkforward.model_selection.plan import default_embargo, plan_folds
+    from walkforward.model_selection.plan import default_embargo, plan_folds, resolve_embargo
     from walkforward.model_selection.splitters import (
         FoldPlan,
         boundary_masks,
@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "WalkForward": "walkforward.model_selection.cv",
     "default_embargo": "walkforward.model_selection.plan",
     "plan_folds": "walkforward.model_selection.plan",
+    "resolve_embargo": "walkforward.model_selection.plan",
     "FoldPlan": "walkforward.model_selection.splitters",
     "boundary_masks": "walkforward.model_selection.splitters",
     "final_training_index": "walkforward.model_selection.splitters",
@@ -47,6 +48,7 @@ __all__ = [
     "holdout_folds",
     "make_folds",
     "plan_folds",
+    "resolve_embargo",
     "walk_forward_folds",
 ]
 

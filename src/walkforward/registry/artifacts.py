@@ -45,6 +45,8 @@ def dead_writer(name: str) -> bool:
     except PermissionError:  # alive, another user's
         return False
     return False
+
+
 MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _CHUNK = 1 << 20
 
