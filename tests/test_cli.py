@@ -80,7 +80,7 @@ def test_symbols_and_dataset_json(home: Path) -> None:
 def test_dataset_table_output(home: Path) -> None:
     res = run(home, "dataset", "AAPL,QQQ", "--timeframe", "15m")
     assert res.returncode == 0, res.stderr
-    assert "Folds (walk_forward)" in res.stdout and "embargoed" in res.stdout
+    assert "Folds (walk_forward; times in UTC)" in res.stdout and "embargoed" in res.stdout
 
 
 @pytest.mark.parametrize(
