@@ -148,6 +148,19 @@ def test_times_with_offsets_across_a_dst_change_keep_their_instants(tmp_path: Pa
     assert summary.days == 1 and [p.name for p in store.symbol_dir("DST").glob("dt=*")] == [f"dt={start[:10]}"]
 
 
+def test_parquet_timestamp_columns_naive_or_aware_give_the_same_instants(tmp_path: Path) -> None:
+    local = _sessions(["2024-03-08", "2024-03-11"], minutes=30)  # a DST change in between
+    close = _walk(len(local))
+    pd.DataFrame({"ts": local, "close": close}).to_parquet(tmp_path / "NAIVE.parquet")
+    pd.DataFrame({"ts": local.tz_localize(NY).tz_convert("Asia/Tokyo"), "close": close}).to_parquet(
+        tmp_path / "AWARE.parquet"
+    )
+    store = FeatureStore(tmp_path / "store")
+    ingest_paths(store, [tmp_path / "NAIVE.parquet", tmp_path / "AWARE.parquet"])
+    pd.testing.assert_series_equal(_stored_ts(store, "NAIVE"), _stored_ts(store, "AWARE"))
+    assert [str(t.time()) for t in _stored_ts(store, "AWARE").iloc[[0, 30]]] == ["14:30:00", "13:30:00"]
+
+
 def test_a_file_mixing_offsets_and_local_times_is_refused(tmp_path: Path) -> None:
     stamps = list(_sessions(["2024-02-05"], minutes=5).strftime("%Y-%m-%d %H:%M:%S"))
     stamps[3] = "2024-02-05T09:33:00-05:00"

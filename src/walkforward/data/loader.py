@@ -1,13 +1,13 @@
 """Leakage-safe loading: primary + context symbols joined on ``ts``, resampled and targeted in DuckDB.
 
 One SQL statement reads the day files a request needs (partition pruning by construction: the file
-list is built from the ``dt=`` folder names in range), inner-joins the symbols on ``ts`` (UTC instants,
-so symbols of different exchanges align), and resamples with the reference's aggregation table in the
-primary symbol's exchange zone (a daily bucket is one local trading day). ``start``/``end`` are local
-dates of the primary's exchange. The loaded ``ts`` is naive UTC (``datetime64[ns]``); the primary's
-zone is ``Dataset.timezone`` and ``Dataset.local_ts`` gives local times. Everything a user typed is validated in
-:mod:`walkforward.domain` and passed as a parameter; identifiers come from the files' own schema and
-are checked and quoted.
+list is built from the ``dt=`` folder names in range), inner-joins the symbols on ``ts`` (UTC
+instants, so symbols of different exchanges align), and resamples with the reference's aggregation
+table on the primary symbol's local clock (a daily bucket is one local trading day). ``start`` and
+``end`` are local dates of the primary's exchange. The loaded ``ts`` is naive UTC
+(``datetime64[ns]``); ``Dataset.timezone`` is the primary's zone and ``Dataset.local_ts`` gives
+local times. Everything a user typed is validated in :mod:`walkforward.domain` and passed as a
+parameter; identifiers come from the files' own schema and are checked and quoted.
 """
 
 from __future__ import annotations
