@@ -17,3 +17,7 @@ class IngestError(WalkforwardError):
 
 class DataNotFoundError(WalkforwardError, LookupError):
     """The store holds no data for what was asked."""
+
+
+class StoreFormatError(WalkforwardError):
+    """The feature store was written by an older version; it needs ``walkforward store migrate``."""

@@ -59,6 +59,7 @@ def _write(store: FeatureStore, sym: str, ts: pd.DatetimeIndex, labels: np.ndarr
         bars_per_day=int(ts.size),
         features={"f": {"lookback": 4, "group": "standard"}},
         split_scheme=None,
+        timezone="America/New_York",
     )
 
 
@@ -74,7 +75,7 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
                 for d in days
             ]
         )
-    )
+    ).tz_localize("America/New_York")
     labels = m["labels"]
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(Path(tmp))
@@ -103,7 +104,7 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
     assert all(not c.startswith(("close", "open", "high", "low")) for c in ds.feature_columns)
     # raw 1m bars -> resampled row number
     seconds = Timeframe(m["timeframe"]).seconds
-    bucket = ts.floor(f"{seconds}s")
+    bucket = ts.tz_convert("UTC").tz_localize(None).floor(f"{seconds}s")  # the loader's ts: naive UTC
     row_of_bucket = {t: i for i, t in enumerate(ds.ts)}
     raw_test_rows = {
         row_of_bucket[b] for b, lab in zip(bucket, labels, strict=True) if lab == "test" and b in row_of_bucket

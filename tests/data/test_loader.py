@@ -82,7 +82,8 @@ def _pandas_resample(store: FeatureStore, symbols: list[str], rule: str) -> pd.D
         else:
             agg[c] = "last"
     out = merged.set_index("ts").resample(rule).agg(agg)
-    return out[out["close"].notna()].reset_index()
+    out = out[out["close"].notna()].reset_index()
+    return out.assign(ts=out["ts"].dt.tz_convert("UTC").dt.tz_localize(None))  # the loader's ts: naive UTC
 
 
 def test_resampling_matches_pandas(demo_store: FeatureStore) -> None:
@@ -99,7 +100,7 @@ def test_resampling_matches_pandas(demo_store: FeatureStore) -> None:
 
 def test_join_keeps_only_common_timestamps(empty_store: FeatureStore) -> None:
     rng = np.random.default_rng(3)
-    ts = pd.date_range("2024-03-04 09:30", periods=300, freq="1min")
+    ts = pd.date_range("2024-03-04 09:30", periods=300, freq="1min", tz="America/New_York")
     keep = {s: np.sort(rng.choice(300, size=200, replace=False)) for s in ("AAA", "BBB", "CCC")}
     for sym, idx in keep.items():
         frame = pd.DataFrame(
@@ -119,9 +120,11 @@ def test_join_keeps_only_common_timestamps(empty_store: FeatureStore) -> None:
             bars_per_day=390,
             features={"f": {"lookback": 1, "group": "standard"}},
             split_scheme=None,
+            timezone="America/New_York",
         )
     ds = load_dataset(empty_store, LoadRequest.build("AAA,BBB,CCC"))
-    common = set(ts[keep["AAA"]]) & set(ts[keep["BBB"]]) & set(ts[keep["CCC"]])
+    naive_utc = ts.tz_convert("UTC").tz_localize(None)
+    common = set(naive_utc[keep["AAA"]]) & set(naive_utc[keep["BBB"]]) & set(naive_utc[keep["CCC"]])
     assert len(ds.frame) == len(common) - 1  # the last row has no target
     assert set(ds.ts) <= common
     assert ds.ts.is_monotonic_increasing and ds.ts.is_unique
@@ -189,17 +192,24 @@ def test_dates_with_no_data_say_so(demo_store: FeatureStore) -> None:
 
 
 def test_timeframe_finer_than_the_store_is_refused(empty_store: FeatureStore) -> None:
-    ts = pd.date_range("2024-01-01", periods=30, freq="1D")
+    ts = pd.date_range("2024-01-01", periods=30, freq="1D", tz="America/New_York")
     frame = pd.DataFrame({"ts": ts, "close": np.linspace(10, 20, 30), "options": "v1", "data_split": "train"})
     empty_store.write_days(
-        "DAILY", frame, options="v1", bar_seconds=86400, bars_per_day=1, features={}, split_scheme=None
+        "DAILY",
+        frame,
+        options="v1",
+        bar_seconds=86400,
+        bars_per_day=1,
+        features={},
+        split_scheme=None,
+        timezone="America/New_York",
     )
     with pytest.raises(InvalidInputError, match="finer than the stored 86400s bars"):
         load_dataset(empty_store, LoadRequest.build("DAILY", timeframe="5m"))
 
 
 def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty_store: FeatureStore) -> None:
-    ts = pd.date_range("2024-01-02 09:30", periods=50, freq="1min")
+    ts = pd.date_range("2024-01-02 09:30", periods=50, freq="1min", tz="America/New_York")
     base = pd.DataFrame({"ts": ts, "close": np.linspace(10, 20, 50), "f": np.arange(50.0), "data_split": "train"})
     feats = {"f": {"lookback": 2, "group": "standard"}}
     empty_store.write_days(
@@ -210,6 +220,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features=feats,
         split_scheme=None,
+        timezone="America/New_York",
     )
     empty_store.write_days(
         "XYZ",
@@ -219,6 +230,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features=feats,
         split_scheme=None,
+        timezone="America/New_York",
     )
     with pytest.raises(InvalidInputError, match="several feature sets \\(v1, v2\\)"):
         load_dataset(empty_store, LoadRequest.build("XYZ"))
@@ -236,6 +248,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features={},
         split_scheme=None,
+        timezone="America/New_York",
     )
     ds = load_dataset(legacy, LoadRequest.build("OLD", data_options="v1"))
     assert ds.feature_columns == ("f",) and ds.lookbacks["f"] is None

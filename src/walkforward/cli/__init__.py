@@ -4,9 +4,10 @@ This module holds the Typer ``app``, :func:`main` (the console script), the sett
 what every command shares (options declared once, the stores, JSON output, progress). The commands
 live by subject: :mod:`~walkforward.cli.data` (demo-data, ingest, symbols, dataset),
 :mod:`~walkforward.cli.training` (train, search, demo), :mod:`~walkforward.cli.models` (the
-``models`` group and predict) and :mod:`~walkforward.cli.serve`. Reads of the registry and the
-store go through :mod:`walkforward.queries`, the same functions the API routes call, so
-``--json`` prints what the API returns.
+``models`` group and predict), :mod:`~walkforward.cli.store` (``store migrate``) and
+:mod:`~walkforward.cli.serve`. Reads of the registry and the store go through
+:mod:`walkforward.queries`, the same functions the API routes call, so ``--json`` prints what the
+API returns.
 """
 
 from __future__ import annotations
@@ -98,6 +99,6 @@ def main() -> None:
 
 
 # The command modules register themselves on `app`; the order is the order of `--help`.
-from walkforward.cli import data, training, models, serve  # noqa: E402, F401, I001
+from walkforward.cli import data, store, training, models, serve  # noqa: E402, F401, I001
 
 __all__ = ["app", "main"]

@@ -1,6 +1,8 @@
 """The feature store on disk: ``{root}/{SYMBOL}/dt=YYYY-MM-DD/{options}.parquet`` plus ``_meta.json``.
 
-One file per (symbol, day, feature-set version). A day is replaced atomically: the new file is written
+One file per (symbol, day, feature-set version). ``ts`` is stored as UTC instants and the day is
+the local date in the symbol's exchange zone, recorded in ``_meta.json`` (``timezone``, with
+``format_version`` 2; see :mod:`walkforward.features.zones`). A day is replaced atomically: the new file is written
 under a name the readers' ``*.parquet`` glob never matches, then renamed over the old one
 (``os.replace`` is atomic on POSIX). Reading is the loader's job (DuckDB); this module only writes
 and describes what is stored.
@@ -20,7 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from walkforward.domain import validate_options, validate_symbol
+from walkforward.domain import validate_options, validate_symbol, validate_timezone
+from walkforward.errors import InvalidInputError, StoreFormatError
+from walkforward.features.zones import STORE_FORMAT, as_utc, local_days
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class SymbolInfo:
     options: tuple[str, ...]
     bar_seconds: int
     features: int
+    timezone: str | None = None  # the exchange zone; None: written before zones were recorded
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -91,6 +96,22 @@ class FeatureStore:
         chosen = [versions.get(options, {})] if options else list(versions.values())
         return {name for v in chosen for name in v.get("features", {})}
 
+    def check_timezone(self, symbol: str, timezone: str) -> None:
+        """Refuse to write ``symbol`` in ``timezone`` if it is stored in another zone, or without one."""
+        sym = validate_symbol(symbol)
+        stored = self.read_meta(sym).get("timezone")
+        if stored is None and any((self.root / sym).glob("dt=*/*.parquet")):
+            raise StoreFormatError(
+                f"{sym}: stored before time zones were recorded (naive local times); run "
+                f"`walkforward store migrate --timezone ZONE` first, ZONE being the zone those times are in "
+                f"(e.g. {timezone})"
+            )
+        if stored is not None and stored != timezone:
+            raise InvalidInputError(
+                f"{sym}: stored in time zone {stored}, but this ingest uses {timezone}; pass --timezone {stored} "
+                "(or set WALKFORWARD_TIMEZONE), or ingest it under another symbol"
+            )
+
     def write_days(
         self,
         symbol: str,
@@ -101,17 +122,27 @@ class FeatureStore:
         bars_per_day: int,
         features: dict[str, dict[str, Any]],
         split_scheme: str | None,
+        timezone: str,
     ) -> int:
         """Write ``frame`` (ts, bars, features, options, data_split) one file per day; return days written.
 
+        ``ts`` must be tz-aware; it is stored as UTC instants, and the day of a row is its local date
+        in ``timezone``, the symbol's exchange zone (refused if the symbol is stored in another).
         Each day replaces the same day's file of the same ``options`` atomically; other versions
-        of that day are left alone. The metadata (bar size, feature lookbacks) is updated last.
+        of that day are left alone. The metadata (zone, bar size, feature lookbacks) is updated last.
         """
         sym = validate_symbol(symbol)
         opt = validate_options(options)
+        if not isinstance(frame["ts"].dtype, pd.DatetimeTZDtype):
+            raise InvalidInputError(
+                f"{sym}: ts must be tz-aware instants (naive times are ambiguous); localize it first"
+            )
+        timezone = validate_timezone(timezone)
+        self.check_timezone(sym, timezone)
+        frame = frame.assign(ts=as_utc(frame["ts"]))
         base = self.root / sym
         base.mkdir(parents=True, exist_ok=True)
-        dates = frame["ts"].dt.strftime("%Y-%m-%d")
+        dates = local_days(frame["ts"], timezone).dt.strftime("%Y-%m-%d")
         days = 0
         for day, part in frame.groupby(dates, sort=True):
             day_dir = base / f"dt={day}"
@@ -123,7 +154,15 @@ class FeatureStore:
         old_bar = meta.get("bar_seconds")
         if old_bar is not None and old_bar != bar_seconds:
             log.warning("%s: bar size changed from %ss to %ss", sym, old_bar, bar_seconds)
-        meta.update({"symbol": sym, "bar_seconds": bar_seconds, "bars_per_day": bars_per_day})
+        meta.update(
+            {
+                "symbol": sym,
+                "bar_seconds": bar_seconds,
+                "bars_per_day": bars_per_day,
+                "timezone": timezone,
+                "format_version": STORE_FORMAT,
+            }
+        )
         meta.setdefault("options", {})[opt] = {"features": features, "split_scheme": split_scheme}
         _atomic_write_bytes(base / META_FILE, json.dumps(meta, indent=1, sort_keys=True).encode())
         log.info("%s: wrote %d day(s) of %s", sym, days, opt)
@@ -157,4 +196,5 @@ class FeatureStore:
             options=opts,
             bar_seconds=int(meta.get("bar_seconds", 0)),
             features=n_feat,
+            timezone=meta.get("timezone"),
         )

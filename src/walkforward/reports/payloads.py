@@ -26,9 +26,10 @@ def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
         "lookforward": req.lookforward,
         "data_options": req.data_options,
         "rows": len(ds.frame),
-        "first_ts": str(ds.ts.iloc[0]),
-        "last_ts": str(ds.ts.iloc[-1]),
-        "days": int(ds.ts.dt.normalize().nunique()),
+        "timezone": ds.timezone,  # the primary's exchange: days are its local dates; ts are UTC
+        "first_ts": ds.ts.iloc[0].tz_localize("UTC").isoformat(),
+        "last_ts": ds.ts.iloc[-1].tz_localize("UTC").isoformat(),
+        "days": int(ds.local_ts.dt.normalize().nunique()),
         "features": len(ds.feature_columns),
         "feature_columns": list(ds.feature_columns),
         "test_rows": int((ds.frame["data_split"] == "test").sum()),

@@ -65,7 +65,7 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
 def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """The feature store's symbols, from :func:`walkforward.queries.symbols`."""
     t = Table(title="Feature store")
-    for col in ("symbol", "first date", "last date", "days", "feature sets", "bar", "features"):
+    for col in ("symbol", "first date", "last date", "days", "feature sets", "bar", "features", "time zone"):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -76,6 +76,7 @@ def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             ", ".join(r["options"]),
             f"{r['bar_seconds']}s",
             str(r["features"]),
+            r.get("timezone") or "none: store migrate",
         )
     return t
 
@@ -86,7 +87,17 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     summary = Table(title="Data set", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    for key in ("symbols", "timeframe", "target_transform", "lookforward", "rows", "days", "features", "test_rows"):
+    for key in (
+        "symbols",
+        "timezone",
+        "timeframe",
+        "target_transform",
+        "lookforward",
+        "rows",
+        "days",
+        "features",
+        "test_rows",
+    ):
         value = d[key]
         summary.add_row(
             key,
@@ -98,7 +109,7 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     summary.add_row("validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars")
     for note in plan.notes:
         summary.add_row("note", f"[yellow]{note}[/]")
-    folds = Table(title=f"Folds ({plan.scheme})")
+    folds = Table(title=f"Folds ({plan.scheme}; times in UTC)")
     for col in (
         "fold",
         "train from",
