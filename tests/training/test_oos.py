@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, r2_score
 
@@ -45,3 +46,44 @@ def test_every_fold_test_row_has_its_prediction(planted_store: FeatureStore, alg
         else:
             assert part["probability"].isna().all()
             assert m["r2"] == pytest.approx(r2_score(part["y"], part["prediction"]))
+    if req.spec.is_classifier:
+        brier = float(np.mean((pred["probability"] - pred["y"]) ** 2))
+        assert trained.metrics["calibration"]["brier"] == pytest.approx(brier)
+    else:
+        assert "calibration" not in trained.metrics
+    assert trained.metrics["cv"]["sharpe"] == trained.metrics["trading"]["overall"]["sharpe"]
+
+
+def test_the_trading_figures_are_those_of_a_plain_simulation(planted_store: FeatureStore) -> None:
+    """A model's Sharpe, net return and IC, recomputed with pandas from its kept predictions."""
+    req = TrainRequest(
+        symbol="AAPL,QQQ",
+        algorithm="elasticnet_regression",
+        timeframe="5m",
+        target_transform="log_return",
+        explain=False,
+        cost_bps=3.0,
+        slippage_bps=2.0,
+    )
+    trained = fit(req, prepare(req, store=planted_store))
+    pred = trained.predictions
+    assert pred is not None
+    nets = []
+    for _, part in pred.groupby("fold", sort=True):
+        signal = np.sign(part["prediction"].to_numpy())
+        held = pd.Series(signal).shift(2).fillna(0.0).to_numpy()  # decided at close t, traded at t+1, earns t+2
+        gross = held * part["bar_return"].fillna(0.0).to_numpy()
+        turnover = np.abs(np.diff(held, append=0.0))  # flat after the fold's last bar
+        nets.append(pd.DataFrame({"session": part["session"].to_numpy(), "net": gross - turnover * 5e-4}))
+    daily = pd.concat(nets).groupby("session", sort=False)["net"].sum()
+    sharpe = daily.mean() / daily.std(ddof=1) * np.sqrt(252)
+    cv = trained.metrics["cv"]
+    assert cv["sharpe"] == pytest.approx(sharpe, rel=1e-9)
+    assert cv["net_annual_return"] == pytest.approx(daily.mean() * 252, rel=1e-9)
+    assert cv["ic"] == pytest.approx(np.corrcoef(pred["prediction"], pred["realised"])[0, 1], rel=1e-9)
+    report = trained.metrics["trading"]
+    assert report["settings"]["commission_bps"] == 3.0 and report["settings"]["lag"] == 1
+    assert [f["fold"] for f in report["folds"]] == [m["fold"] for m in trained.metrics["folds"]]
+    assert all("sharpe" in m for m in trained.metrics["folds"])
+    bench = report["overall"]["benchmark"]
+    assert bench["exposure"] > 0.9  # buy and hold beside it, over the same bars

@@ -35,7 +35,7 @@ from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
-from walkforward.request import SearchRequest
+from walkforward.request import TRADING_FIELDS, SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
@@ -105,7 +105,9 @@ class SearchRun:
         self.fps = [model_fingerprint(sreq, self.data, c, parts=parts) for c in self.combos]
         self.cohort_id = fingerprint(
             {
-                "cohort": {k: v for k, v in sreq.inputs().items() if k not in ("hyperparameters", "explain")},
+                "cohort": {
+                    k: v for k, v in sreq.inputs().items() if k not in ("hyperparameters", "explain", *TRADING_FIELDS)
+                },
                 "data": self.data.data_hash,
                 "features": list(self.data.features),
                 "grid": self.grid,

@@ -22,6 +22,7 @@ from walkforward.preprocessing.pipeline import build_pipeline, pruning_report, s
 from walkforward.request import TrainRequest
 from walkforward.training import oos
 from walkforward.training.data import PreparedData, inner_splits
+from walkforward.training.evaluate import add_to_metrics, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,9 @@ def fit(
             frames.append(oos.fold_frame(data, fold, pred, proba))
             if progress:
                 progress(f"fold {fold.number}/{len(folds)}", i + 2, total)
+    predictions = oos.combine(frames)
     metrics, score = summarize(fold_metrics, spec.score_key)
+    add_to_metrics(metrics, metrics["folds"], evaluate(req, predictions))
     return TrainedModel(
         request=req,
         data=data,
@@ -212,5 +215,5 @@ def fit(
         hyperparameters=params,
         fitted_estimator=type(final[-1]).__name__,
         fallback=fallback,
-        predictions=oos.combine(frames),
+        predictions=predictions,
     )

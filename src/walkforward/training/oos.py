@@ -4,6 +4,9 @@ Kept beside a model's artifact (Parquet) so that trading evaluation, model compa
 selection statistics of a cohort are computed from the predictions themselves, not re-derived.
 ``price`` is the target column at the row's own bar (the reference price a forecast is made at);
 with a price-level target (no transform) a position is the sign of ``prediction - price``.
+``realised`` is the realised target in return units (the raw target of classifiers too, whose ``y``
+is the 0/1 label), ``bar_return`` the one-bar return into the row (computed on the whole series, so
+a fold's first row has one) and ``session`` the row's trading day on its exchange's calendar.
 """
 
 from __future__ import annotations
@@ -18,23 +21,31 @@ if TYPE_CHECKING:
     from walkforward.training.data import PreparedData
 
 #: columns of a predictions frame, in order (``probability`` is P(up) for classifiers, NaN otherwise)
-COLUMNS = ("fold", "ts", "y", "prediction", "probability", "price")
+COLUMNS = ("fold", "ts", "y", "prediction", "probability", "price", "realised", "bar_return", "session")
 
 
 def fold_frame(
     data: PreparedData, fold: Fold, prediction: np.ndarray, probability: np.ndarray | None = None
 ) -> pd.DataFrame:
     """One fold's test rows with their realised target, prediction (label for classifiers) and price."""
+    from walkforward.evaluation.pnl import bar_returns
+    from walkforward.evaluation.positions import forecast_edge
+
     rows = fold.test_index
-    frame = data.dataset.frame
+    ds = data.dataset
+    price = ds.frame[ds.request.target_col].to_numpy(dtype=float)
+    target = ds.y.to_numpy(dtype=float)[rows]
     return pd.DataFrame(
         {
             "fold": np.full(rows.size, fold.number, dtype=np.int32),
-            "ts": frame["ts"].to_numpy()[rows],
+            "ts": ds.frame["ts"].to_numpy()[rows],
             "y": np.asarray(data.y, dtype=float)[rows],
             "prediction": np.asarray(prediction, dtype=float),
             "probability": np.full(rows.size, np.nan) if probability is None else np.asarray(probability, dtype=float),
-            "price": frame[data.dataset.request.target_col].to_numpy(dtype=float)[rows],
+            "price": price[rows],
+            "realised": forecast_edge(target, price[rows], ds.request.target_transform),
+            "bar_return": bar_returns(price)[rows],
+            "session": ds.local_ts.dt.date.to_numpy()[rows],
         },
         columns=list(COLUMNS),
     )
