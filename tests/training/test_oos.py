@@ -87,3 +87,36 @@ def test_the_trading_figures_are_those_of_a_plain_simulation(planted_store: Feat
     assert all("sharpe" in m for m in trained.metrics["folds"])
     bench = report["overall"]["benchmark"]
     assert bench["exposure"] > 0.9  # buy and hold beside it, over the same bars
+
+
+def test_a_searched_model_is_judged_as_the_same_single_run(planted_store: FeatureStore, tmp_path) -> None:
+    """A search's saved model (scored on cached folds) carries the single run's predictions and trading figures."""
+    from walkforward.model_selection.executors import LocalExecutor
+    from walkforward.registry import ModelStore
+    from walkforward.search import SearchRequest, run_search
+
+    base = dict(symbol="AAPL,QQQ", timeframe="5m", target_transform="log_return", explain=False, cost_bps=4.0)
+    registry = ModelStore.open(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "models")
+    try:
+        sreq = SearchRequest(
+            algorithm="lightgbm_regressor",
+            search="grid",
+            use_default_grid=False,
+            grids={"num_leaves_grid": [7, 15]},
+            hyperparameters={"n_estimators": 25},
+            save_all_grid_models=True,
+            **base,
+        )
+        result = run_search(sreq, store=planted_store, registry=registry, executor=LocalExecutor(n_jobs=1))
+    finally:
+        registry.dispose()
+    assert len(result.saved) == 2
+    for rec in result.saved:
+        single = TrainRequest(
+            algorithm="lightgbm_regressor",
+            hyperparameters={"n_estimators": 25, "num_leaves": rec.hyperparameters["num_leaves"]},
+            **base,
+        )
+        trained = fit(single, prepare(single, store=planted_store))
+        assert rec.metrics["cv"]["sharpe"] == pytest.approx(trained.metrics["cv"]["sharpe"], rel=1e-9)
+        assert rec.metrics["trading"]["settings"]["commission_bps"] == 4.0

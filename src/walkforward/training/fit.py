@@ -135,10 +135,7 @@ def stopped_fold_metrics(
         prepared = prepare_fold(pre, X, y, fold.train_index, fold.test_index, fold.number, inner=inner)
         ((pred, rounds),) = predict_grid_stopped(spec, [params], prepared)
         m = fold_metrics_of(spec, data, fold.number, y[fold.test_index], pred, fold.test_index)
-        if spec.is_classifier:  # pred is P(up) here
-            frames.append(oos.fold_frame(data, fold, (pred >= 0.5).astype(np.int64), pred))
-        else:
-            frames.append(oos.fold_frame(data, fold, pred))
+        frames.append(oos.predictions_frame(data, [pred], classifier=spec.is_classifier, folds=[fold]))
         # Boosters are trees: the scaler passes every pruned column through, one column per kept feature.
         m["features_kept"] = int(prepared.X_train.shape[1])
         m[STOPPED_KEY] = rounds

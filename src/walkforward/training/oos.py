@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from walkforward.domain import Fold
     from walkforward.training.data import PreparedData
 
@@ -56,3 +58,16 @@ def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
     return pd.concat(frames, ignore_index=True).sort_values(["fold", "ts"], kind="stable", ignore_index=True)
+
+
+def predictions_frame(
+    data: PreparedData, per_fold: Sequence[np.ndarray], *, classifier: bool, folds: Sequence[Fold] | None = None
+) -> pd.DataFrame:
+    """The frame of ``folds`` (default: the plan's) from their raw predictions (P(up) for classifiers)."""
+    frames = []
+    for fold, values in zip(data.plan.folds if folds is None else folds, per_fold, strict=True):
+        if classifier:
+            frames.append(fold_frame(data, fold, (values >= 0.5).astype(np.int64), values))
+        else:
+            frames.append(fold_frame(data, fold, values))
+    return combine(frames)
