@@ -75,6 +75,7 @@ def _summary_indexes() -> list[sa.Index]:
     ]
     return indexes
 
+
 #: What a list row shows of each model, kept in step with ``models`` by the store (0006). A trained
 #: model's ``models`` row is 20-50 KB (mostly explanations), so filtering, sorting and counting there
 #: reads pages of JSON; these rows are ~0.3 KB. Written with the model, deleted with it.
