@@ -165,7 +165,7 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str
         with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, proc):
             time.sleep(2)
             result["rss_idle_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
-            asyncio.run(load(base, proc.pid, "/models", 10, 2))  # warm-up, not recorded
+            asyncio.run(load(base, proc.pid, "/models", 20, 5))  # warm-up (statement caches), not recorded
             result["rss_warm_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
             main = asyncio.run(load(base, proc.pid, "/models", args.rate, args.seconds))
             result["load"] = main.summary()
@@ -180,9 +180,10 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str
                 s for s in steps if s["throughput"] >= 0.95 * s["rate"] and s["latency_ms"].get("p99", 1e9) < 1000
             ]
             result["max_sustained_rate"] = max((s["rate"] for s in sustained), default=0)
+            result["rss_hwm_mb"] = api_load.proc_status_kb(proc.pid, "VmHWM") / 1024
             model_id = httpx.get(f"{base}/models", params={"limit": 1}).json()["items"][0]["id"]
             result["chart_seconds"] = chart_timings(base, model_id)
-            result["rss_hwm_mb"] = api_load.proc_status_kb(proc.pid, "VmHWM") / 1024
+            result["rss_after_chart_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
         plain_argv = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH)]
         plain_argv += ["api_plain:create_plain_app", "--log-level", "warning"]
         with server(plain_argv, env) as (base, proc):
@@ -229,7 +230,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             )
         print(
             f"  max sustained: {r['max_sustained_rate']:g}/s; chart: first {r['chart_seconds']['first']:.2f} s, "
-            f"cached {r['chart_seconds']['cached'] * 1000:.1f} ms"
+            f"cached {r['chart_seconds']['cached'] * 1000:.1f} ms (RSS after drawing {r['rss_after_chart_mb']:.0f} MB)"
         )
 
 
