@@ -79,7 +79,9 @@ def _drop_registry_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS jobs, models, trials, {VERSION_TABLE}"))
+            conn.execute(
+                sa.text(f"DROP TABLE IF EXISTS jobs, model_metrics, model_summaries, models, trials, {VERSION_TABLE}")
+            )
     finally:
         engine.dispose()
 
@@ -98,6 +100,7 @@ _MARKERS: dict[str, tuple[str, ...]] = {
     "ui/test_ui.py": ("ui", "e2e", "slow"),
     "service/test_service_e2e.py": ("e2e", "slow"),
     "service/test_dask_jobs.py": ("e2e", "slow"),
+    "service/test_service_health_busy.py": ("e2e", "slow"),
     "training/test_search_processes.py": ("e2e", "slow"),
     "registry/test_contract_processes.py": ("e2e", "slow"),
     "training/test_cli_training.py": ("slow",),

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import DataNotFoundError
-from walkforward.reports.payloads import model_dict
+from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from walkforward.features.store import FeatureStore
-    from walkforward.registry import ModelRecord, ModelStore
+    from walkforward.registry import ModelRecord, ModelStore, ModelSummary
 
 
 def _no_cohort(cohort_id: str) -> DataNotFoundError:
@@ -36,15 +36,15 @@ def _no_cohort(cohort_id: str) -> DataNotFoundError:
 
 @dataclass(frozen=True)
 class ModelPage:
-    """One page of registered models; ``total`` counts every match."""
+    """One page of registered models (list rows); ``total`` counts every match."""
 
-    models: list[ModelRecord]
+    models: list[ModelSummary]
     total: int
     offset: int
 
     def items(self) -> list[dict[str, Any]]:
         """The page's models in brief form."""
-        return [model_dict(r, brief=True) for r in self.models]
+        return [summary_dict(r) for r in self.models]
 
 
 @dataclass(frozen=True)

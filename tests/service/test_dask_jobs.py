@@ -152,7 +152,7 @@ def submit(server: ServerProcess, body: dict[str, Any]) -> str:
 
 
 def model_ids(server: ServerProcess) -> set[str]:
-    page = server.client.get("/models", params={"limit": 1000}).json()
+    page = server.client.get("/models", params={"limit": 200}).json()
     return {m["id"] for m in page["items"]}
 
 

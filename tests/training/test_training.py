@@ -325,6 +325,7 @@ def test_a_single_run_applies_the_fallback_and_a_search_reuses_that_model(
         result = run_search(sreq, store=planted_store, registry=registry)
         assert (result.grid_size, result.existing, result.trained) == (len(alphas), 1, trained)
         assert result.best is not None, result.notes
-        heavy_fp = {r.fingerprint for r in registry.list()[0] if r.hyperparameters.get("alpha") == 10.0}
+        listed = [registry.get(r.id) for r in registry.list()[0]]  # list rows are brief: full records
+        heavy_fp = {r.fingerprint for r in listed if r.hyperparameters.get("alpha") == 10.0}
         assert heavy_fp == {single.fingerprint}  # the search found that very model: nothing refitted
     assert registry.list()[1] == 2  # the single run's model and the search's alpha=0.0001 model

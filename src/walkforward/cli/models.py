@@ -15,6 +15,7 @@ import typer
 from walkforward import queries
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out
 from walkforward.errors import WalkforwardError
+from walkforward.model_summary import MAX_PAGE
 from walkforward.reports.tables import (
     cohort_table,
     importance_table,
@@ -36,7 +37,7 @@ def models_list(
     parent: Annotated[str | None, typer.Option(help="Parent model id.")] = None,
     sort: Annotated[str, typer.Option(help="created_at, cv_score, ... or metrics.<name>.")] = "created_at",
     ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE, help="Models a page (page on with --offset).")] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     json_out: JsonOpt = False,
 ) -> None:

@@ -12,6 +12,7 @@ import ast
 import functools
 import json
 import math
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,7 +100,7 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, **pool: Any) -> Engine:
     parsed = make_url(url)
     # A NaN slipping past to_json must fail loudly rather than write invalid JSON.
     serializer = functools.partial(json.dumps, allow_nan=False)
@@ -107,11 +108,11 @@ def _create_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, json_serializer=serializer)
+        engine = sa.create_engine(parsed, json_serializer=serializer, **pool)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(parsed, json_serializer=serializer, pool_pre_ping=True)
+    return sa.create_engine(parsed, json_serializer=serializer, pool_pre_ping=True, **pool)
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
@@ -154,6 +155,8 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._ping_engine: Engine | None = None
+        self._ping_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> Database:
@@ -184,6 +187,8 @@ class Database:
     def dispose(self) -> None:
         """Close the pooled connections (the database must not be used afterwards)."""
         self._engine.dispose()
+        if self._ping_engine is not None:
+            self._ping_engine.dispose()
 
     def __enter__(self) -> Database:
         return self
@@ -223,9 +228,20 @@ class Database:
             raise RegistryError(f"registry database error ({self.url}): {exc}") from exc
 
     def ping(self) -> None:
-        """Run a trivial query (raises :class:`RegistryError` when the database is unreachable)."""
-        with self.transaction() as conn:
-            conn.execute(sa.select(sa.literal(1))).scalar_one()
+        """Run a trivial query (raises :class:`RegistryError` when the database is unreachable).
+
+        It runs on a connection of its own, not one of the pool the other queries share: a health
+        check must not wait behind a busy server's queries for a connection (one at a time: callers
+        are serialised by the lock).
+        """
+        with self._ping_lock:
+            if self._ping_engine is None:
+                self._ping_engine = _create_engine(self.connection_url, pool_size=1, max_overflow=0)
+            try:
+                with self._ping_engine.connect() as conn:
+                    conn.execute(sa.select(sa.literal(1))).scalar_one()
+            except SQLAlchemyError as exc:
+                raise RegistryError(f"registry database error ({self.url}): {exc}") from exc
 
     def migrate(self) -> None:
         """Upgrade the schema to head (:meth:`open` does it; running it again changes nothing).

@@ -8,7 +8,9 @@ job store shares.
 The write protocol of :meth:`ModelStore.add` is what keeps the two consistent: the artifact is
 written atomically first, then the row is inserted in one transaction; if the insert fails the file
 is deleted. A crash between the two leaves an unreferenced file (never a row without its file),
-which :meth:`ModelStore.sweep_orphans` removes later.
+which :meth:`ModelStore.sweep_orphans` removes later. The same transaction writes the model's list
+row (``model_summaries``) and numeric metrics (``model_metrics``), which a list reads instead of the
+20-50 KB ``models`` row; every write to ``models`` keeps them in step, and deletes remove them first.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
-from walkforward.registry import _queries
-from walkforward.registry._queries import SORT_COLUMNS
-from walkforward.registry._rows import explanation_values, new_row, to_record
-from walkforward.registry._schema import models
+from walkforward.registry import _page, _queries
+from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
+from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
+from walkforward.registry._schema import model_metrics, model_summaries, models
 from walkforward.registry.artifacts import (
     ARTIFACT_SUFFIX,
     TEMP_PREFIX,
@@ -39,11 +41,11 @@ from walkforward.registry.artifacts import (
 )
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
-from walkforward.registry.records import ModelRecord, NewModel
+from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SORT_COLUMNS", "ModelStore"]
+__all__ = ["MAX_PAGE", "SORT_COLUMNS", "ModelStore"]
 
 
 class ModelStore:
@@ -149,6 +151,10 @@ class ModelStore:
         try:
             with self._db.transaction(write=True) as conn:
                 conn.execute(sa.insert(models).values(**row))
+                conn.execute(sa.insert(model_summaries).values(**summary_row(row)))
+                metrics = metric_rows(model_id, row["metrics"])
+                if metrics:
+                    conn.execute(sa.insert(model_metrics), metrics)
         except BaseException as exc:
             # Delete the file unless the row is known to be committed (e.g. the connection died
             # while acknowledging COMMIT); if in doubt keep it: sweep_orphans removes it later.
@@ -179,6 +185,9 @@ class ModelStore:
                         f"model {model_id!r} is not in cohort {cohort_id!r}: "
                         "run `walkforward models list` to see registered ids"
                     )
+                conn.execute(
+                    sa.update(model_summaries).where(model_summaries.c.id == model_id).values(cohort_rank=int(rank))
+                )
 
     def update_explanations(
         self,
@@ -200,6 +209,9 @@ class ModelStore:
         """
         with self._db.transaction(write=True) as conn:
             record = self._fetch_one(conn, model_id)
+            # Explicitly, not by the foreign keys' cascade: SQLite enforces them only when asked.
+            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id == model_id))
+            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id == model_id))
             conn.execute(sa.delete(models).where(models.c.id == model_id))
         Path(record.artifact_path).unlink(missing_ok=True)
         logger.info("deleted model %s", model_id)
@@ -209,6 +221,9 @@ class ModelStore:
         with self._db.transaction(write=True) as conn:
             names = conn.execute(sa.select(models.c.artifact_path).where(models.c.cohort_id == cohort_id)).scalars()
             paths = [self._models_dir / name for name in names]
+            members = sa.select(models.c.id).where(models.c.cohort_id == cohort_id).scalar_subquery()
+            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id.in_(members)))
+            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(members)))
             conn.execute(sa.delete(models).where(models.c.cohort_id == cohort_id))
         for path in paths:
             path.unlink(missing_ok=True)
@@ -287,16 +302,24 @@ class ModelStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[builtins.list[ModelRecord], int]:
-        """One page of models matching the filters, and how many match in total.
+    ) -> tuple[builtins.list[ModelSummary], int]:
+        """One page of models matching the filters, as list rows, and how many match in total.
 
         ``sort`` is one of :data:`SORT_COLUMNS` or ``metrics.<name>`` (a numeric metric; models
-        without it sort last). Ties are broken by id so pages are stable.
+        without it sort last). Ties are broken by id so pages are stable. ``limit`` is 1 to
+        :data:`MAX_PAGE`; larger is refused (:class:`~walkforward.errors.InvalidInputError`). The
+        rows are :class:`ModelSummary` values, read without any JSON column: :meth:`get` has the rest.
         """
         filters = {"symbol": symbol, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
         with self._db.transaction() as conn:
-            rows, total = _queries.page(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
-        return [self._record(row) for row in rows], total
+            rows, total = _page.page(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        return [to_summary(row) for row in rows], total
+
+    def cohort_ids(self, cohort_id: str) -> builtins.list[str]:
+        """The ids of a cohort's models (read from the list table: no JSON)."""
+        with self._db.transaction() as conn:
+            query = sa.select(model_summaries.c.id).where(model_summaries.c.cohort_id == cohort_id)
+            return [str(i) for i in conn.execute(query).scalars()]
 
     def cohort(self, cohort_id: str) -> builtins.list[ModelRecord]:
         """A cohort's models, best first: by ``cohort_rank``, then ``cv_score`` descending."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from walkforward.data.loader import Dataset
     from walkforward.features.pipeline import IngestSummary
     from walkforward.model_selection.splitters import FoldPlan
-    from walkforward.registry import ModelRecord
+    from walkforward.registry import ModelRecord, ModelSummary
 
 _MODEL_METRICS = (
     "r2",
@@ -137,13 +137,13 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     return [summary, folds]
 
 
-def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
+def models_table(rows: Sequence[ModelSummary], total: int, offset: int) -> Table:
     """One page of registered models."""
     t = Table(title=f"Models {offset + 1}-{offset + len(rows)} of {total}" if rows else "No models")
     for col in ("id", "created", "symbols", "algorithm", "tf", "score", "features", "cohort", "parent"):
         t.add_column(col)
     for r in rows:
-        score_name = r.metrics.get("score", "")
+        score_name = r.score_name or ""
         t.add_row(
             r.id[:12],
             r.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -151,7 +151,7 @@ def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
             r.algorithm,
             r.timeframe,
             f"{score_name} {_fmt(r.cv_score)}",
-            str(len(r.features)),
+            "" if r.n_features is None else str(r.n_features),
             f"{r.cohort_id[:8]}#{r.cohort_rank}" if r.cohort_id else "",
             (r.parent_model_id or "")[:12],
         )

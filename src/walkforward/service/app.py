@@ -21,6 +21,7 @@ from walkforward.model_selection.executors import SchedulerUnreachableError
 from walkforward.registry import ArtifactIntegrityError, DuplicateModelError, ModelNotFoundError, RegistryError
 from walkforward.registry.jobs import JobNotFoundError, JobStateError
 from walkforward.request import describe_errors
+from walkforward.service import capacity
 from walkforward.service.deps import Services, require_token
 from walkforward.service.routes import jobs, models, system
 
@@ -166,6 +167,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        capacity.install(app)  # thread pools: /health never queues behind other requests
         svc: Services | None = app.state.services
         opened_here = svc is None
         if svc is None:
