@@ -109,7 +109,9 @@ class SmallDisk:
         if os.geteuid() != 0:
             pytest.skip("a full disk is tested on a small tmpfs, and mounting one needs root")
         res = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)], capture_output=True, text=True
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
         )
         if res.returncode != 0:
             pytest.skip(f"cannot mount a small tmpfs here: {res.stderr.strip() or res.returncode}")

@@ -20,7 +20,6 @@ from walkforward.errors import DiskFullError
 from walkforward.registry import ModelStore, NewModel, save_artifact
 
 
-
 def _files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
