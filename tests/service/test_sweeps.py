@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -94,3 +95,12 @@ def test_the_server_sweeps_after_every_job(
     while time.monotonic() < deadline and left["orphan"].exists():
         time.sleep(0.2)
     assert {p.name for p in (tmp_path / "models").iterdir()} == {model_file, left["young"].name}
+
+    # A search sweeps as it starts, in the job's worker: its log says so without the server's paths.
+    plant_leftovers(tmp_path / "models")
+    grid = {**body, "search": "grid", "alpha_grid": [0.0001, 0.001], "l1_ratio_grid": [0.5]}
+    search = server.wait_job(server.client.post("/train", json=grid).json()["job_id"])
+    assert search["status"] == "done", search
+    text = json.dumps(search)
+    assert "swept 2 orphan artifact file(s) from MODELS_DIR" in text, search["log"]
+    assert str(tmp_path) not in text
