@@ -129,15 +129,18 @@ def test_prune_through_the_cli(
     monkeypatch.setenv("MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("METADATA_DB_PATH", str(tmp_path / "meta.db"))
     monkeypatch.delenv("METADATA_DB_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
     with ModelStore.open(f"sqlite:///{tmp_path / 'meta.db'}", tmp_path / "models") as store:
         p = _population(store, new_model)
     runner = CliRunner()
-    listed = runner.invoke(app, ["models", "prune", "--older-than", "30d"], catch_exceptions=False)
+    listed = runner.invoke(
+        app, ["models", "prune", "--older-than", "30d"], catch_exceptions=False, env={"COLUMNS": "200"}
+    )
     assert listed.exit_code == 0, listed.output
     assert "Would delete 3 model(s) of 2 cohort(s) older than 30d" in listed.stdout
     assert "run again with --yes to delete" in listed.stdout
-    assert p["c1"].id in listed.stdout and p["a1"].id not in listed.stdout
+    dry = runner.invoke(app, ["models", "prune", "--older-than", "30d", "--json"], catch_exceptions=False)
+    assert not json.loads(dry.stdout)["applied"]
+    assert {m["id"] for m in json.loads(dry.stdout)["delete"]} == {p["a2"].id, p["a4"].id, p["c1"].id}
     assert len(list((tmp_path / "models").iterdir())) == 8
     done = runner.invoke(app, ["models", "prune", "--older-than", "30d", "--yes", "--json"], catch_exceptions=False)
     assert done.exit_code == 0, done.output

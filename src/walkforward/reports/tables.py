@@ -267,7 +267,8 @@ def prune_table(plan: Mapping[str, Any]) -> Table:
             + ("" if plan["applied"] else "; run again with --yes to delete")
         ),
     )
-    for col in ("id", "cohort", "algorithm", "symbol", "cv_score", "rank", "created"):
+    t.add_column("id", overflow="fold")  # wrapped on a narrow terminal, never cut: it is what a user copies
+    for col in ("cohort", "algorithm", "symbol", "cv_score", "rank", "created"):
         t.add_column(col)
     for m in plan["delete"]:
         t.add_row(
