@@ -51,7 +51,7 @@ class _State:
 state = _State()
 
 #: The store a command writes (named in a full disk's one line when the error names no file).
-_WRITES = {"demo-data": "FEATURES_PARQUET_DIR", "ingest": "FEATURES_PARQUET_DIR", "demo": "FEATURES_PARQUET_DIR"}
+_WRITES = {name: "FEATURES_PARQUET_DIR" for name in ("demo-data", "ingest", "demo", "store")}
 
 
 @app.callback()
