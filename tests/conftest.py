@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +95,60 @@ def pg_registry_url(postgres_url: str) -> Iterator[str]:
         yield postgres_url
     finally:
         _drop_registry_tables(postgres_url)
+
+
+class SmallDisk:
+    """Small real filesystems (tmpfs) that a test can fill: ENOSPC for real, not simulated."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.mounted: list[Path] = []
+
+    def mount(self, size: str = "1m") -> Path:
+        """A fresh tmpfs of ``size``; the test is skipped (with the reason) where mounting is not allowed."""
+        where = self.base / f"disk{len(self.mounted)}"
+        where.mkdir(parents=True)
+        if os.geteuid() != 0:
+            pytest.skip("a full disk is tested on a small tmpfs, and mounting one needs root")
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+        )
+        if res.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {res.stderr.strip() or res.returncode}")
+        self.mounted.append(where)
+        return where
+
+    @staticmethod
+    def fill(directory: Path) -> Path:
+        """Write a file in ``directory`` until its filesystem has no byte left; return the file."""
+        filler = directory / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (1 << 16, 1 << 12, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+        finally:
+            os.close(fd)
+        return filler
+
+    def unmount_all(self) -> None:
+        for where in self.mounted:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """Mount small tmpfs filesystems for the test (unmounted after it)."""
+    disks = SmallDisk(tmp_path / "small-disks")
+    try:
+        yield disks
+    finally:
+        disks.unmount_all()
 
 
 # Markers by file, in one place: `make test-fast` deselects slow, e2e and ui; CI runs everything.

@@ -165,6 +165,23 @@ def delete_cohort(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     return {"cohort_id": cohort_id, "deleted": deleted}
 
 
+def prune_models(registry: ModelStore, older_than: str, *, apply: bool = False) -> dict[str, Any]:
+    """The non-best models of cohorts older than ``older_than`` (``30d``): listed, or deleted with ``apply``."""
+    from walkforward.registry.retention import parse_age
+
+    plan = registry.prune(parse_age(older_than), apply=apply)
+    return {
+        "older_than": older_than,
+        "cutoff": plan.cutoff.isoformat(),
+        "applied": plan.applied,
+        "cohorts": len(plan.cohorts),
+        "delete": [row.to_dict() for row in plan.delete],
+        "deleted": len(plan.delete) if plan.applied else 0,
+        "kept_best": list(plan.kept_best),
+        "kept_parents": list(plan.kept_parents),
+    }
+
+
 def algorithms() -> list[dict[str, Any]]:
     """The algorithms with their task, defaults, the request grid names and the reference's default grid."""
     from walkforward.model_selection.grids import grid_size
@@ -202,5 +219,6 @@ __all__ = [
     "list_models",
     "model",
     "predictions",
+    "prune_models",
     "symbols",
 ]

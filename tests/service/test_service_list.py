@@ -30,6 +30,7 @@ BRIEF_KEYS = {
     "features",
     "metrics",
 }
+SAME_SITE = {"X-Requested-With": "test"}  # state-changing requests must say they are not a cross-site form
 DETAILS = {"rsi_14": {"shap_mean_abs": 0.3, "permutation_mean": 0.1}, "macd": {"shap_mean_abs": 0.1}}
 REGIMES = {"regime_vix": {"0": {"rsi_14": 0.2, "macd": 0.05}, "1": {"rsi_14": 0.4, "macd": 0.1}}}
 
@@ -92,7 +93,7 @@ def test_charts_are_drawn_once_until_the_explanations_change_and_forgotten_on_de
     changed = client.get(url)
     assert changed.status_code == 200 and changed.content != first.content and app_services.plots.draws == 3
 
-    assert client.delete(f"/models/{record.id}").status_code == 200
+    assert client.delete(f"/models/{record.id}", headers=SAME_SITE).status_code == 200
     assert len(app_services.plots) == 0
     assert client.get(url).status_code == 404
 
@@ -103,7 +104,7 @@ def test_a_cohort_delete_forgets_its_charts(make_app: Callable[..., Any], app_se
     gone = app_services.registry.add(_model("fp-gone", feature_details=DETAILS, cohort_id="c1"), "b")
     for model in (kept, gone):
         assert client.get(f"/models/{model.id}/plots/importance.png").status_code == 200
-    assert client.delete("/cohorts/c1").json() == {"cohort_id": "c1", "deleted": 1}
+    assert client.delete("/cohorts/c1", headers=SAME_SITE).json() == {"cohort_id": "c1", "deleted": 1}
     assert len(app_services.plots) == 1 and app_services.plots.draws == 2
     assert client.get(f"/models/{kept.id}/plots/importance.png").status_code == 200
     assert app_services.plots.draws == 2  # the kept model's chart is still cached

@@ -9,9 +9,11 @@ turns driver errors into :class:`~walkforward.registry.RegistryError`.
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import json
 import math
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from walkforward.errors import InvalidInputError
+from walkforward.diskfull import disk_full_error
+from walkforward.errors import DiskFullError, InvalidInputError
 from walkforward.registry._schema import VERSION_TABLE
 from walkforward.registry.errors import DuplicateModelError, RegistryError
 
@@ -100,6 +103,35 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only, as artifacts and Parquet files are.
+
+    An empty file is a valid new SQLite database, and SQLite gives its ``-wal`` and ``-shm`` files
+    the database file's mode, so the whole registry stays 0600 whatever the umask. An existing file
+    is left as it is (its owner may have shared it on purpose).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _disk_full_error(exc: SQLAlchemyError, engine: Engine) -> DiskFullError | None:
+    """A one-line :class:`DiskFullError` when the driver error means "no space", else ``None``."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        return DiskFullError(
+            "the registry database server has no space left (PostgreSQL disk_full): free space on the "
+            "database server; nothing was written"
+        )
+    if getattr(orig, "sqlite_errorname", None) == "SQLITE_FULL":
+        name = Path(engine.url.database or "metadata.db").name
+        return disk_full_error(errno.ENOSPC, f"the registry database {name}", "METADATA_DB_PATH")
+    return None
+
+
 def _create_engine(url: str, **pool: Any) -> Engine:
     parsed = make_url(url)
     # A NaN slipping past to_json must fail loudly rather than write invalid JSON.
@@ -107,7 +139,7 @@ def _create_engine(url: str, **pool: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(database).expanduser())
         engine = sa.create_engine(parsed, json_serializer=serializer, **pool)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
@@ -225,6 +257,9 @@ class Database:
                 raise DuplicateModelError(f"a model with the same fingerprint or id exists: {exc.orig}") from exc
             raise RegistryError(f"the registry refused the write: {exc.orig}") from exc
         except SQLAlchemyError as exc:
+            full = _disk_full_error(exc, self._engine)
+            if full is not None:
+                raise full from exc  # the transaction was rolled back: nothing half-written
             raise RegistryError(f"registry database error ({self.url}): {exc}") from exc
 
     def ping(self) -> None:

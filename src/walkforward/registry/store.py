@@ -16,8 +16,8 @@ row (``model_summaries``) and numeric metrics (``model_metrics``), which a list 
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,9 +32,6 @@ from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
 from walkforward.registry._schema import model_metrics, model_summaries, models
 from walkforward.registry.artifacts import (
-    ARTIFACT_SUFFIX,
-    TEMP_PREFIX,
-    dead_writer,
     load_artifact,
     save_artifact,
     validate_model_id,
@@ -42,6 +39,8 @@ from walkforward.registry.artifacts import (
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
+from walkforward.registry.retention import PrunePlan, prune
+from walkforward.registry.sweep import GRACE_SECONDS, sweep_models_dir
 
 logger = logging.getLogger(__name__)
 
@@ -230,36 +229,23 @@ class ModelStore:
         logger.info("deleted cohort %s (%d models)", cohort_id, len(paths))
         return len(paths)
 
-    def sweep_orphans(self, older_than_seconds: float = 3600) -> builtins.list[Path]:
-        """Delete artifact (and stale temporary) files no row references; return what was deleted.
+    def prune(self, older_than: dt.timedelta, *, apply: bool = False) -> PrunePlan:
+        """The non-best models of cohorts older than ``older_than``: listed, or deleted with ``apply``.
 
-        Only files last modified more than ``older_than_seconds`` ago are considered, so an artifact
-        another process has written but not yet committed is left alone, except a temporary file
-        whose writer (named in it) was a process of this host that no longer runs: it goes at once.
+        Each old cohort keeps its best model and every ancestor of a kept model (see
+        :mod:`walkforward.registry.retention`); rows go in one transaction, then their files.
         """
-        if not self._models_dir.is_dir():
-            return []
-        cutoff = time.time() - older_than_seconds
-        # List candidates before reading the referenced names: a row committed in between is seen.
-        candidates = [
-            path
-            for path in self._models_dir.iterdir()
-            if path.is_file()
-            and (path.name.endswith(ARTIFACT_SUFFIX) or path.name.startswith(TEMP_PREFIX))
-            and (path.stat().st_mtime <= cutoff or dead_writer(path.name))
-        ]
-        if not candidates:
-            return []
-        with self._db.transaction() as conn:
-            referenced = set(conn.execute(sa.select(models.c.artifact_path)).scalars())
-        removed = []
-        for path in candidates:
-            if path.name not in referenced:
-                path.unlink(missing_ok=True)
-                removed.append(path)
-        if removed:
-            logger.info("swept %d orphan artifact file(s) from %s", len(removed), self._models_dir)
-        return removed
+        return prune(self._db, self._models_dir, older_than, apply=apply)
+
+    def sweep_orphans(self, older_than_seconds: float = GRACE_SECONDS) -> builtins.list[Path]:
+        """Delete artifact and temporary files no row references and no live writer owns; return them.
+
+        An unreferenced file goes once it is older than ``older_than_seconds``; a temporary file
+        whose writer (named in it) still runs, here or as another host's running job, stays whatever
+        its age, and one whose writer was a process of this host that no longer runs goes at once
+        (see :mod:`walkforward.registry.sweep`).
+        """
+        return sweep_models_dir(self._db, self._models_dir, grace=older_than_seconds)
 
     # ----------------------------------------------------------------------- reads
 

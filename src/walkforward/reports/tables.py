@@ -257,6 +257,32 @@ def plan_table(plan: Mapping[str, Any]) -> Table:
     return t
 
 
+def prune_table(plan: Mapping[str, Any]) -> Table:
+    """What ``models prune`` deletes (or would delete), one row per model, old cohorts' best kept."""
+    verb = "Deleted" if plan["applied"] else "Would delete"
+    t = Table(
+        title=f"{verb} {len(plan['delete'])} model(s) of {plan['cohorts']} cohort(s) older than {plan['older_than']}",
+        caption=(
+            f"kept: {len(plan['kept_best'])} best, {len(plan['kept_parents'])} parent(s) of kept models"
+            + ("" if plan["applied"] else "; run again with --yes to delete")
+        ),
+    )
+    t.add_column("id", overflow="fold")  # wrapped on a narrow terminal, never cut: it is what a user copies
+    for col in ("cohort", "algorithm", "symbol", "cv_score", "rank", "created"):
+        t.add_column(col)
+    for m in plan["delete"]:
+        t.add_row(
+            m["id"],
+            m["cohort_id"],
+            m["algorithm"],
+            m["symbol"],
+            _fmt(m["cv_score"]) if m["cv_score"] is not None else "",
+            str(m["cohort_rank"] or ""),
+            m["created_at"][:19],
+        )
+    return t
+
+
 def lineage_tree(model: ModelRecord, ancestors: Sequence[ModelRecord], descendants: Sequence[ModelRecord]) -> Tree:
     """A model with its chain of ancestors (parent first) and its descendants."""
     root = Tree(f"[bold]{model.id}[/] {model.algorithm} ({len(model.features)} features, score {model.cv_score})")

@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from walkforward.config import Settings
+from walkforward.model_selection.cleanup import sweep_quietly
 from walkforward.model_selection.executors import scheduler_endpoint
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
@@ -58,10 +59,13 @@ class Services:
         """Open (and migrate) the registry and build the job runner (not started).
 
         A malformed ``WALKFORWARD_DASK_SCHEDULER`` stops the start-up here, not every search later.
+        Orphan artifacts and dead processes' temporary files are swept first.
         """
         if settings.walkforward_dask_scheduler:
             scheduler_endpoint(settings.walkforward_dask_scheduler)
         registry = ModelStore.open(settings.database_url, settings.models_dir)
+        # What killed searches and workers left (files owned by no live job; see registry.sweep).
+        sweep_quietly(registry, "at server start")
         jobs = JobStore(registry.database)
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
         return cls(settings, registry, jobs, runner)
