@@ -185,13 +185,20 @@ def test_after_a_sigkill_the_next_search_sweeps_what_the_killed_one_left(
     search = Search(env, "--save-all-grid-models")
     # the pool must still be up when the kill lands: on a busy machine the workers can finish every
     # task and release their semaphores while the parent is still registering models
-    _wait_until(search, lambda: _saved(db) >= 1 and bool(_left_by(search.tree())), "a model saved while the pool runs")
-    pids = search.tree()
-    os.killpg(search.proc.pid, signal.SIGKILL)
+    seen: list[set[int]] = []  # the process tree at the moment its pool's files were seen
+
+    def pool_up() -> bool:
+        tree = search.tree()
+        if _saved(db) >= 1 and _left_by(tree):
+            seen.append(tree)
+        return bool(seen)
+
+    _wait_until(search, pool_up, "a model saved while the pool runs")
+    pids = seen[0] | search.tree()
+    os.killpg(search.proc.pid, signal.SIGKILL)  # nothing of the tree can clean up after this
     search.wait(timeout=60)
-    time.sleep(0.5)
-    left = _left_by(pids)
-    assert any(name.startswith("sem.loky-") for name in left), left  # nothing could clean up
+    # Not asserted that the files outlive the kill: under `pytest -n 2` a server start or a run in the
+    # other worker may sweep them first, as it should (they belong to dead processes).
     saved = _saved(db)
     assert 1 <= saved < N
     _rerun(env, saved)
