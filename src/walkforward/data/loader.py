@@ -1,7 +1,7 @@
 """Leakage-safe loading: primary + context symbols joined on ``ts``, resampled and targeted in DuckDB.
 
 One SQL statement reads the day files a request needs (partition pruning by construction: the file
-list is built from the ``dt=`` folder names in range), inner-joins the symbols on ``ts``, and resamples
+list is the store manifest's committed files of the dates in range), inner-joins the symbols on ``ts``, and resamples
 with the reference's aggregation table. Everything a user typed is validated in
 :mod:`walkforward.domain` and passed as a parameter; identifiers come from the files' own schema and
 are checked and quoted.
@@ -15,7 +15,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -132,32 +131,16 @@ class Dataset:
         return max((int(v) for v in values if v is not None), default=0)
 
 
-def _day_files(store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None) -> dict[str, list[Path]]:
-    """Files per version stem in the requested date range, from folder names only."""
-    base = store.symbol_dir(symbol)
-    out: dict[str, list[Path]] = {}
-    if not base.is_dir():
-        return out
-    for day_dir in sorted(base.glob("dt=*")):
-        try:
-            day = dt.date.fromisoformat(day_dir.name[3:])
-        except ValueError:
-            continue
-        if (start and day < start) or (end and day > end):
-            continue
-        for f in day_dir.glob("*.parquet"):
-            out.setdefault(f.stem, []).append(f)
-    return out
-
-
 def _resolve_source(
     con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest
 ) -> _Source | str:
     """Find the files for one symbol, or return why there are none."""
-    by_version = _day_files(store, symbol, req.start, req.end)
+    by_version = store.day_files(symbol, start=req.start, end=req.end)  # committed files only
     if not by_version:
         if not store.symbol_dir(symbol).is_dir():
             return "not in the store"
+        if store.unfinished(symbol):
+            return f"an ingest did not finish; rerun `walkforward ingest` with the {symbol} bars"
         return f"no data between {req.start or 'the start'} and {req.end or 'the end'}"
     legacy = False
     if req.data_options:
@@ -187,7 +170,7 @@ def _resolve_source(
             )
         version, files = next(iter(by_version.items()))
     paths = tuple(str(f) for f in sorted(files))
-    # The file list comes from the dt= folder names, so DuckDB's own partition detection is not needed.
+    # The file list comes from the manifest's dates, so DuckDB's own partition detection is not needed.
     # Reading every footer to unify schemas costs ~0.3 s on 750 files: only when the first and last
     # day disagree (a re-ingest that added a column) is the union by name worth it.
     first, last = (
@@ -254,6 +237,47 @@ def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) ->
     return future
 
 
+def _read(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, req: LoadRequest
+) -> tuple[list[_Source], list[str], pd.DataFrame, list[str]]:
+    """Resolve every symbol's files and run the one query: sources, skipped symbols, frame, feature names."""
+    sources: list[_Source] = []
+    skipped: list[str] = []
+    for i, sym in enumerate(req.symbols):
+        src = _resolve_source(con, store, sym, req)
+        if isinstance(src, str):
+            if i == 0:
+                stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
+                raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
+            log.warning("context symbol %s skipped: %s", sym, src)
+            skipped.append(sym)
+            continue
+        sources.append(src)
+    base_seconds = max(s.bar_seconds for s in sources)
+    if req.timeframe.seconds < base_seconds:
+        raise InvalidInputError(
+            f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
+            "choose a timeframe at least as coarse as the data"
+        )
+    sql, params, feature_cols = build_query(sources, req)
+    frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
+    return sources, skipped, frame, feature_cols
+
+
+def _read_committed(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, req: LoadRequest
+) -> tuple[list[_Source], list[str], pd.DataFrame, list[str]]:
+    """:func:`_read`, once more if a re-ingest committed meanwhile (it deletes the files it superseded)."""
+    before = [store.stamp(s) for s in req.symbols]
+    try:
+        return _read(con, store, req)
+    except duckdb.Error:
+        if [store.stamp(s) for s in req.symbols] == before:
+            raise
+    log.info("%s: a re-ingest committed while loading; reading its files", ", ".join(req.symbols))
+    return _read(con, store, req)
+
+
 def load_dataset(
     store: FeatureStore,
     req: LoadRequest,
@@ -277,26 +301,7 @@ def load_dataset(
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")  # a library never draws on the caller's terminal
     try:
-        sources: list[_Source] = []
-        skipped: list[str] = []
-        for i, sym in enumerate(req.symbols):
-            src = _resolve_source(con, store, sym, req)
-            if isinstance(src, str):
-                if i == 0:
-                    stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
-                    raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
-                log.warning("context symbol %s skipped: %s", sym, src)
-                skipped.append(sym)
-                continue
-            sources.append(src)
-        base_seconds = max(s.bar_seconds for s in sources)
-        if req.timeframe.seconds < base_seconds:
-            raise InvalidInputError(
-                f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
-                "choose a timeframe at least as coarse as the data"
-            )
-        sql, params, feature_cols = build_query(sources, req)
-        frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
+        sources, skipped, frame, feature_cols = _read_committed(con, store, req)
     finally:
         if own:
             con.close()
