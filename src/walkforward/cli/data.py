@@ -72,9 +72,17 @@ def ingest(
     symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
     split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
+    allow_unadjusted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unadjusted",
+            help="Ingest bars that look like they hold an unadjusted split (default: refused; "
+            "better: add an adj_factor or adj_close column).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
+    """Ingest OHLCV bars: validate, compute causal features, commit each symbol's days at once."""
     from walkforward.features.pipeline import ingest_paths, summary_dict
 
     progress, step = _ingest_progress(2 * len(paths), json_out)
@@ -86,6 +94,7 @@ def ingest(
             options=options,
             scheme=SplitScheme.parse(split_scheme),
             progress=step,
+            allow_unadjusted=allow_unadjusted,
         )
     if json_out:
         _emit_json([summary_dict(r) for r in rows])

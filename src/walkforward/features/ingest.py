@@ -11,12 +11,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from walkforward.domain import BAR_COLUMNS, validate_symbol
+from walkforward.domain import BAR_COLUMNS, RAW_PRICE_COLUMNS, validate_symbol
 from walkforward.errors import IngestError, InvalidInputError
+from walkforward.features.corporate import ADJUSTMENT_COLUMNS
 
 TS_ALIASES = ("ts", "timestamp", "time", "datetime", "date")
 SYMBOL_ALIASES = ("symbol", "ticker")
-PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
+COUNT_COLUMNS = ("volume", "trade_count")
+# what a value out of range is, per column: {col} and {v} are filled in
+_RANGE_RULES = {
+    **dict.fromkeys(
+        RAW_PRICE_COLUMNS,
+        "non-positive price {col}={v}; prices must be > 0 (is the file adjusted or scaled correctly?)",
+    ),
+    **dict.fromkeys(COUNT_COLUMNS, "negative count {col}={v}; {col} must be >= 0 (is the column's sign right?)"),
+    "adj_factor": "non-positive adj_factor={v}; an adjustment factor must be > 0 (adjusted = raw x adj_factor)",
+    "adj_close": "non-positive adj_close={v}; an adjusted close must be > 0",
+}
 
 
 def _read_any(path: Path) -> pd.DataFrame:
@@ -41,7 +52,7 @@ def _row(i: int, path: Path) -> str:
 
 
 def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Normalise one symbol's bars (ts + present bar columns, float64, sorted) or raise IngestError."""
+    """Normalise one symbol's bars (ts + present bar and adjustment columns, float64, sorted) or raise IngestError."""
     df = raw.rename(columns={c: str(c).strip().lower() for c in raw.columns})
     rows = np.asarray(raw.index)  # positions in the original file, also for one symbol of a long file
     ts_col = next((c for c in TS_ALIASES if c in df.columns), None)
@@ -62,7 +73,7 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             f"use ISO 8601 such as 2024-01-02 09:30:00 ({bad.size} bad row(s))"
         )
     out = pd.DataFrame({"ts": ts.dt.tz_localize(None).astype("datetime64[ns]")})
-    for col in BAR_COLUMNS:
+    for col in (*BAR_COLUMNS, *ADJUSTMENT_COLUMNS):
         if col not in df.columns:
             continue
         values = pd.to_numeric(df[col], errors="coerce").astype("float64")
@@ -74,14 +85,13 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
                 f"({df[col].iloc[i]!r}); "
                 f"fix or remove the row ({bad.size} bad row(s))"
             )
-        nonpos = values <= 0 if col in PRICE_COLUMNS else values < 0
-        bad = np.flatnonzero(nonpos.to_numpy())
+        positive = col not in COUNT_COLUMNS
+        bad = np.flatnonzero((values <= 0 if positive else values < 0).to_numpy())
         if bad.size:
             i = int(bad[0])
-            what = "non-positive price" if col in PRICE_COLUMNS else "negative count"
             raise IngestError(
-                f"{path}: {_row(int(rows[i]), path)}: {what} {col}={values.iloc[i]}; prices must be > 0 "
-                f"(is the file adjusted or scaled correctly?) ({bad.size} bad row(s))"
+                f"{path}: {_row(int(rows[i]), path)}: {_RANGE_RULES[col].format(col=col, v=values.iloc[i])} "
+                f"({bad.size} bad row(s))"
             )
         out[col] = values.to_numpy()
     dup = np.flatnonzero(out["ts"].duplicated().to_numpy())
@@ -97,6 +107,11 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.size:
             i = int(bad[0])
             raise IngestError(f"{path}: {_row(int(rows[i]), path)}: high < low; check the column order")
+    if len(out) < 2:
+        raise IngestError(
+            f"{path}: a single bar; the bar size (minute, hour, day) cannot be inferred from one row: "
+            "ingest at least two bars of the series"
+        )
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 

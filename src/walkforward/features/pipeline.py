@@ -1,7 +1,8 @@
 """The feature pipeline: validated bars -> causal features + split labels -> the store.
 
-This is the reference's ``feature_service/pipeline.py``. Every ingest validates all its input first,
-then writes day by day (each day atomically), then updates the symbol's metadata.
+This is the reference's ``feature_service/pipeline.py``. Every ingest validates all its input first
+(bars, split adjustment, unadjusted splits), computes every feature, then writes each symbol's days
+and commits them at once (see :mod:`walkforward.features.store`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from walkforward.domain import SplitScheme, validate_options, validate_symbol
 from walkforward.errors import IngestError
+from walkforward.features.corporate import adjust, check_splits
 from walkforward.features.indicators import FEATURE_SET_VERSION, compute_features
 from walkforward.features.ingest import read_bars
 from walkforward.features.store import FeatureStore
@@ -36,6 +38,7 @@ class IngestSummary:
     last: str
     train_days: int
     test_days: int
+    adjustment: str | None = None  # the column a split adjustment came from
 
 
 def infer_bar_shape(ts: pd.Series) -> tuple[int, int]:
@@ -89,19 +92,34 @@ def ingest_frames(
     options: str = FEATURE_SET_VERSION,
     scheme: SplitScheme | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_unadjusted: bool = False,
 ) -> list[IngestSummary]:
     """Compute features for validated bars of each symbol and write them to ``store``.
 
-    ``progress`` is called with a short message after each step (one per symbol computed and written).
+    An ``adj_factor`` or ``adj_close`` column is applied first; bars that still hold a
+    volume-confirmed split are refused unless ``allow_unadjusted`` (see
+    :mod:`walkforward.features.corporate`). ``progress`` is called with a short message after each
+    step (one per symbol computed and written).
     """
     opt = validate_options(options)
+    adjusted = {}
+    for symbol, raw in frames.items():  # check every symbol before computing or writing anything
+        sym = validate_symbol(symbol)
+        if len(raw) < 2:
+            raise IngestError(
+                f"{sym}: a single bar; the bar size cannot be inferred from one row: ingest at least two bars"
+            )
+        bars, adjustment = adjust(raw, sym)
+        for warning in check_splits(sym, bars, adjustment, allow_unadjusted=allow_unadjusted):
+            log.warning("%s", warning)
+        adjusted[sym] = (bars, adjustment)
     built = {}
-    for symbol, bars in frames.items():  # compute everything before writing anything
-        built[validate_symbol(symbol)] = build_feature_frame(bars, options=opt, scheme=scheme)
+    for sym, (bars, adjustment) in adjusted.items():  # compute everything before writing anything
+        built[sym] = (*build_feature_frame(bars, options=opt, scheme=scheme), adjustment)
         if progress:
-            progress(f"features {symbol}")
+            progress(f"features {sym}")
     out = []
-    for sym, (frame, meta, bar_seconds, bars_per_day) in built.items():
+    for sym, (frame, meta, bar_seconds, bars_per_day, adjustment) in built.items():
         days = store.write_days(
             sym,
             frame,
@@ -110,6 +128,7 @@ def ingest_frames(
             bars_per_day=bars_per_day,
             features=meta,
             split_scheme=str(scheme) if scheme else None,
+            adjustment=adjustment,
         )
         if progress:
             progress(f"wrote {sym}")
@@ -125,6 +144,7 @@ def ingest_frames(
                 last=str(frame["ts"].iloc[-1]),
                 train_days=int((split_by_day == "train").sum()),
                 test_days=int((split_by_day == "test").sum()),
+                adjustment=adjustment,
             )
         )
     return out
@@ -138,6 +158,7 @@ def ingest_paths(
     options: str = FEATURE_SET_VERSION,
     scheme: SplitScheme | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_unadjusted: bool = False,
 ) -> list[IngestSummary]:
     """Validate every file, then ingest them all; a bad file stops the ingest before any write."""
     paths = list(paths)
@@ -149,7 +170,9 @@ def ingest_paths(
             if sym in frames:
                 raise IngestError(f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol")
             frames[sym] = bars
-    return ingest_frames(store, frames, options=options, scheme=scheme, progress=progress)
+    return ingest_frames(
+        store, frames, options=options, scheme=scheme, progress=progress, allow_unadjusted=allow_unadjusted
+    )
 
 
 def summary_dict(s: IngestSummary) -> dict[str, object]:
