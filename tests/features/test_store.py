@@ -101,6 +101,8 @@ def test_leftovers_are_unlisted_files_of_dead_or_old_writers() -> None:
         ("dt=2024-01-03/v1@7-dd.parquet", now - 2 * mf.GRACE_SECONDS),  # a live pid, but too old (pid reuse)
         (".tmp-6-xyz.partial", now),  # a dead writer's meta temp file
         ("dt=2024-01-04/v1.parquet", now),  # a superseded legacy file whose deletion was cut short
+        ("dt=2024-01-04/.tmp-k2j4_x9a.partial", now - 2 * mf.GRACE_SECONDS),  # the old writer's, old
+        ("dt=2024-01-05/.tmp-q8z1mm0b.partial", now),  # the old writer's, recent: it may be running
         ("notes.txt", now),  # not ours
         (META_FILE, now),
     ]
@@ -109,6 +111,7 @@ def test_leftovers_are_unlisted_files_of_dead_or_old_writers() -> None:
         ".tmp-6-xyz.partial",
         "dt=2024-01-02/v1@6-bb.parquet",
         "dt=2024-01-03/v1@7-dd.parquet",
+        "dt=2024-01-04/.tmp-k2j4_x9a.partial",
         "dt=2024-01-04/v1.parquet",
     ]
     legacy = mf.Manifest({}, legacy=True)
@@ -205,8 +208,8 @@ def test_a_load_that_races_a_reingest_reads_the_new_state(empty_store: FeatureSt
     class RacedStore(FeatureStore):
         raced = False
 
-        def day_files(self, symbol, options=None, *, start=None, end=None):  # type: ignore[no-untyped-def]
-            files = super().day_files(symbol, options, start=start, end=end)
+        def day_files(self, symbol, options=None, *, start=None, end=None, meta=None):  # type: ignore[no-untyped-def]
+            files = super().day_files(symbol, options, start=start, end=end, meta=meta)
             if not self.raced:  # the commit lands right after the manifest was read
                 self.raced = True
                 _write(FeatureStore(self.root), "AAA", DAYS[:4], 20.0)

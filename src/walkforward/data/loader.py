@@ -135,7 +135,8 @@ def _resolve_source(
     con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest
 ) -> _Source | str:
     """Find the files for one symbol, or return why there are none."""
-    by_version = store.day_files(symbol, start=req.start, end=req.end)  # committed files only
+    meta = store.read_meta(symbol)  # one snapshot: the files and their metadata of the same commit
+    by_version = store.day_files(symbol, start=req.start, end=req.end, meta=meta)  # committed files only
     if not by_version:
         if not store.symbol_dir(symbol).is_dir():
             return "not in the store"
@@ -187,7 +188,6 @@ def _resolve_source(
         else first
     )
     columns = tuple(str(r[0]) for r in schema if _IDENT.fullmatch(str(r[0])))
-    meta = store.read_meta(symbol)
     features = dict(meta.get("options", {}).get(version, {}).get("features", {}))
     if not features:  # legacy data: every numeric column that is not a bar or metadata column
         numeric = {str(r[0]) for r in schema if str(r[1]).upper() in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER")}

@@ -27,6 +27,7 @@ GRACE_SECONDS = 3600.0
 
 _GENERATION = re.compile(r"^(?P<opt>[A-Za-z0-9][A-Za-z0-9_.\-]*)@(?P<pid>\d+)-(?P<tag>[0-9a-f]+)\.parquet$")
 _TEMP = re.compile(r"^\.tmp-(?P<pid>\d+)-.*\.partial$")
+_OLD_TEMP = re.compile(r"^\.tmp-[a-z0-9_]+\.partial$")  # a temporary file of the writer before manifests
 _PLAIN = re.compile(r"^(?P<opt>[A-Za-z0-9][A-Za-z0-9_.\-]*)\.parquet$")
 
 
@@ -132,8 +133,9 @@ def leftovers(
     """Files of the symbol folder (relative path, mtime) that an interrupted ingest left behind.
 
     A generation or temporary file not in the manifest goes when its writer is dead or it is older
-    than ``grace``; a plain-named day file not in a (non-legacy) manifest is a superseded legacy
-    file whose deletion was interrupted. Anything else is not ours and is left alone.
+    than ``grace`` (so does an older writer's ``.tmp-*.partial``); a plain-named day file not in a
+    (non-legacy) manifest is a superseded legacy file whose deletion was interrupted. Anything else
+    is not ours and is left alone.
     """
     listed = manifest.listed() if manifest else set()
     out = []
@@ -146,6 +148,8 @@ def leftovers(
             if not alive(pid) or now - mtime > grace:
                 out.append(rel)
         elif manifest is not None and not manifest.legacy and rel.startswith("dt=") and _PLAIN.fullmatch(name):
+            out.append(rel)
+        elif _OLD_TEMP.fullmatch(name) and now - mtime > grace:
             out.append(rel)
     return sorted(out)
 

@@ -85,11 +85,20 @@ class FeatureStore:
         return st.st_ino, st.st_mtime_ns
 
     def day_files(
-        self, symbol: str, options: str | None = None, *, start: dt.date | None = None, end: dt.date | None = None
+        self,
+        symbol: str,
+        options: str | None = None,
+        *,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, list[Path]]:
-        """Committed files per feature-set version (one version if ``options``), by date, within ``start``..``end``."""
+        """Committed files per feature-set version (one version if ``options``), by date, within ``start``..``end``.
+
+        Pass the ``meta`` already read to get the files of that same commit.
+        """
         base = self.symbol_dir(symbol)
-        man = self.manifest(symbol)
+        man = self.manifest(symbol, meta)
         out: dict[str, list[Path]] = {}
         for opt, days in man.versions.items() if man else ():
             if options and opt != options:
