@@ -1,19 +1,31 @@
-"""Load test of the HTTP API on loopback: listing models from a 10,000-model SQLite registry.
+"""Load test of the HTTP API: listing 10,000 realistic models, open loop, on SQLite and PostgreSQL.
 
-The registry is filled by inserting rows straight into the ``models`` table in one transaction (with
-no artifact files: listing never opens them), which takes about a second; ``ModelStore.add`` would
-write, fsync and hash 10,000 artifacts first. A real ``walkforward serve`` process then answers
-``GET /models?limit=50&sort=metrics.r2`` (varying offsets, filters and directions) from 20 concurrent
-clients (httpx.AsyncClient in one process) for 15 s.
+For each backend: a registry seeded with copies of real models' rows (``api_seed.py``: 35-50 KB each
+with their explanations), then
 
-    .venv/bin/python bench/bench_api.py [--models 10000] [--clients 20] [--seconds 15]
+1. in process, the same mixed list requests through ``ModelStore.list`` and through the plain way
+   (the full-row list as it was before issue 10, ``api_plain.py``), with the ratio;
+2. a real ``walkforward serve`` process driven open loop (``api_load.py``) at ``--rate`` requests a
+   second of ``GET /models`` (mixed sorts, offsets and filters; at most 20 in flight; latency from
+   each request's scheduled time) with ``/health`` probed 10 times a second; its RSS idle and under
+   load (``/proc/PID/status``);
+3. a saturation ramp (``--ramp`` rates, ``--step-seconds`` each): the highest rate sustained (at
+   least 95% of it served, p99 under 1 s);
+4. a chart drawn, then served from the cache;
+5. the plain way's list behind the same service (``GET /plain/models`` of a uvicorn process of its
+   own) at the same rate, with the ratios.
+
+PostgreSQL gets a database of its own on 127.0.0.1:5432 (user postgres, as the tests), dropped at
+the end. Results are printed and written to ``bench/out/api-results.json``.
+
+    .venv/bin/python bench/bench_api.py [--backends sqlite,postgresql] [--models 10000] [--rate 50]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
+import json
 import os
 import random
 import signal
@@ -24,111 +36,77 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import api_load
+import api_plain
+import api_seed
 import httpx
 import sqlalchemy as sa
 
-from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION
+from walkforward.queries import list_models
 from walkforward.registry import ModelStore
-from walkforward.registry._schema import models
-from walkforward.request import TrainRequest
-from walkforward.training import library_versions
 
-SYMBOLS = ("AAPL", "MSFT", "QQQ", "NVDA", "AMZN")
-ALGORITHMS = ("elasticnet_regression", "lightgbm_regressor", "xgboost_regressor", "random_forest_regressor")
-ESTIMATORS = {
-    "elasticnet_regression": "ElasticNet",
-    "lightgbm_regressor": "LGBMRegressor",
-    "xgboost_regressor": "XGBRegressor",
-    "random_forest_regressor": "RandomForestRegressor",
-}
-N_INPUT, N_KEPT = 40, 30
+BENCH = Path(__file__).resolve().parent
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ALGORITHMS = api_seed.TEMPLATE_ALGORITHMS
 
 
-def symbols_of(symbol: str) -> list[str]:
-    """The primary symbol, then the context symbols (QQQ and VIX) it is not itself."""
-    return [symbol, *(c for c in ("QQQ", "VIX") if c != symbol)]
+@contextmanager
+def database(backend: str, root: Path) -> Iterator[str]:
+    """An empty database URL of ``backend``, removed afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{root / 'metadata.db'}"
+        return
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"wf_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
-def derived(rng: random.Random, algorithm: str) -> dict[str, Any]:
-    """What training records apart from the request: input features, the pruning report, the estimator."""
-    names = [f"f{j}" for j in range(N_INPUT)]
-    pruning = {
-        n: {"p_value": rng.uniform(0.0, 0.05 if j < N_KEPT else 1.0), "beta": rng.gauss(0.0, 0.1), "kept": j < N_KEPT}
-        for j, n in enumerate(names)
-    }
-    return {
-        "input_features": names,
-        "feature_source": "all",
-        "dropped_features": [],
-        "skipped_symbols": [],
-        "pruning": pruning,
-        "fitted_estimator": ESTIMATORS[algorithm],
-        "search": {"strategy": "grid", "grid_size": 50},
-    }
+def vacuum(url: str) -> None:
+    """``VACUUM ANALYZE`` a PostgreSQL database after the bulk load (what autovacuum does on its own later)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
 
 
-def fill(url: str, models_dir: Path, n: int) -> float:
-    """Insert ``n`` model rows shaped like the training's (full request, ``derived``, nested fold metrics).
+def in_process(url: str, models_dir: Path, n_models: int, repeats: int = 200) -> dict[str, Any]:
+    """Median and p95 of ours and the plain way over the same ``repeats`` mixed requests (ms)."""
+    mix = api_load.list_mix(api_seed.SYMBOLS, ALGORITHMS)
+    rng = random.Random(1)
+    cases = [mix(rng) for _ in range(repeats)]
 
-    Returns the seconds taken.
-    """
-    store = ModelStore.open(url, models_dir)  # migrates
-    rng = random.Random(0)
-    now = dt.datetime.now(dt.UTC)
-    # The request as training stores it (every field, JSON-ready), built once per symbol and algorithm.
-    requests = {
-        (sym, alg): TrainRequest(
-            symbol=",".join(symbols_of(sym)), algorithm=alg, timeframe="5m", target_transform="log_return", embargo=12
-        ).inputs()
-        for sym in SYMBOLS
-        for alg in ALGORITHMS
-    }
-    versions = {alg: library_versions(alg) for alg in ALGORITHMS}
-    rows = []
-    for i in range(n):
-        symbol, algorithm = SYMBOLS[i % len(SYMBOLS)], ALGORITHMS[i % len(ALGORITHMS)]
-        r2 = rng.gauss(0.0, 0.02)
-        cv = {"r2": r2, "rmse": abs(rng.gauss(0.002, 0.0005)), "hit_rate": rng.uniform(0.45, 0.55)}
-        model_id = uuid.uuid4().hex
-        rows.append(
-            {
-                "id": model_id,
-                "created_at": now - dt.timedelta(seconds=i),
-                "status": "ready",
-                "symbol": symbol,
-                "symbols": symbols_of(symbol),
-                "algorithm": algorithm,
-                "timeframe": "5m",
-                "target_transform": "log_return",
-                "request": requests[symbol, algorithm],
-                "derived": derived(rng, algorithm),
-                "versions": versions[algorithm],
-                "fingerprint_version": FINGERPRINT_VERSION,
-                "features": [f"f{j}" for j in range(N_KEPT)],
-                "hyperparameters": {"alpha": rng.choice([0.0001, 0.001, 0.01]), "l1_ratio": 0.5},
-                "folds": {"folds": [{"fold": k, "train_rows": 1000, "test_rows": 300} for k in range(3)]},
-                # top-level r2 so that sort=metrics.r2 has values to order (training nests them under "cv")
-                "metrics": {"r2": r2, "cv": cv, "folds": [cv, cv, cv], "score": "r2"},
-                "fingerprint": uuid.uuid4().hex,
-                "cohort_id": f"cohort{i // 50:05d}",
-                "parent_model_id": None,
-                "artifact_path": f"{model_id}.joblib",
-                "artifact_sha256": "0" * 64,
-                "cv_score": r2,
-                "cohort_rank": i % 50 + 1,
-                "feature_details": None,
-                "regime_importance": None,
-            }
-        )
-    start = time.perf_counter()
-    with store.database.transaction(write=True) as conn:
-        conn.execute(sa.insert(models), rows)
-    took = time.perf_counter() - start
-    store.dispose()
-    return took
+    def kwargs(p: dict[str, str | int]) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in p.items() if k != "descending"}
+        out["descending"] = p.get("descending") != "false"
+        return out
+
+    ways: dict[str, Callable[[dict[str, Any]], object]] = {}
+    with ModelStore.open(url, models_dir) as store:
+        ways["ours"] = lambda kw: list_models(store, **kw).items()
+        ways["plain"] = lambda kw: api_plain.plain_page(store, **kw)
+        out: dict[str, Any] = {}
+        for name, way in ways.items():
+            took = []
+            for case in cases:
+                start = time.perf_counter()
+                way(kwargs(case))
+                took.append((time.perf_counter() - start) * 1000)
+            cuts = statistics.quantiles(took, n=100)
+            out[name] = {"p50": cuts[49], "p95": cuts[94]}
+    out["ratio_p50"] = out["plain"]["p50"] / out["ours"]["p50"]
+    return out
 
 
 def free_port() -> int:
@@ -137,51 +115,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def load(base: str, n_models: int, clients: int, seconds: float, sort: str) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.perf_counter() + seconds
-
-    async def client(seed: int) -> None:
-        nonlocal errors
-        rng = random.Random(seed)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            while time.perf_counter() < stop_at:
-                params: dict[str, str | int] = {
-                    "limit": 50,
-                    "sort": sort,
-                    "offset": rng.randrange(0, n_models // 2, 50),
-                }
-                pick = rng.random()
-                if pick < 0.3:
-                    params["symbol"] = rng.choice(SYMBOLS)
-                elif pick < 0.5:
-                    params["algorithm"] = rng.choice(ALGORITHMS)
-                if rng.random() < 0.5:
-                    params["descending"] = "false"
-                t0 = time.perf_counter()
-                response = await http.get("/models", params=params)
-                latencies.append(time.perf_counter() - t0)
-                if response.status_code != 200:
-                    errors += 1
-
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return latencies, errors
+@contextmanager
+def server(argv: list[str], env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = subprocess.Popen([*argv, "--port", str(port)], env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(api_load.wait_healthy(base, lambda: proc.poll() is None))
+        yield base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=10_000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--sort", default="metrics.r2", help="metrics.r2 (JSON, per row) or a column: cv_score")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+def chart_timings(base: str, model_id: str) -> dict[str, float]:
+    """Seconds for a model's regimes chart: drawn, then from the cache."""
+    out = {}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for label in ("first", "cached"):
+            start = time.perf_counter()
+            response = client.get(f"/models/{model_id}/plots/regimes.png")
+            response.raise_for_status()
+            out[label] = time.perf_counter() - start
+    return out
+
+
+def load(base: str, pid: int, path: str, rate: float, seconds: float) -> Coroutine[Any, Any, api_load.Run]:
+    mix = api_load.list_mix(api_seed.SYMBOLS, ALGORITHMS)
+    return api_load.open_loop(base, path=path, mix=mix, rate=rate, seconds=seconds, pid=pid)
+
+
+def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {"backend": backend}
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, database(backend, Path(tmp)) as url:
         root = Path(tmp)
-        url = f"sqlite:///{root / 'metadata.db'}"
-        took = fill(url, root / "models", args.models)
-        print(f"inserted {args.models:,} models in {took:.2f} s")
-        port = free_port()
+        result["seed_seconds"] = api_seed.seed(url, root / "models", args.models, templates)
+        if backend == "postgresql":
+            vacuum(url)
+        print(f"[{backend}] seeded {args.models:,} models in {result['seed_seconds']:.1f} s", file=sys.stderr)
+        result["in_process_ms"] = in_process(url, root / "models", args.models)
         env = {
             **os.environ,
             "METADATA_DB_URL": url,
@@ -190,33 +162,95 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
         }
         env.pop("API_TOKEN", None)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "walkforward", "serve", "--port", str(port)], env=env, start_new_session=True
+        with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, proc):
+            time.sleep(2)
+            result["rss_idle_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
+            asyncio.run(load(base, proc.pid, "/models", 20, 5))  # warm-up (statement caches), not recorded
+            result["rss_warm_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
+            main = asyncio.run(load(base, proc.pid, "/models", args.rate, args.seconds))
+            result["load"] = main.summary()
+            print(f"[{backend}] {args.rate}/s: {json.dumps(result['load'])}", file=sys.stderr)
+            steps = []
+            for rate in args.ramp:
+                step = asyncio.run(load(base, proc.pid, "/models", rate, args.step_seconds)).summary()
+                steps.append(step)
+                print(f"[{backend}] ramp {rate}/s: {json.dumps(step)}", file=sys.stderr)
+            result["ramp"] = steps
+            sustained = [
+                s for s in steps if s["throughput"] >= 0.95 * s["rate"] and s["latency_ms"].get("p99", 1e9) < 1000
+            ]
+            result["max_sustained_rate"] = max((s["rate"] for s in sustained), default=0)
+            result["rss_hwm_mb"] = api_load.proc_status_kb(proc.pid, "VmHWM") / 1024
+            model_id = httpx.get(f"{base}/models", params={"limit": 1}).json()["items"][0]["id"]
+            result["chart_seconds"] = chart_timings(base, model_id)
+            result["rss_after_chart_mb"] = api_load.proc_status_kb(proc.pid, "VmRSS") / 1024
+        plain_argv = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH)]
+        plain_argv += ["api_plain:create_plain_app", "--log-level", "warning"]
+        with server(plain_argv, env) as (base, proc):
+            asyncio.run(load(base, proc.pid, "/plain/models", 5, 2))
+            plain = asyncio.run(load(base, proc.pid, "/plain/models", args.rate, args.plain_seconds))
+            result["plain_load"] = plain.summary()
+            result["plain_rss_hwm_mb"] = api_load.proc_status_kb(proc.pid, "VmHWM") / 1024
+            print(f"[{backend}] plain {args.rate}/s: {json.dumps(result['plain_load'])}", file=sys.stderr)
+    return result
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(f"\nGET /models?limit=50, {args.models:,} models, open loop at {args.rate:g}/s (at most 20 in flight)")
+    for r in results:
+        ours, plain = r["load"], r["plain_load"]
+        lat, plat = ours["latency_ms"], plain["latency_ms"]
+        ip = r["in_process_ms"]
+        print(f"\n[{r['backend']}]")
+        print(
+            f"  in process, p50: ours {ip['ours']['p50']:.1f} ms, plain {ip['plain']['p50']:.1f} ms "
+            f"({ip['ratio_p50']:.1f}x)"
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.25)
-            httpx.get(f"{base}/models", params={"sort": args.sort}, timeout=30)  # warm up
-            latencies, errors = asyncio.run(load(base, args.models, args.clients, args.seconds, args.sort))
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-    ms = sorted(x * 1000 for x in latencies)
-    q = statistics.quantiles(ms, n=100)
-    print(
-        f"sort={args.sort}: {len(ms):,} requests in {args.seconds:.0f} s from {args.clients} clients: "
-        f"{len(ms) / args.seconds:.0f} req/s, "
-        f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {ms[-1]:.1f} ms, errors {errors}"
-    )
+        print(
+            f"  ours:  p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f} ms, "
+            f"{ours['throughput']:.1f}/s, errors {ours['errors']}; /health p50 {ours['health_ms']['p50']:.1f} "
+            f"p99 {ours['health_ms']['p99']:.1f} ms"
+        )
+        print(
+            f"  plain: p50 {plat.get('p50', float('nan')):.1f}  p95 {plat.get('p95', float('nan')):.1f}  "
+            f"p99 {plat.get('p99', float('nan')):.1f} ms, {plain['throughput']:.1f}/s, errors {plain['errors']}, "
+            f"unfinished {plain['unfinished']}; p95 ratio {plat.get('p95', float('nan')) / lat['p95']:.1f}x"
+        )
+        print(
+            f"  RSS: idle {r['rss_idle_mb']:.0f} MB, warm {r['rss_warm_mb']:.0f} MB, "
+            f"under load {ours['rss_peak_mb']:.0f} MB "
+            f"(peak of the process {r['rss_hwm_mb']:.0f} MB); plain's peak {r['plain_rss_hwm_mb']:.0f} MB"
+        )
+        for s in r["ramp"]:
+            q = s["latency_ms"]
+            print(
+                f"  ramp {s['rate']:>4g}/s: served {s['throughput']:6.1f}/s  p50 {q.get('p50', 0):7.1f}  "
+                f"p95 {q.get('p95', 0):7.1f}  p99 {q.get('p99', 0):7.1f} ms  "
+                f"/health p99 {s['health_ms'].get('p99', 0):6.1f} ms"
+            )
+        print(
+            f"  max sustained: {r['max_sustained_rate']:g}/s; chart: first {r['chart_seconds']['first']:.2f} s, "
+            f"cached {r['chart_seconds']['cached'] * 1000:.1f} ms (RSS after drawing {r['rss_after_chart_mb']:.0f} MB)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--ramp", default="50,100,150,200,300")
+    parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument("--plain-seconds", type=float, default=15.0)
+    parser.add_argument("--retrain", action="store_true", help="train the template models again")
+    args = parser.parse_args()
+    args.ramp = [float(x) for x in args.ramp.split(",") if x]
+    templates = api_seed.template_rows(retrain=args.retrain)
+    results = [run_backend(b, args, templates) for b in args.backends.split(",") if b]
+    api_seed.OUT.mkdir(parents=True, exist_ok=True)
+    (api_seed.OUT / "api-results.json").write_text(json.dumps(results, indent=2))
+    report(results, args)
 
 
 if __name__ == "__main__":

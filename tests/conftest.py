@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +81,9 @@ def _drop_registry_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS jobs, models, trials, {VERSION_TABLE}"))
+            conn.execute(
+                sa.text(f"DROP TABLE IF EXISTS jobs, model_metrics, model_summaries, models, trials, {VERSION_TABLE}")
+            )
     finally:
         engine.dispose()
 
@@ -93,11 +97,66 @@ def pg_registry_url(postgres_url: str) -> Iterator[str]:
         _drop_registry_tables(postgres_url)
 
 
+class SmallDisk:
+    """Small real filesystems (tmpfs) that a test can fill: ENOSPC for real, not simulated."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.mounted: list[Path] = []
+
+    def mount(self, size: str = "1m") -> Path:
+        """A fresh tmpfs of ``size``; the test is skipped (with the reason) where mounting is not allowed."""
+        where = self.base / f"disk{len(self.mounted)}"
+        where.mkdir(parents=True)
+        if os.geteuid() != 0:
+            pytest.skip("a full disk is tested on a small tmpfs, and mounting one needs root")
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+        )
+        if res.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {res.stderr.strip() or res.returncode}")
+        self.mounted.append(where)
+        return where
+
+    @staticmethod
+    def fill(directory: Path) -> Path:
+        """Write a file in ``directory`` until its filesystem has no byte left; return the file."""
+        filler = directory / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (1 << 16, 1 << 12, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+        finally:
+            os.close(fd)
+        return filler
+
+    def unmount_all(self) -> None:
+        for where in self.mounted:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """Mount small tmpfs filesystems for the test (unmounted after it)."""
+    disks = SmallDisk(tmp_path / "small-disks")
+    try:
+        yield disks
+    finally:
+        disks.unmount_all()
+
+
 # Markers by file, in one place: `make test-fast` deselects slow, e2e and ui; CI runs everything.
 _MARKERS: dict[str, tuple[str, ...]] = {
     "ui/test_ui.py": ("ui", "e2e", "slow"),
     "service/test_service_e2e.py": ("e2e", "slow"),
     "service/test_dask_jobs.py": ("e2e", "slow"),
+    "service/test_service_health_busy.py": ("e2e", "slow"),
     "training/test_search_processes.py": ("e2e", "slow"),
     "registry/test_contract_processes.py": ("e2e", "slow"),
     "training/test_cli_training.py": ("slow",),

@@ -80,7 +80,7 @@ def test_symbols_and_dataset_json(home: Path) -> None:
 def test_dataset_table_output(home: Path) -> None:
     res = run(home, "dataset", "AAPL,QQQ", "--timeframe", "15m")
     assert res.returncode == 0, res.stderr
-    assert "Folds (walk_forward)" in res.stdout and "embargoed" in res.stdout
+    assert "Folds (walk_forward; times in UTC)" in res.stdout and "embargoed" in res.stdout
 
 
 @pytest.mark.parametrize(
@@ -97,6 +97,11 @@ def test_dataset_table_output(home: Path) -> None:
             "invalid validation='kfold': Input should be 'walk_forward', 'expanding' or 'holdout'",
         ),
         (["ingest", "/nonexistent/AAPL.csv"], "no such file"),
+        (
+            ["ingest", "/nonexistent/AAPL.csv", "--timezone", "Mars/Olympus"],
+            "unknown time zone 'Mars/Olympus' (--timezone)",
+        ),
+        (["store", "migrate", "--timezone", "Nowhere/Land"], "unknown time zone 'Nowhere/Land' (--timezone)"),
         (["demo-data", "--split-scheme", "sixty"], "invalid split scheme 'sixty'"),
         (["models", "delete-cohort", "abc"], "no cohort 'abc'"),
         (["models", "cohort", "abc"], "no cohort 'abc'"),
@@ -112,7 +117,37 @@ def test_errors_are_one_clear_line_without_traceback(home: Path, args: list[str]
 def test_help_lists_the_commands_by_subject(tmp_path: Path) -> None:
     res = run(tmp_path, "--help")
     assert res.returncode == 0, res.stderr
-    commands = ["demo-data", "ingest", "symbols", "dataset", "demo", "train", "search", "predict", "serve", "models"]
+    commands = [
+        "demo-data",
+        "ingest",
+        "symbols",
+        "dataset",
+        "store",
+        "demo",
+        "train",
+        "search",
+        "predict",
+        "serve",
+        "models",
+    ]
     assert all(f" {c} " in res.stdout for c in commands)
     assert "job-worker" not in res.stdout
     assert "No such command 'job-worker'" in run(tmp_path, "job-worker", "x").stderr
+
+
+def test_ingest_reads_naive_times_in_the_timezone_given_and_says_so(tmp_path: Path) -> None:
+    import pandas as pd
+
+    ts = pd.date_range("2024-02-05 09:00", periods=30, freq="1min")  # naive Tokyo times
+    pd.DataFrame({"ts": ts.strftime("%Y-%m-%d %H:%M:%S"), "close": range(1, 31)}).to_csv(
+        tmp_path / "TSE.csv", index=False
+    )
+    res = run(tmp_path, "ingest", str(tmp_path / "TSE.csv"), "--timezone", "Asia/Tokyo")
+    assert res.returncode == 0, res.stderr
+    assert "Time zone Asia/Tokyo (--timezone): naive timestamps were read as local time there" in " ".join(
+        res.stdout.split()
+    )
+    assert "2024-02-05 09:00:00+09:00" in res.stdout
+    res = run(tmp_path, "ingest", str(tmp_path / "TSE.csv"))  # the default zone differs from the stored one
+    assert res.returncode == 2
+    assert "TSE: stored in time zone Asia/Tokyo, but this ingest uses America/New_York" in " ".join(res.stderr.split())

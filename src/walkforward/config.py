@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from walkforward.domain import DEFAULT_TIMEZONE
+
 
 class Settings(BaseSettings):
     """Where walkforward keeps its data.
@@ -16,7 +18,9 @@ class Settings(BaseSettings):
     ``METADATA_DB_URL`` (a SQLAlchemy URL) wins over ``METADATA_DB_PATH`` when set.
     ``WALKFORWARD_DASK_SCHEDULER`` (``tcp://host:8786``) sends the tasks of the API's search jobs
     (and of ``walkforward search --executor dask``) to that Dask cluster; unset, they run in local
-    worker processes.
+    worker processes. ``WALKFORWARD_TIMEZONE`` (an IANA name, default ``America/New_York``) is the
+    exchange zone an ingest reads naive timestamps in when ``--timezone`` is not given; it is
+    checked where it is used, so that a bad value is one line naming the variable.
     """
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
@@ -29,6 +33,7 @@ class Settings(BaseSettings):
     api_token: str | None = None  # API_TOKEN: when set, the HTTP API needs "Authorization: Bearer <token>"
     # Named as the variable itself: an alias would also read DASK_SCHEDULER, which is Dask's own setting.
     walkforward_dask_scheduler: str | None = None
+    walkforward_timezone: str = DEFAULT_TIMEZONE
 
     @field_validator("walkforward_dask_scheduler")
     @classmethod

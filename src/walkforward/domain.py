@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from walkforward.errors import InvalidInputError
 
@@ -27,6 +28,9 @@ RAW_PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "vwap")
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "vwap", "trade_count")
 #: Columns of the store that are never features.
 METADATA_COLUMNS: tuple[str, ...] = ("ts", "dt", "symbol", "options", "data_split", "date", "source")
+#: The exchange zone naive timestamps are read in when neither ``--timezone`` nor
+#: ``WALKFORWARD_TIMEZONE`` says otherwise (and the zone of the demo market).
+DEFAULT_TIMEZONE = "America/New_York"
 
 
 class Timeframe(StrEnum):
@@ -92,6 +96,29 @@ def validate_options(value: str) -> str:
     if not OPTIONS_RE.fullmatch(value):
         raise InvalidInputError(f"invalid data options {value!r}: use letters, digits, '_', '.' or '-' (e.g. v1_full)")
     return value
+
+
+def validate_timezone(name: str, source: str = "time zone") -> str:
+    """Return an IANA zone name (``America/New_York``, ``Europe/London``, ``UTC``) or refuse it.
+
+    ``source`` names where the value came from (``--timezone``, ``WALKFORWARD_TIMEZONE``) for the message.
+    """
+    zone = name.strip()
+    try:
+        if not zone or zone.startswith(("/", ".")) or ".." in zone:  # ZoneInfo would read it as a path
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones  # reads the zone database: only on this error path
+
+        near = next((z for z in sorted(available_timezones()) if z.lower() == zone.lower()), None)
+        fix = (
+            f"did you mean {near}?"
+            if near
+            else "use an IANA zone name such as America/New_York, Europe/London, Asia/Tokyo or UTC"
+        )
+        raise InvalidInputError(f"unknown time zone {name!r} ({source}): {fix}") from None
+    return zone
 
 
 def parse_date(value: str | dt.date | None, what: str) -> dt.date | None:

@@ -17,3 +17,18 @@ class IngestError(WalkforwardError):
 
 class DataNotFoundError(WalkforwardError, LookupError):
     """The store holds no data for what was asked."""
+
+
+class StoreFormatError(WalkforwardError):
+    """The feature store was written by an older version; it needs ``walkforward store migrate``."""
+
+
+class DiskFullError(WalkforwardError):
+    """A write failed for want of space (ENOSPC, EDQUOT, EFBIG); nothing half-written was kept.
+
+    ``errno`` keeps the operating system's code (``None`` for a database server's own "disk full").
+    """
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import DataNotFoundError
-from walkforward.reports.payloads import model_dict
+from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from walkforward.features.store import FeatureStore
-    from walkforward.registry import ModelRecord, ModelStore
+    from walkforward.registry import ModelRecord, ModelStore, ModelSummary
 
 
 def _no_cohort(cohort_id: str) -> DataNotFoundError:
@@ -36,15 +36,15 @@ def _no_cohort(cohort_id: str) -> DataNotFoundError:
 
 @dataclass(frozen=True)
 class ModelPage:
-    """One page of registered models; ``total`` counts every match."""
+    """One page of registered models (list rows); ``total`` counts every match."""
 
-    models: list[ModelRecord]
+    models: list[ModelSummary]
     total: int
     offset: int
 
     def items(self) -> list[dict[str, Any]]:
         """The page's models in brief form."""
-        return [model_dict(r, brief=True) for r in self.models]
+        return [summary_dict(r) for r in self.models]
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,23 @@ def delete_cohort(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     return {"cohort_id": cohort_id, "deleted": deleted}
 
 
+def prune_models(registry: ModelStore, older_than: str, *, apply: bool = False) -> dict[str, Any]:
+    """The non-best models of cohorts older than ``older_than`` (``30d``): listed, or deleted with ``apply``."""
+    from walkforward.registry.retention import parse_age
+
+    plan = registry.prune(parse_age(older_than), apply=apply)
+    return {
+        "older_than": older_than,
+        "cutoff": plan.cutoff.isoformat(),
+        "applied": plan.applied,
+        "cohorts": len(plan.cohorts),
+        "delete": [row.to_dict() for row in plan.delete],
+        "deleted": len(plan.delete) if plan.applied else 0,
+        "kept_best": list(plan.kept_best),
+        "kept_parents": list(plan.kept_parents),
+    }
+
+
 def algorithms() -> list[dict[str, Any]]:
     """The algorithms with their task, defaults, the request grid names and the reference's default grid."""
     from walkforward.model_selection.grids import grid_size
@@ -202,5 +219,6 @@ __all__ = [
     "list_models",
     "model",
     "predictions",
+    "prune_models",
     "symbols",
 ]

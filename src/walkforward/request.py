@@ -35,6 +35,8 @@ MAX_LOOKFORWARD = 10_000
 MAX_GRID_COMBINATIONS = 100_000
 MAX_SEARCH_SPACE = 1_000_000
 _FEATURE_RE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"
+#: TrainRequest fields that say how forecasts are traded in the evaluation, not what the model is
+TRADING_FIELDS = ("cost_bps", "slippage_bps", "execution_lag", "long_only", "dead_band", "probability_threshold")
 _MODEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
 
 Scalar = int | float | str | bool | None
@@ -82,7 +84,16 @@ class DataRequest(BaseModel):
     end: dt.date | None = Field(default=None, description="Last date (YYYY-MM-DD).")
     validation: Validation = Field(default=Validation.WALK_FORWARD, description="How folds are made.")
     embargo: int | None = Field(
-        default=None, ge=0, le=1_000_000, description="Embargo in bars (default: the longest feature lookback)."
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Embargo in bars after each test block (default: none where no training row of a fold "
+        "follows its test block, as in walk-forward, expanding and holdout; see strict_embargo).",
+    )
+    strict_embargo: bool = Field(
+        default=False,
+        description="Drop training rows within the longest feature lookback after every test block, even "
+        "where the scheme needs no embargo (the behaviour before 2026-11-28).",
     )
 
     @field_validator("symbol")
@@ -143,6 +154,29 @@ class TrainRequest(DataRequest):
         description="Boosters: per fold, stop when the loss on the last 10% of its training rows has not "
         "improved for this many rounds (n_estimators is then an upper bound; the final fit uses the folds' "
         "median). Off by default.",
+    )
+
+    # How out-of-sample forecasts are traded for the evaluation (not what the model is: left out of the
+    # fingerprint and the cohort id; `models show --cost-bps` re-prices a registered model's predictions).
+    cost_bps: float = Field(
+        default=1.0, ge=0.0, le=1000.0, description="Commission and fees in basis points per unit of turnover."
+    )
+    slippage_bps: float = Field(
+        default=1.0, ge=0.0, le=1000.0, description="Slippage in basis points per unit of turnover."
+    )
+    execution_lag: int = Field(
+        default=1, ge=0, le=1000, description="Bars between a forecast (at a bar's close) and its trade."
+    )
+    long_only: bool = Field(default=False, description="Trade flat instead of short on a negative forecast.")
+    dead_band: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="No position while the forecast's edge is at most this (return units; probability for "
+        "classifiers).",
+    )
+    probability_threshold: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="Classifiers: the P(up) at which the position changes side."
     )
 
     @field_validator("parent_model_id")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from walkforward.data import LoadRequest, load_dataset
 from walkforward.domain import Timeframe
 from walkforward.features.store import FeatureStore
-from walkforward.model_selection import plan_folds
+from walkforward.model_selection import FoldPlan, plan_folds
 
 
 @st.composite
@@ -59,6 +59,7 @@ def _write(store: FeatureStore, sym: str, ts: pd.DatetimeIndex, labels: np.ndarr
         bars_per_day=int(ts.size),
         features={"f": {"lookback": 4, "group": "standard"}},
         split_scheme=None,
+        timezone="America/New_York",
     )
 
 
@@ -74,7 +75,7 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
                 for d in days
             ]
         )
-    )
+    ).tz_localize("America/New_York")
     labels = m["labels"]
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(Path(tmp))
@@ -95,25 +96,42 @@ def test_no_training_row_sees_a_test_bar_after_resampling(m: dict) -> None:
         except Exception as exc:  # too little data for any fold is a refusal, not a leak
             assert "no walk-forward fold" in str(exc)
             return
+        try:
+            strict: FoldPlan | None = plan_folds(ds, scheme=m["scheme"], strict_embargo=True)
+        except Exception as exc:  # the strict embargo can leave no fold where the default keeps some
+            assert "no walk-forward fold" in str(exc)
+            strict = None
     assert all(not c.startswith(("close", "open", "high", "low")) for c in ds.feature_columns)
     # raw 1m bars -> resampled row number
     seconds = Timeframe(m["timeframe"]).seconds
-    bucket = ts.floor(f"{seconds}s")
+    bucket = ts.tz_convert("UTC").tz_localize(None).floor(f"{seconds}s")  # the loader's ts: naive UTC
     row_of_bucket = {t: i for i, t in enumerate(ds.ts)}
     raw_test_rows = {
         row_of_bucket[b] for b, lab in zip(bucket, labels, strict=True) if lab == "test" and b in row_of_bucket
     }
     L = m["lookforward"]
-    embargo = plan.embargo
-    train_rows = set(plan.final_train_index.tolist())
+    n = len(ds.frame)
+    lookback = ds.max_lookback() or 0
+    assert lookback >= 4 if seconds == 60 else lookback >= 1
+    # the default (no embargo in these schemes): per fold, no training row's target window holds a raw
+    # test bar, and no training row's feature window reaches into the fold's own test rows
+    assert plan.embargo == 0 and plan.notes and plan.notes[0].startswith("no embargo")
     for f in plan.folds:
+        assert f.train_index.max() < f.test_index.min()
+        scored = set(f.test_index.tolist())
+        for i in f.train_index.tolist():
+            window = set(range(i, min(i + L, n + L) + 1))
+            assert not window & raw_test_rows, f"train row {i} sees a test bar within lookforward {L}"
+            assert not set(range(max(0, i - lookback), i + 1)) & scored, f"train row {i} looks into its fold"
+    # strict: as before 2026-11-28, no training row at all (folds or final) sees any test bar either way
+    if strict is None:
+        return
+    assert strict.embargo == lookback
+    train_rows = set(strict.final_train_index.tolist())
+    for f in strict.folds:
         train_rows |= set(f.train_index.tolist())
         assert f.train_index.max() < f.test_index.min()
-    n = len(ds.frame)
     for i in train_rows:
-        # the row itself and its whole target window hold no raw test bar
         window = set(range(i, min(i + L, n + L) + 1))
         assert not window & raw_test_rows, f"train row {i} sees a test bar within lookforward {L}"
-        # its feature window does not reach back into a test bar
-        assert not set(range(max(0, i - embargo), i)) & raw_test_rows
-    assert embargo >= 4 if seconds == 60 else embargo >= 1
+        assert not set(range(max(0, i - strict.embargo), i)) & raw_test_rows

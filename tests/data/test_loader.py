@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from walkforward.data import LoadRequest, load_dataset
-from walkforward.domain import RAW_PRICE_COLUMNS
+from walkforward.domain import RAW_PRICE_COLUMNS, SplitScheme
 from walkforward.errors import DataNotFoundError, InvalidInputError
+from walkforward.features.pipeline import ingest_paths
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection import default_embargo, plan_folds
 
@@ -80,7 +82,8 @@ def _pandas_resample(store: FeatureStore, symbols: list[str], rule: str) -> pd.D
         else:
             agg[c] = "last"
     out = merged.set_index("ts").resample(rule).agg(agg)
-    return out[out["close"].notna()].reset_index()
+    out = out[out["close"].notna()].reset_index()
+    return out.assign(ts=out["ts"].dt.tz_convert("UTC").dt.tz_localize(None))  # the loader's ts: naive UTC
 
 
 def test_resampling_matches_pandas(demo_store: FeatureStore) -> None:
@@ -97,7 +100,7 @@ def test_resampling_matches_pandas(demo_store: FeatureStore) -> None:
 
 def test_join_keeps_only_common_timestamps(empty_store: FeatureStore) -> None:
     rng = np.random.default_rng(3)
-    ts = pd.date_range("2024-03-04 09:30", periods=300, freq="1min")
+    ts = pd.date_range("2024-03-04 09:30", periods=300, freq="1min", tz="America/New_York")
     keep = {s: np.sort(rng.choice(300, size=200, replace=False)) for s in ("AAA", "BBB", "CCC")}
     for sym, idx in keep.items():
         frame = pd.DataFrame(
@@ -117,9 +120,11 @@ def test_join_keeps_only_common_timestamps(empty_store: FeatureStore) -> None:
             bars_per_day=390,
             features={"f": {"lookback": 1, "group": "standard"}},
             split_scheme=None,
+            timezone="America/New_York",
         )
     ds = load_dataset(empty_store, LoadRequest.build("AAA,BBB,CCC"))
-    common = set(ts[keep["AAA"]]) & set(ts[keep["BBB"]]) & set(ts[keep["CCC"]])
+    naive_utc = ts.tz_convert("UTC").tz_localize(None)
+    common = set(naive_utc[keep["AAA"]]) & set(naive_utc[keep["BBB"]]) & set(naive_utc[keep["CCC"]])
     assert len(ds.frame) == len(common) - 1  # the last row has no target
     assert set(ds.ts) <= common
     assert ds.ts.is_monotonic_increasing and ds.ts.is_unique
@@ -188,17 +193,24 @@ def test_dates_with_no_data_say_so(demo_store: FeatureStore) -> None:
 
 
 def test_timeframe_finer_than_the_store_is_refused(empty_store: FeatureStore) -> None:
-    ts = pd.date_range("2024-01-01", periods=30, freq="1D")
+    ts = pd.date_range("2024-01-01", periods=30, freq="1D", tz="America/New_York")
     frame = pd.DataFrame({"ts": ts, "close": np.linspace(10, 20, 30), "options": "v1", "data_split": "train"})
     empty_store.write_days(
-        "DAILY", frame, options="v1", bar_seconds=86400, bars_per_day=1, features={}, split_scheme=None
+        "DAILY",
+        frame,
+        options="v1",
+        bar_seconds=86400,
+        bars_per_day=1,
+        features={},
+        split_scheme=None,
+        timezone="America/New_York",
     )
     with pytest.raises(InvalidInputError, match="finer than the stored 86400s bars"):
         load_dataset(empty_store, LoadRequest.build("DAILY", timeframe="5m"))
 
 
 def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty_store: FeatureStore) -> None:
-    ts = pd.date_range("2024-01-02 09:30", periods=50, freq="1min")
+    ts = pd.date_range("2024-01-02 09:30", periods=50, freq="1min", tz="America/New_York")
     base = pd.DataFrame({"ts": ts, "close": np.linspace(10, 20, 50), "f": np.arange(50.0), "data_split": "train"})
     feats = {"f": {"lookback": 2, "group": "standard"}}
     empty_store.write_days(
@@ -209,6 +221,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features=feats,
         split_scheme=None,
+        timezone="America/New_York",
     )
     empty_store.write_days(
         "XYZ",
@@ -218,6 +231,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features=feats,
         split_scheme=None,
+        timezone="America/New_York",
     )
     with pytest.raises(InvalidInputError, match="several feature sets \\(v1, v2\\)"):
         load_dataset(empty_store, LoadRequest.build("XYZ"))
@@ -235,6 +249,7 @@ def test_several_feature_sets_need_a_choice_and_legacy_rows_are_a_fallback(empty
         bars_per_day=390,
         features={},
         split_scheme=None,
+        timezone="America/New_York",
     )
     ds = load_dataset(legacy, LoadRequest.build("OLD", data_options="v1"))
     assert ds.feature_columns == ("f",) and ds.lookbacks["f"] is None
@@ -252,4 +267,42 @@ def test_default_embargo_covers_the_longest_lookback_in_bars_of_the_timeframe(
     five = load_dataset(demo_store, LoadRequest.build("AAPL", timeframe="5m"))
     assert default_embargo(one) == longest_1m
     assert default_embargo(five) == -(-longest_1m // 5) + 1
-    assert plan_folds(five).embargo == default_embargo(five)
+    assert plan_folds(five).embargo == 0  # walk-forward: no training row of a fold follows its test block
+    assert plan_folds(five, strict_embargo=True).embargo == default_embargo(five)
+    assert plan_folds(five, embargo=7).embargo == 7
+
+
+def test_daily_bars_shaped_like_the_sp500_keep_every_walk_forward_fold(tmp_path: Path) -> None:
+    """1,258 sessions with 120:40 blocks: every test block with a train block before it is a fold.
+
+    The strict embargo (the longest lookback, ~180 sessions here) after every test block leaves
+    only the first fold, as before 2026-11-28.
+    """
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2019-01-02", periods=1258)
+    close = 3000 * np.exp(np.cumsum(rng.normal(0.0003, 0.011, days.size)))
+    bars = pd.DataFrame(
+        {
+            "date": days.strftime("%Y-%m-%d"),
+            "open": close * np.exp(rng.normal(0, 0.003, days.size)),
+            "close": close,
+            "volume": rng.integers(2_000_000, 5_000_000, days.size),
+        }
+    )
+    bars["high"] = bars[["open", "close"]].max(axis=1) * 1.004
+    bars["low"] = bars[["open", "close"]].min(axis=1) * 0.996
+    path = tmp_path / "SPX.csv"
+    bars.to_csv(path, index=False)
+    store = FeatureStore(tmp_path / "store")
+    ingest_paths(store, [path], scheme=SplitScheme.parse("120:40"))
+    ds = load_dataset(store, LoadRequest.build("SPX", timeframe="1d", target_transform="log_return"))
+    split = ds.split
+    blocks_after_train = int(((split[1:] == "test") & (split[:-1] == "train")).sum())
+    assert blocks_after_train == 8  # 7 whole 160-session cycles, then 120 train + 18 test sessions
+    plan = plan_folds(ds)
+    assert len(plan.folds) == blocks_after_train and plan.embargo == 0
+    assert plan.notes and plan.notes[0].startswith("no embargo: in walk-forward")
+    assert all(f.embargoed == 0 and f.train_index.max() < f.test_index.min() for f in plan.folds)
+    strict = plan_folds(ds, strict_embargo=True)
+    assert strict.embargo == default_embargo(ds) >= 120
+    assert len(strict.folds) < blocks_after_train

@@ -39,6 +39,13 @@ def test_deterministic(market: dict[str, pd.DataFrame]) -> None:
         assert not np.allclose(market[sym]["close"], other[sym]["close"])
 
 
+def test_sessions_are_local_hours_of_the_zone_given() -> None:
+    tokyo = generate_market(days=2, symbols=("AAA",), timezone="Asia/Tokyo")["AAA"]["ts"]
+    assert tokyo.iloc[0] == pd.Timestamp("2024-01-02 00:30", tz="UTC")  # 09:30 JST
+    across_dst = generate_market(days=2, symbols=("AAA",), start=datetime.date(2024, 3, 8))["AAA"]["ts"]
+    assert [str(t.time()) for t in across_dst.iloc[[0, 390]]] == ["14:30:00", "13:30:00"]  # EST, then EDT
+
+
 def test_symbols_are_independent_of_the_list() -> None:
     alone = generate_market(days=3, symbols=("MSFT", "QQQ"))
     full = generate_market(days=3)
@@ -60,7 +67,8 @@ def test_columns_and_calendar(market: dict[str, pd.DataFrame]) -> None:
         ]
         assert (market[sym].drop(columns="ts").dtypes == "float64").all()
     for frame in market.values():
-        ts = pd.Series(frame["ts"])
+        assert str(frame["ts"].dtype) == "datetime64[ns, UTC]"  # instants, as the store keeps them
+        ts = frame["ts"].dt.tz_convert("America/New_York")  # sessions are New York market hours
         assert len(frame) == DAYS * 390
         assert ts.is_monotonic_increasing and ts.is_unique
         per_day = ts.groupby(ts.dt.date).agg(["size", "min", "max"])

@@ -21,6 +21,7 @@ from walkforward.features.store import META_FILE, FeatureStore
 from walkforward.preflight import check_request
 from walkforward.request import TrainRequest
 
+NY = "America/New_York"
 DAYS = [f"2024-03-{d:02d}" for d in (4, 5, 6, 7, 8, 11, 12)]
 FEATS = {"f": {"lookback": 1, "group": "standard"}}
 
@@ -28,6 +29,7 @@ FEATS = {"f": {"lookback": 1, "group": "standard"}}
 def _frame(days: list[str], value: float, options: str = "v1") -> pd.DataFrame:
     """Ten minute bars per day whose close is ``value`` (so a load shows which write it came from)."""
     ts = pd.DatetimeIndex([pd.Timestamp(f"{d} 09:30") + pd.Timedelta(minutes=m) for d in days for m in range(10)])
+    ts = ts.tz_localize(NY)
     return pd.DataFrame({"ts": ts, "close": np.full(len(ts), value), "f": np.arange(len(ts), dtype=float)}).assign(
         options=options, data_split="train"
     )
@@ -42,13 +44,14 @@ def _write(store: FeatureStore, symbol: str, days: list[str], value: float, opti
         bars_per_day=10,
         features=FEATS,
         split_scheme=None,
+        timezone=NY,
     )
 
 
 def _closes(store: FeatureStore, symbol: str, options: str | None = None) -> dict[str, float]:
     """The close of each loaded day (every bar of a day has the same close)."""
     ds = load_dataset(store, LoadRequest.build(symbol, data_options=options), drop_unlabelled=False)
-    return ds.frame.groupby(ds.ts.dt.strftime("%Y-%m-%d"))["close"].first().to_dict()
+    return ds.frame.groupby(ds.local_ts.dt.strftime("%Y-%m-%d").to_numpy())["close"].first().to_dict()
 
 
 @pytest.fixture()
@@ -68,12 +71,12 @@ def _files(folder: Path) -> set[str]:
 
 def test_commit_replaces_only_the_written_days_and_names_what_it_supersedes() -> None:
     meta = {"symbol": "X", "options": {"v1": {"features": FEATS}}}
-    first, superseded = mf.commit(meta, None, "v1", {"2024-01-02": "v1@1-a.parquet", "2024-01-03": "v1@1-a.parquet"})
+    first, superseded = mf.commit(meta, None, {"v1": {"2024-01-02": "v1@1-a.parquet", "2024-01-03": "v1@1-a.parquet"}})
     assert superseded == [] and first[mf.MANIFEST_KEY] == 1 and first["options"]["v1"]["features"] == FEATS
     current = mf.from_meta(first, lambda: [])
     assert current is not None and current.dates() == ["2024-01-02", "2024-01-03"]
     second, superseded = mf.commit(
-        first, current, "v1", {"2024-01-03": "v1@2-b.parquet", "2024-01-04": "v1@2-b.parquet"}
+        first, current, {"v1": {"2024-01-03": "v1@2-b.parquet", "2024-01-04": "v1@2-b.parquet"}}
     )
     assert superseded == ["dt=2024-01-03/v1@1-a.parquet"]
     assert second["options"]["v1"]["days"] == {
@@ -163,7 +166,7 @@ def test_a_failed_write_takes_back_its_files_and_keeps_the_previous_state(empty_
     frame.loc[day4, "f"] = pd.Series([object()] * int(day4.sum()), index=frame.index[day4])  # no Arrow type
     with pytest.raises(Exception, match="(?i)convert"):
         empty_store.write_days(
-            "AAA", frame, options="v1", bar_seconds=60, bars_per_day=10, features=FEATS, split_scheme=None
+            "AAA", frame, options="v1", bar_seconds=60, bars_per_day=10, features=FEATS, split_scheme=None, timezone=NY
         )
     assert _files(folder) == before
     assert _closes(empty_store, "AAA") == dict.fromkeys(DAYS[:3], 10.0)
@@ -183,12 +186,22 @@ def test_sweep_keeps_a_live_writers_recent_files(empty_store: FeatureStore) -> N
 
 
 def test_a_legacy_store_loads_and_migrates_on_its_next_write(empty_store: FeatureStore) -> None:
-    folder = empty_store.root / "OLD"  # as the writer before manifests left it
+    folder = empty_store.root / "OLD"  # as the writer before manifests (format 2: UTC, a zone) left it
     for day in DAYS[:4]:
         (folder / f"dt={day}").mkdir(parents=True)
-        _frame([day], 10.0).to_parquet(folder / f"dt={day}" / "v1.parquet")
+        legacy = _frame([day], 10.0)
+        legacy.assign(ts=legacy["ts"].dt.tz_convert("UTC")).to_parquet(folder / f"dt={day}" / "v1.parquet")
     (folder / META_FILE).write_text(
-        json.dumps({"symbol": "OLD", "bar_seconds": 60, "bars_per_day": 10, "options": {"v1": {"features": FEATS}}})
+        json.dumps(
+            {
+                "symbol": "OLD",
+                "bar_seconds": 60,
+                "bars_per_day": 10,
+                "timezone": NY,
+                "format_version": 2,
+                "options": {"v1": {"features": FEATS}},
+            }
+        )
     )
     assert empty_store.symbols() == ["OLD"] and empty_store.describe("OLD").days == 4
     assert _closes(empty_store, "OLD") == dict.fromkeys(DAYS[:4], 10.0)

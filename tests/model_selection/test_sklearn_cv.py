@@ -308,6 +308,6 @@ def test_default_embargo_for_the_selected_features(demo_store: FeatureStore) -> 
     assert default_embargo(unknown, short[1:]) == max(ds.lookbacks[c] or 0 for c in short[1:])
     # the project's plan is the cross-validator's plan
     cv = WalkForward(ds.split, ds.ts, lookforward=ds.request.lookforward, embargo=default_embargo(ds))
-    plan = plan_folds(ds)
+    plan = plan_folds(ds, strict_embargo=True)
     assert _pairs(cv.split(ds.X, ds.y)) == _pairs(plan.folds) and len(plan.folds) > 0
     assert np.array_equal(cv.final_train_index, plan.final_train_index)

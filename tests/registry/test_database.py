@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ def test_model_and_job_stores_share_one_database(
         assert ModelStore(again, models_dir).get(record.id) == record
         with again.transaction() as conn:
             versions = conn.execute(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all()
-        assert [v for (v,) in versions] == ["0005"]
+        assert [v for (v,) in versions] == ["0006"]
 
 
 def test_model_store_open_builds_a_database_a_job_store_can_use(backend_url: str, models_dir: Path) -> None:
@@ -115,3 +117,17 @@ def test_to_json_is_plain_json() -> None:
     assert to_json("x", value) == {"a": 0.5, "b": [2, None], "c": [0, 1], "d": {"e": None}}
     with pytest.raises(InvalidInputError, match="'derived'"):
         to_json("derived", {"estimator": object()})
+
+
+def test_the_sqlite_registry_is_readable_by_its_owner_only(tmp_path: Path, new_model: Callable[..., NewModel]) -> None:
+    folder = tmp_path / "data"
+    previous = os.umask(0o022)  # the usual umask, under which SQLite alone would create 0644 files
+    try:
+        with ModelStore.open(f"sqlite:///{folder / 'metadata.db'}", tmp_path / "models") as store:
+            record = store.add(new_model(), {"coef": [1.0]})
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+            artifact_mode = stat.S_IMODE(Path(record.artifact_path).stat().st_mode)
+    finally:
+        os.umask(previous)
+    assert modes == {"metadata.db": 0o600, "metadata.db-wal": 0o600, "metadata.db-shm": 0o600}
+    assert artifact_mode == 0o600  # as the artifacts are

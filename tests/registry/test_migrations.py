@@ -1,4 +1,5 @@
-"""Migration 0004 on every backend: rows written at 0003 keep their request, derived values move out."""
+"""Migrations on every backend: 0004 (rows written at 0003 keep their request, derived values move
+out) and 0006 (the list tables are backfilled from existing models)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import make_url
 from walkforward.registry import ModelStore
 from walkforward.registry._schema import VERSION_TABLE, json_type, metadata
 from walkforward.registry.database import alembic_config
+from walkforward.reports.payloads import model_dict, summary_dict
 
 ASKED = {"symbols": ["AAPL", "QQQ"], "lookforward": 4, "start": "2024-01-02", "algorithm": "ridge"}
 DERIVED = {
@@ -122,6 +124,64 @@ def test_0004_moves_derived_keys_out_of_old_requests_and_back(backend_url: str, 
     # Upgrading again gives the schema the code expects (SQLite's batch copy kept indexes and constraints).
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.get("old").derived == DERIVED
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- 0006: the list tables
+
+_METRICS_0006 = {
+    "trained": {"cv": {"r2": 0.25, "rmse": 2.0, "r2_std": 0.5}, "folds": [{"r2": 0.1}], "score": "r2"},
+    "flat": {"r2": 0.5, "rmse": 1.0},
+    "classifier": {"cv": {"accuracy": 0.75, "f1": 0.5}, "score": "accuracy"},
+    "none": {"cv": {"r2": None}, "note": "no numbers"},
+}
+
+
+def test_0006_backfills_the_list_tables_from_existing_models(backend_url: str, models_dir: Path) -> None:
+    config = _config(backend_url)
+    command.upgrade(config, "0005")
+    rows = []
+    for i, (name, metrics) in enumerate(_METRICS_0006.items()):
+        row = {**_old_row(name, ASKED), "metrics": metrics, "features": [f"f{j}" for j in range(i + 1)]}
+        row["created_at"] = dt.datetime(2026, 1, 1 + i, tzinfo=dt.UTC)
+        rows.append(row)
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(_old_models), rows)
+            # Columns 0003 did not have yet, set as a 0005 server would have.
+            conn.execute(sa.text("UPDATE models SET cohort_id = 'c1', cv_score = 0.25 WHERE id = 'trained'"))
+    finally:
+        engine.dispose()
+
+    with ModelStore.open(backend_url, models_dir) as store:  # migrates to head: the backfill runs
+        page, total = store.list(limit=10)
+        assert total == 4 and [r.id for r in page] == ["none", "classifier", "flat", "trained"]
+        for row in page:
+            assert summary_dict(row) == model_dict(store.get(row.id), brief=True)
+        trained = page[-1]
+        assert (trained.score_name, trained.n_features, trained.cohort_id, trained.cv_score) == ("r2", 1, "c1", 0.25)
+        assert dict(trained.metrics) == {"r2": 0.25, "rmse": 2.0}
+        by_r2 = store.list(sort="metrics.r2")[0]
+        assert [r.id for r in by_r2] == ["flat", "trained", "none", "classifier"]  # no r2: last, by id
+        assert [r.id for r in store.list(sort="metrics.r2_std")[0]][0] == "trained"
+        assert [r.id for r in store.list(cohort_id="c1")[0]] == ["trained"]
+
+    command.downgrade(config, "0005")
+    engine = sa.create_engine(backend_url)
+    try:
+        assert not {"model_summaries", "model_metrics"} & set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    with ModelStore.open(backend_url, models_dir) as store:
+        assert store.list()[1] == 4  # backfilled again
+        assert store.get("flat").metrics == {"r2": 0.5, "rmse": 1.0}
     engine = sa.create_engine(backend_url)
     try:
         with engine.connect() as conn:

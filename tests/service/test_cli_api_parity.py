@@ -119,7 +119,7 @@ def test_cli_and_api_refuse_an_unknown_cohort_alike(
 ) -> None:
     api = TestClient(make_app())
     for method in ("get", "delete"):
-        res = api.request(method.upper(), "/cohorts/abc")
+        res = api.request(method.upper(), "/cohorts/abc", headers={"X-Requested-With": "test"})
         assert res.status_code == 404 and "no cohort 'abc'" in res.text
     for command in ("cohort", "delete-cohort"):
         res = CliRunner().invoke(cli_app, ["models", command, "abc", "--json"])
@@ -130,7 +130,7 @@ def test_cli_and_api_delete_alike(registered: dict[str, ModelRecord], make_app: 
     api = TestClient(make_app())
     grandchild, child = registered["grandchild"], registered["child"]
     assert _cli("models", "delete", grandchild.id) == {"deleted": [grandchild.id]}
-    assert api.delete(f"/models/{child.id}").json() == {"deleted": [child.id]}
+    assert api.delete(f"/models/{child.id}", headers={"X-Requested-With": "test"}).json() == {"deleted": [child.id]}
     cohort_id = registered["best"].cohort_id
     assert _cli("models", "delete-cohort", str(cohort_id)) == {"cohort_id": cohort_id, "deleted": 2}
     assert api.get("/models").json() == {"total": 0, "items": []}

@@ -152,7 +152,7 @@ def submit(server: ServerProcess, body: dict[str, Any]) -> str:
 
 
 def model_ids(server: ServerProcess) -> set[str]:
-    page = server.client.get("/models", params={"limit": 1000}).json()
+    page = server.client.get("/models", params={"limit": 200}).json()
     return {m["id"] for m in page["items"]}
 
 
@@ -213,7 +213,7 @@ def test_a_killed_dask_worker_fails_the_job_cleanly_and_resume_trains_what_is_mi
     assert not cluster.search_tasks()
 
     cluster.wait_for_worker()
-    resumed = server.client.post(f"/jobs/{job_id}/resume")
+    resumed = server.client.post(f"/jobs/{job_id}/resume", json={})
     assert resumed.status_code == 202, resumed.text
     done = server.wait_job(resumed.json()["job_id"], timeout=120)
     assert done["status"] == "done", done
@@ -230,7 +230,7 @@ def test_cancelling_a_dask_job_cancels_its_tasks_on_the_cluster(cluster: Cluster
         job = server.client.get(f"/jobs/{job_id}").json()
         assert job["status"] in ("queued", "running") and time.monotonic() < deadline, job
         time.sleep(0.1)
-    assert server.client.post(f"/jobs/{job_id}/cancel").json()["status"] == "cancelling"
+    assert server.client.post(f"/jobs/{job_id}/cancel", json={}).json()["status"] == "cancelling"
     final = server.wait_job(job_id, timeout=60)
     assert final["status"] == "cancelled", final
     assert final["error"] == "cancelled on request"  # the worker stopped by itself: it was not killed

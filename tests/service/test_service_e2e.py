@@ -112,11 +112,14 @@ def test_search_to_deletion(
     models_dir = tmp_path / "models"
     cohort_files = {f"{m}.joblib" for m in result["model_ids"]}
     assert cohort_files <= {p.name for p in models_dir.iterdir()}
-    assert c.delete(f"/cohorts/{cohort_id}").json() == {"cohort_id": cohort_id, "deleted": 2}
+    assert c.delete(f"/cohorts/{cohort_id}", headers={"X-Requested-With": "test"}).json() == {
+        "cohort_id": cohort_id,
+        "deleted": 2,
+    }
     assert not cohort_files & {p.name for p in models_dir.iterdir()}
     assert c.get(f"/models/{top['id']}").status_code == 404
     assert c.get(f"/cohorts/{cohort_id}").status_code == 404
-    assert c.delete(f"/models/{child}").json() == {"deleted": [child]}
+    assert c.delete(f"/models/{child}", headers={"X-Requested-With": "test"}).json() == {"deleted": [child]}
     assert c.get("/models").json()["total"] == 0
     assert list(models_dir.glob("*.joblib")) == []
 
@@ -160,7 +163,7 @@ def test_a_job_killed_with_its_server_resumes_and_trains_only_what_is_missing(
     before = second.client.get("/models", params={"algorithm": "lightgbm_regressor", "limit": 100}).json()["total"]
     assert 0 < before < 12
 
-    resumed = second.client.post(f"/jobs/{job_id}/resume")
+    resumed = second.client.post(f"/jobs/{job_id}/resume", json={})
     assert resumed.status_code == 202, resumed.text
     assert resumed.json()["resumed_from"] == job_id
     done = second.wait_job(resumed.json()["job_id"])
@@ -200,7 +203,7 @@ def test_a_running_job_can_be_cancelled(tmp_path: Path, server_env: ServerEnv, s
     if Path("/proc/self").exists():  # the runner started the worker's own entry point, not the CLI
         cmdline = Path(f"/proc/{running['worker_pid']}/cmdline").read_bytes().split(b"\0")
         assert cmdline[1:4] == [b"-m", WORKER_MODULE.encode(), job_id.encode()], cmdline
-    cancelled = server.client.post(f"/jobs/{job_id}/cancel").json()
+    cancelled = server.client.post(f"/jobs/{job_id}/cancel", json={}).json()
     assert cancelled["status"] in ("cancelling", "cancelled", "done")
     final = server.wait_job(job_id, timeout=120)
     assert final["status"] == "cancelled", final

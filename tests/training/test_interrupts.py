@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -17,8 +20,10 @@ from typing import IO
 import pytest
 from planted_cli import planted
 
+from walkforward.config import Settings
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.cleanup import SHM, owner_pid, temp_root
+from walkforward.service import Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -178,7 +183,9 @@ def test_after_a_sigkill_the_next_search_sweeps_what_the_killed_one_left(
     env = _env(planted_store, tmp_path)
     db = tmp_path / "meta.db"
     search = Search(env, "--save-all-grid-models")
-    _wait_until(search, lambda: _saved(db) >= 1, "a model was registered")
+    # the pool must still be up when the kill lands: on a busy machine the workers can finish every
+    # task and release their semaphores while the parent is still registering models
+    _wait_until(search, lambda: _saved(db) >= 1 and bool(_left_by(search.tree())), "a model saved while the pool runs")
     pids = search.tree()
     os.killpg(search.proc.pid, signal.SIGKILL)
     search.wait(timeout=60)
@@ -189,6 +196,32 @@ def test_after_a_sigkill_the_next_search_sweeps_what_the_killed_one_left(
     assert 1 <= saved < N
     _rerun(env, saved)
     assert _left_by(pids) == []
+
+
+def test_after_sigkills_the_next_server_start_leaves_only_registered_artifacts(
+    planted_store: FeatureStore, tmp_path: Path
+) -> None:
+    env = _env(planted_store, tmp_path)
+    db, models = tmp_path / "meta.db", tmp_path / "models"
+    search = Search(env, "--save-all-grid-models")
+    _wait_until(search, lambda: _saved(db) >= 1, "a model was registered")
+    os.killpg(search.proc.pid, signal.SIGKILL)
+    search.wait(timeout=60)
+    # What a kill leaves when it lands between an artifact's rename and its row's commit, and in the
+    # middle of a write (named after the killed writer): planted, so the test does not race the kill.
+    shutil.copy(next(models.glob("*.joblib")), models / f"{uuid.uuid4().hex}.joblib")
+    (models / f".tmp-{search.proc.pid}~{socket.gethostname()}~{uuid.uuid4().hex}-k1.part").write_bytes(b"half")
+    then = time.time() - 7200  # an hour later
+    for path in models.iterdir():
+        os.utime(path, (then, then))
+    assert len(list(models.iterdir())) >= _saved(db) + 2
+    settings = Settings(features_parquet_dir=planted_store.root, models_dir=models, metadata_db_path=db)
+    svc = Services.open(settings, run_jobs=False)  # what `walkforward serve` does first
+    try:
+        rows = {Path(r.artifact_path).name for r in svc.registry.list(limit=100)[0]}
+    finally:
+        svc.close()
+    assert len(rows) == _saved(db) and {p.name for p in models.iterdir()} == rows
 
 
 def test_a_search_off_a_terminal_prints_progress_lines(planted_store: FeatureStore, tmp_path: Path) -> None:

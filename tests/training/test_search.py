@@ -109,7 +109,7 @@ def test_ols_fallback_is_used_and_recorded_when_elastic_net_zeroes_everything(
 def _noise_store(root: Path) -> FeatureStore:
     rng = np.random.default_rng(5)
     n = 9000
-    ts = pd.date_range("2024-01-02 09:30", periods=n, freq="5min")
+    ts = pd.date_range("2024-01-02 09:30", periods=n, freq="5min", tz="America/New_York")
     close = 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
     split = np.where((np.arange(n) // 1500) % 3 == 2, "test", "train").astype(object)
     frame = pd.DataFrame(
@@ -131,6 +131,7 @@ def _noise_store(root: Path) -> FeatureStore:
         bars_per_day=78,
         features={c: {"lookback": 1, "group": "standard"} for c in "ab"},
         split_scheme=None,
+        timezone="America/New_York",
     )
     return store
 

@@ -117,7 +117,7 @@ def _leaky_store(root, *, seed: int = 0) -> FeatureStore:
                 for d in days
             ]
         )
-    )
+    ).tz_localize("America/New_York")
     n = ts.size
     ret = rng.normal(0, 1e-3, n)
     close = 100 * np.exp(np.cumsum(ret))
@@ -146,6 +146,7 @@ def _leaky_store(root, *, seed: int = 0) -> FeatureStore:
         bars_per_day=78,
         features={c: {"lookback": 1, "group": "standard"} for c in ("noise", "leak", "signal")},
         split_scheme="6:2",
+        timezone="America/New_York",
     )
     return store
 
@@ -213,7 +214,7 @@ def test_a_lookforward_longer_than_the_data_is_refused(planted_store: FeatureSto
 
 def test_single_class_target_is_refused(tmp_path, registry: ModelStore) -> None:
     store = FeatureStore(tmp_path / "up")
-    ts = pd.date_range("2024-01-02 09:30", periods=400, freq="5min")
+    ts = pd.date_range("2024-01-02 09:30", periods=400, freq="5min", tz="America/New_York")
     frame = pd.DataFrame(
         {
             "ts": ts,
@@ -231,6 +232,7 @@ def test_single_class_target_is_refused(tmp_path, registry: ModelStore) -> None:
         bars_per_day=78,
         features={"f": {"lookback": 1, "group": "standard"}},
         split_scheme=None,
+        timezone="America/New_York",
     )
     with pytest.raises(InvalidInputError, match="single class on the training rows \\(every label is 1\\)"):
         train(
@@ -245,7 +247,7 @@ def test_single_class_target_is_refused(tmp_path, registry: ModelStore) -> None:
 def test_all_nan_and_constant_columns_are_dropped_with_a_warning(tmp_path, registry: ModelStore, caplog) -> None:
     store = FeatureStore(tmp_path / "const")
     rng = np.random.default_rng(1)
-    ts = pd.date_range("2024-01-02 09:30", periods=600, freq="5min")
+    ts = pd.date_range("2024-01-02 09:30", periods=600, freq="5min", tz="America/New_York")
     frame = pd.DataFrame(
         {
             "ts": ts,
@@ -258,7 +260,16 @@ def test_all_nan_and_constant_columns_are_dropped_with_a_warning(tmp_path, regis
         }
     )
     feats = {c: {"lookback": 1, "group": "standard"} for c in ("good", "flat", "empty")}
-    store.write_days("CST", frame, options="v1", bar_seconds=300, bars_per_day=78, features=feats, split_scheme=None)
+    store.write_days(
+        "CST",
+        frame,
+        options="v1",
+        bar_seconds=300,
+        bars_per_day=78,
+        features=feats,
+        split_scheme=None,
+        timezone="America/New_York",
+    )
     with caplog.at_level(logging.WARNING):
         rec = train(
             TrainRequest(
@@ -314,6 +325,7 @@ def test_a_single_run_applies_the_fallback_and_a_search_reuses_that_model(
         result = run_search(sreq, store=planted_store, registry=registry)
         assert (result.grid_size, result.existing, result.trained) == (len(alphas), 1, trained)
         assert result.best is not None, result.notes
-        heavy_fp = {r.fingerprint for r in registry.list()[0] if r.hyperparameters.get("alpha") == 10.0}
+        listed = [registry.get(r.id) for r in registry.list()[0]]  # list rows are brief: full records
+        heavy_fp = {r.fingerprint for r in listed if r.hyperparameters.get("alpha") == 10.0}
         assert heavy_fp == {single.fingerprint}  # the search found that very model: nothing refitted
     assert registry.list()[1] == 2  # the single run's model and the search's alpha=0.0001 model

@@ -311,3 +311,17 @@ def test_model_page_draws_its_charts(page: Page, ui_data: UiData) -> None:
     assert timeline.locator("g.fold rect.span.embargo").count() >= 1
     expect(page.locator("[data-testid=pruning-table] tbody tr").first).to_be_visible()
     expect(page.locator("[data-testid=descendants] li")).to_have_count(len(ui_data.cohort_ids))
+
+
+def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
+    # A search of thousands of combinations: still queued or running when the button is clicked.
+    body = {"symbol": SYMBOLS, "algorithm": "lightgbm_regressor", "timeframe": "5m", "explain": False}
+    submit = urllib.request.Request(
+        f"{server}/train", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(submit, timeout=30) as res:
+        job_id = json.load(res)["job_id"]
+    page.goto(f"/#/jobs/{job_id}")
+    page.locator("[data-testid=job-cancel]").click()  # the page's POST carries the header the server requires
+    expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
+    expect(page.locator("[data-testid=job-error]")).to_contain_text("cancelled")

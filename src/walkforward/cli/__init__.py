@@ -4,9 +4,10 @@ This module holds the Typer ``app``, :func:`main` (the console script), the sett
 what every command shares (options declared once, the stores, JSON output, progress). The commands
 live by subject: :mod:`~walkforward.cli.data` (demo-data, ingest, symbols, dataset),
 :mod:`~walkforward.cli.training` (train, search, demo), :mod:`~walkforward.cli.models` (the
-``models`` group and predict) and :mod:`~walkforward.cli.serve`. Reads of the registry and the
-store go through :mod:`walkforward.queries`, the same functions the API routes call, so
-``--json`` prints what the API returns.
+``models`` group and predict), :mod:`~walkforward.cli.store` (``store migrate``) and
+:mod:`~walkforward.cli.serve`. Reads of the registry and the store go through
+:mod:`walkforward.queries`, the same functions the API routes call, so ``--json`` prints what the
+API returns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from walkforward.diskfull import is_disk_full
 from walkforward.errors import WalkforwardError
 
 if TYPE_CHECKING:
@@ -43,13 +45,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 class _State:
     settings: Settings
+    command: str | None = None
 
 
 state = _State()
 
+#: The store a command writes (named in a full disk's one line when the error names no file).
+_WRITES = {name: "FEATURES_PARQUET_DIR" for name in ("demo-data", "ingest", "demo", "store")}
+
 
 @app.callback()
-def _setup() -> None:
+def _setup(ctx: typer.Context) -> None:
     from rich.logging import RichHandler
 
     from walkforward.config import load_settings  # pydantic-settings: not needed by --help
@@ -62,6 +68,7 @@ def _setup() -> None:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter is not news to a user
     state.settings = settings
+    state.command = ctx.invoked_subcommand
 
 
 def _store() -> FeatureStore:
@@ -95,9 +102,29 @@ def main() -> None:
     except WalkforwardError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(_disk_full(exc)))}")
+        raise SystemExit(2) from None
+
+
+def _disk_full(exc: OSError) -> WalkforwardError:
+    """A full disk met outside our own writers (a Parquet file of the store, an --output file) as one line."""
+    from walkforward.diskfull import from_os_error
+
+    settings = getattr(state, "settings", None)
+    roots = {}
+    if settings is not None:
+        roots = {
+            "FEATURES_PARQUET_DIR": settings.features_parquet_dir,
+            "MODELS_DIR": settings.models_dir,
+            "METADATA_DB_PATH": settings.metadata_db_path.parent,
+        }
+    return from_os_error(exc, roots, _WRITES.get(state.command or ""))
 
 
 # The command modules register themselves on `app`; the order is the order of `--help`.
-from walkforward.cli import data, training, models, serve  # noqa: E402, F401, I001
+from walkforward.cli import data, store, training, models, serve  # noqa: E402, F401, I001
 
 __all__ = ["app", "main"]

@@ -1,4 +1,4 @@
-"""Data commands: ``demo-data``, ``ingest``, ``symbols`` and ``dataset``."""
+"""Data commands: ``demo-data``, ``ingest``, ``symbols``, ``dataset`` and ``store migrate``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from walkforward.cli import (
     state,
 )
 from walkforward.cli.options import request_command
-from walkforward.domain import SplitScheme, parse_symbols
+from walkforward.domain import DEFAULT_TIMEZONE, SplitScheme, parse_symbols, validate_timezone
 from walkforward.features import DEFAULT_SYMBOLS, FEATURE_SET_VERSION
 from walkforward.reports import dataset_dict
 from walkforward.reports.tables import dataset_tables, ingest_table, symbols_table
@@ -49,6 +49,7 @@ def demo_data(
         _emit_json([summary_dict(r) for r in rows])
     else:
         out.print(ingest_table(rows, f"Demo market written to {state.settings.features_parquet_dir}"))
+        out.print(f"Time zone {DEFAULT_TIMEZONE}: sessions are 09:30-16:00 local time, stored as UTC instants.")
 
 
 def _demo_data(
@@ -63,7 +64,24 @@ def _demo_data(
         frames = generate_market(days=days, symbols=syms, seed=seed)
     progress, step = _ingest_progress(2 * len(frames), json_out)
     with progress:
-        return ingest_frames(_store(), frames, options=options, scheme=scheme, progress=step)
+        return ingest_frames(_store(), frames, options=options, scheme=scheme, progress=step, timezone=DEFAULT_TIMEZONE)
+
+
+def _zone(flag: str | None) -> tuple[str, str]:
+    """The exchange zone of an ingest or migration and where it came from: the flag, the setting, or the default."""
+    if flag is not None:
+        return validate_timezone(flag, "--timezone"), "--timezone"
+    setting = state.settings.walkforward_timezone
+    source = "the default" if setting == DEFAULT_TIMEZONE else "WALKFORWARD_TIMEZONE"
+    return validate_timezone(setting, "WALKFORWARD_TIMEZONE"), source
+
+
+def zone_line(zone: str, source: str) -> str:
+    """The one line every ingest prints about time zones."""
+    return (
+        f"Time zone {zone} ({source}): naive timestamps were read as local time there, timestamps with an "
+        "offset kept their instant; stored as UTC, days are local dates in that zone."
+    )
 
 
 @app.command()
@@ -72,6 +90,13 @@ def ingest(
     symbol: Annotated[str | None, typer.Option(help="Symbol of a single file (default: the file's stem).")] = None,
     options: Annotated[str, typer.Option(help="Feature-set version name.")] = FEATURE_SET_VERSION,
     split_scheme: Annotated[str, typer.Option(help="TRAIN_DAYS:TEST_DAYS walk-forward blocks, or none.")] = "none",
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="Exchange zone (IANA name) of the bars: naive timestamps are local time there and days are its "
+            f"local dates [default: WALKFORWARD_TIMEZONE or {DEFAULT_TIMEZONE}]."
+        ),
+    ] = None,
     allow_unadjusted: Annotated[
         bool,
         typer.Option(
@@ -85,6 +110,7 @@ def ingest(
     """Ingest OHLCV bars: validate, compute causal features, commit each symbol's days at once."""
     from walkforward.features.pipeline import ingest_paths, summary_dict
 
+    zone, source = _zone(timezone)
     progress, step = _ingest_progress(2 * len(paths), json_out)
     with progress:
         rows = ingest_paths(
@@ -94,12 +120,14 @@ def ingest(
             options=options,
             scheme=SplitScheme.parse(split_scheme),
             progress=step,
+            timezone=zone,
             allow_unadjusted=allow_unadjusted,
         )
     if json_out:
         _emit_json([summary_dict(r) for r in rows])
     else:
         out.print(ingest_table(rows, "Ingested"))
+        out.print(zone_line(zone, source))
 
 
 @app.command()
@@ -127,7 +155,7 @@ def _show_dataset(req: DataRequest, json_out: bool) -> None:
     from walkforward.model_selection import plan_folds
 
     ds = load_dataset(_store(), req.load_request())
-    plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme)
+    plan = plan_folds(ds, embargo=req.embargo, scheme=req.validation.scheme, strict_embargo=req.strict_embargo)
     if json_out:
         _emit_json(dataset_dict(ds, plan))
     else:

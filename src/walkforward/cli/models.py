@@ -1,4 +1,4 @@
-"""The ``models`` group (list, show, cohort, explain, lineage, delete, delete-cohort) and ``predict``.
+"""The ``models`` group (list, show, cohort, explain, lineage, delete, delete-cohort, prune) and ``predict``.
 
 Every read goes through :mod:`walkforward.queries`, as the API's routes do: ``--json`` prints the
 payload the API returns, and the tables render the same query's records.
@@ -15,6 +15,7 @@ import typer
 from walkforward import queries
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out
 from walkforward.errors import WalkforwardError
+from walkforward.model_summary import MAX_PAGE
 from walkforward.reports.tables import (
     cohort_table,
     importance_table,
@@ -22,6 +23,7 @@ from walkforward.reports.tables import (
     model_tables,
     models_table,
     predictions_table,
+    prune_table,
 )
 
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -36,7 +38,7 @@ def models_list(
     parent: Annotated[str | None, typer.Option(help="Parent model id.")] = None,
     sort: Annotated[str, typer.Option(help="created_at, cv_score, ... or metrics.<name>.")] = "created_at",
     ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE, help="Models a page (page on with --offset).")] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -141,6 +143,24 @@ def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
     """Delete every model of a cohort and their artifacts."""
     deleted = queries.delete_cohort(_registry(), cohort_id)
     _emit_json(deleted) if json_out else out.print(f"deleted {deleted['deleted']} model(s)")
+
+
+@models_app.command("prune")
+def models_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of a cohort's newest model: 30d, 12h, 2w.")
+    ] = "30d",
+    apply: Annotated[
+        bool, typer.Option("--yes/--dry-run", help="Delete (--yes), or only list what would go (the default).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete the non-best models of cohorts older than --older-than (each cohort keeps its best and their parents)."""
+    found = queries.prune_models(_registry(), older_than, apply=apply)
+    if json_out:
+        _emit_json(found)
+    else:
+        out.print(prune_table(found))
 
 
 @app.command("predict")

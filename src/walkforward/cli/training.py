@@ -18,6 +18,7 @@ from walkforward.cli.data import _demo_data, _show_dataset
 from walkforward.cli.options import request_command
 from walkforward.errors import WalkforwardError
 from walkforward.features import DEFAULT_SYMBOLS, FEATURE_SET_VERSION
+from walkforward.model_selection.cleanup import sweep_quietly
 from walkforward.reports import model_dict, search_dict
 from walkforward.reports.tables import cohort_table, ingest_table, model_tables
 from walkforward.request import DataRequest, SearchRequest, TrainRequest, parse
@@ -147,9 +148,12 @@ def demo(
     grid = {"algorithm": "elasticnet_regression", "search": "grid", "save_all_grid_models": True, "explain": False}
     sreq = parse(SearchRequest, {**data, **grid})
     registry, store = _registry(), _store()
-    with SearchProgressView("elastic-net grid", json_out=json_out) as view:
-        result = run_search(sreq, store=store, registry=registry, progress=view)
-        best = explain_registered(result.best.id, store=store, registry=registry) if result.best else None
+    try:
+        with SearchProgressView("elastic-net grid", json_out=json_out) as view:
+            result = run_search(sreq, store=store, registry=registry, progress=view)
+            best = explain_registered(result.best.id, store=store, registry=registry) if result.best else None
+    finally:
+        sweep_quietly(registry, "after the search")
     if json_out:
         _emit_json({"search": search_dict(result), "best": model_dict(best) if best else None})
         return
@@ -179,13 +183,16 @@ def train_cmd(req: TrainRequest, json_out: JsonOpt = False) -> None:
     registry = _registry()
     progress = Progress(console=err, transient=True, disable=json_out)
     task = progress.add_task("loading data", total=None)
-    with progress:
-        record = train(
-            req,
-            store=_store(),
-            registry=registry,
-            progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
-        )
+    try:
+        with progress:
+            record = train(
+                req,
+                store=_store(),
+                registry=registry,
+                progress=lambda msg, done, total: progress.update(task, description=msg, completed=done, total=total),
+            )
+    finally:
+        sweep_quietly(registry, "after training")
     if json_out:
         _emit_json(model_dict(record))
     else:
@@ -240,6 +247,7 @@ def search_cmd(
                     result = run_search(req, store=_store(), registry=registry, progress=view, executor=runner)
             finally:
                 runner.close()
+                sweep_quietly(registry, "after the search")
         except (KeyboardInterrupt, WalkforwardError):
             if not caught:  # an error of its own, not a worker dying of our signal
                 raise

@@ -1,10 +1,13 @@
 """Leakage-safe loading: primary + context symbols joined on ``ts``, resampled and targeted in DuckDB.
 
 One SQL statement reads the day files a request needs (partition pruning by construction: the file
-list is the store manifest's committed files of the dates in range), inner-joins the symbols on ``ts``, and resamples
-with the reference's aggregation table. Everything a user typed is validated in
-:mod:`walkforward.domain` and passed as a parameter; identifiers come from the files' own schema and
-are checked and quoted.
+list is the store manifest's committed files of the local dates in range), inner-joins the symbols
+on ``ts`` (UTC instants, so symbols of different exchanges align), and resamples with the
+reference's aggregation table on the primary symbol's local clock (a daily bucket is one local
+trading day). ``start`` and ``end`` are local dates of the primary's exchange. The loaded ``ts`` is
+naive UTC (``datetime64[ns]``); ``Dataset.timezone`` is the primary's zone and ``Dataset.local_ts``
+gives local times. Everything a user typed is validated in :mod:`walkforward.domain` and passed as
+a parameter; identifiers come from the files' own schema and are checked and quoted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from walkforward.data.calendar import Window, local_date_range, symbol_timezone, utc_window
 from walkforward.data.sql import _Source, build_query
 from walkforward.domain import (
     BAR_COLUMNS,
@@ -106,6 +110,7 @@ class Dataset:
     skipped_symbols: tuple[str, ...]
     has_split: bool
     dropped_no_target: int
+    timezone: str = "UTC"  # the primary symbol's exchange zone: its local dates are the trading days
 
     @property
     def X(self) -> pd.DataFrame:  # noqa: N802 - the conventional name
@@ -117,7 +122,13 @@ class Dataset:
 
     @property
     def ts(self) -> pd.Series:
+        """Bar (or bucket start) instants, naive UTC."""
         return self.frame["ts"]
+
+    @property
+    def local_ts(self) -> pd.Series:
+        """The same instants as local times of the primary's exchange (tz-aware)."""
+        return self.ts.dt.tz_localize("UTC").dt.tz_convert(self.timezone)
 
     @property
     def split(self) -> np.ndarray:
@@ -132,16 +143,18 @@ class Dataset:
 
 
 def _resolve_source(
-    con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest, window: Window
 ) -> _Source | str:
-    """Find the files for one symbol, or return why there are none."""
+    """Find the files for one symbol in the instants ``window``, or return why there are none."""
     meta = store.read_meta(symbol)  # one snapshot: the files and their metadata of the same commit
-    by_version = store.day_files(symbol, start=req.start, end=req.end, meta=meta)  # committed files only
-    if not by_version:
-        if not store.symbol_dir(symbol).is_dir():
-            return "not in the store"
+    zone = symbol_timezone(store, symbol, meta)
+    if zone is None:
         if store.unfinished(symbol):
             return f"an ingest did not finish; rerun `walkforward ingest` with the {symbol} bars"
+        return "not in the store"
+    start, end = local_date_range(window, zone)
+    by_version = store.day_files(symbol, start=start, end=end, meta=meta)  # committed files only
+    if not by_version:
         return f"no data between {req.start or 'the start'} and {req.end or 'the end'}"
     legacy = False
     if req.data_options:
@@ -207,6 +220,7 @@ def _resolve_source(
         features=features,
         bar_seconds=int(meta.get("bar_seconds", 60)),
         bars_per_day=int(meta.get("bars_per_day", 390)),
+        timezone=zone,
     )
 
 
@@ -243,8 +257,10 @@ def _read(
     """Resolve every symbol's files and run the one query: sources, skipped symbols, frame, feature names."""
     sources: list[_Source] = []
     skipped: list[str] = []
+    primary_zone = symbol_timezone(store, req.primary) or "UTC"  # not stored: refused just below
+    window = utc_window(req.start, req.end, primary_zone)
     for i, sym in enumerate(req.symbols):
-        src = _resolve_source(con, store, sym, req)
+        src = _resolve_source(con, store, sym, req, window)
         if isinstance(src, str):
             if i == 0:
                 stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
@@ -259,8 +275,9 @@ def _read(
             f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
             "choose a timeframe at least as coarse as the data"
         )
-    sql, params, feature_cols = build_query(sources, req)
+    sql, params, feature_cols = build_query(sources, req, window)
     frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
+    frame["ts"] = frame["ts"].astype("datetime64[ns]")
     return sources, skipped, frame, feature_cols
 
 
@@ -338,4 +355,5 @@ def load_dataset(
         skipped_symbols=tuple(skipped),
         has_split=has_split,
         dropped_no_target=req.lookforward if drop_unlabelled else 0,
+        timezone=sources[0].timezone,
     )

@@ -1,5 +1,8 @@
 """The SQL that joins a primary symbol with its context symbols on time and resamples them (DuckDB).
 
+Stored ``ts`` are UTC instants (TIMESTAMPTZ), so the join matches the same instant across exchanges;
+buckets are cut on the primary's local clock (``time_bucket`` with its zone: a daily bucket is one
+local trading day even where the session crosses UTC midnight) and returned as naive UTC.
 Every identifier is validated before it is quoted; every value is a parameter.
 """
 
@@ -14,6 +17,7 @@ from walkforward.domain import BAR_COLUMNS, Timeframe
 from walkforward.errors import DataNotFoundError, InvalidInputError
 
 if TYPE_CHECKING:
+    from walkforward.data.calendar import Window
     from walkforward.data.loader import LoadRequest
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,6 +34,7 @@ class _Source:
     features: dict[str, dict[str, Any]]
     bar_seconds: int
     bars_per_day: int
+    timezone: str  # the exchange zone of the symbol (IANA name, from the store's metadata)
 
 
 def _q(name: str) -> str:
@@ -52,12 +57,20 @@ def _agg(base: str, out: str) -> str:
     return f"arg_max({col}, ts) AS {_q(out)}"  # close, vwap and every indicator: the last value
 
 
-def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict[str, Any], list[str]]:
+def build_query(
+    sources: Sequence[_Source], req: LoadRequest, window: Window = (None, None)
+) -> tuple[str, dict[str, Any], list[str]]:
     """SQL + parameters joining ``sources`` (primary first) and resampling to ``req.timeframe``.
 
-    Returns the query, its parameters and the feature column names in output order.
+    ``window`` bounds the instants read (``[lo, hi)``, UTC; ``None``: open). Returns the query, its
+    parameters and the feature column names in output order.
     """
     params: dict[str, Any] = {}
+    conditions = []
+    for name, value, op in (("lo", window[0], ">="), ("hi", window[1], "<")):
+        if value is not None:
+            params[name] = value
+            conditions.append(f"ts {op} ${name}")
     ctes = []
     select = ["s0.ts AS ts"]
     split_terms = []
@@ -66,7 +79,8 @@ def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict
     bases: list[str] = []
     for i, src in enumerate(sources):
         params[f"f{i}"] = list(src.files)
-        where = "WHERE options IS NULL OR options = ''" if src.legacy_filter else ""
+        terms = [*conditions, "(options IS NULL OR options = '')"] if src.legacy_filter else conditions
+        where = f"WHERE {' AND '.join(terms)}" if terms else ""
         union = "true" if src.union_by_name else "false"
         ctes.append(
             f"s{i} AS (SELECT * FROM read_parquet($f{i}, hive_partitioning = false, union_by_name = {union}) {where})"
@@ -94,19 +108,16 @@ def build_query(sources: Sequence[_Source], req: LoadRequest) -> tuple[str, dict
     joined = f"SELECT {', '.join(select)} FROM s0 {joins}"
     with_ = "WITH " + ", ".join(ctes)
     if req.timeframe.seconds == min(s.bar_seconds for s in sources):
-        return f"{with_} {joined} ORDER BY ts", params, feature_cols
+        return f"{with_} SELECT * REPLACE (timezone('UTC', ts) AS ts) FROM ({joined}) ORDER BY ts", params, feature_cols
     aggs = [_agg(b, c) for b, c in zip(bases, out_cols, strict=True)]
     if "vwap" in out_cols and "volume" in out_cols:  # volume-weighted, not the last minute's vwap
         aggs[out_cols.index("vwap")] = (
             'coalesce(sum("vwap" * "volume") / nullif(sum("volume"), 0), arg_max("vwap", ts)) AS "vwap"'
         )
-    bucket = (
-        "time_bucket(INTERVAL '1 day', ts)"
-        if req.timeframe is Timeframe.D1
-        else f"time_bucket(INTERVAL '{req.timeframe.seconds} seconds', ts)"
-    )
+    params["tz"] = sources[0].timezone
+    width = "1 day" if req.timeframe is Timeframe.D1 else f"{req.timeframe.seconds} seconds"
     sql = (
-        f"{with_}, j AS ({joined}) SELECT {bucket} AS ts, "
+        f"{with_}, j AS ({joined}) SELECT timezone('UTC', time_bucket(INTERVAL '{width}', ts, $tz)) AS ts, "
         "CASE WHEN bool_or(data_split = 'test') THEN 'test' ELSE 'train' END AS data_split, "
         f"{', '.join(aggs)} FROM j GROUP BY 1 ORDER BY 1"
     )

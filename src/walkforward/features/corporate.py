@@ -23,6 +23,7 @@ import pandas as pd
 
 from walkforward.domain import RAW_PRICE_COLUMNS
 from walkforward.errors import IngestError
+from walkforward.features.zones import local_days
 
 ADJUSTMENT_COLUMNS: tuple[str, ...] = ("adj_factor", "adj_close")
 #: An overnight move smaller than this factor (either way) is never a suspect: a 10% gap is news, not a split.
@@ -64,10 +65,12 @@ class SplitSuspect:
         return f"{self.day} looks like an unadjusted {self.label} split ({move}, {vol})"
 
 
-def _sessions(bars: pd.DataFrame) -> pd.DataFrame:
-    """Per calendar day of ``ts``: the first price, the last close and the total volume."""
+def _sessions(bars: pd.DataFrame, timezone: str | None) -> pd.DataFrame:
+    """Per trading day (local date in ``timezone`` of aware ``ts``): first price, last close, total volume."""
     first_col = "open" if "open" in bars.columns else "close"
-    grouped = bars.groupby(bars["ts"].dt.normalize(), sort=True)
+    ts = bars["ts"]
+    day = local_days(ts, timezone or "UTC") if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts.dt.normalize()
+    grouped = bars.groupby(day, sort=True)
     out = pd.DataFrame({"first": grouped[first_col].first(), "last": grouped["close"].last()})
     out["volume"] = grouped["volume"].sum() if "volume" in bars.columns else np.nan
     out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%d")
@@ -96,8 +99,10 @@ def _volume_ratio(volume: np.ndarray, i: int) -> tuple[float, int] | None:
     return float(np.median(after) / np.median(before)), min(before.size, after.size)
 
 
-def detect_splits(bars: pd.DataFrame) -> list[SplitSuspect]:
+def detect_splits(bars: pd.DataFrame, timezone: str | None = None) -> list[SplitSuspect]:
     """Days of ``bars`` (sorted ``ts``, ``close``, optionally ``open`` and ``volume``) that look like unadjusted splits.
+
+    Days are local dates in ``timezone`` (the exchange's) when ``ts`` is tz-aware, else calendar dates.
 
     With volume, a day counts only when the volume moved with the split: in its direction, by at
     least half and at most 2.5 times its factor in log terms (volume is noisy; the price
@@ -111,7 +116,7 @@ def detect_splits(bars: pd.DataFrame) -> list[SplitSuspect]:
     >>> [s.label for s in detect_splits(bars)]
     ['2:1']
     """
-    sessions = _sessions(bars)
+    sessions = _sessions(bars, timezone)
     first, last = sessions["first"].to_numpy(), sessions["last"].to_numpy()
     volume = sessions["volume"].to_numpy(dtype=float)
     has_volume = bool(np.nansum(volume) > 0)
@@ -158,13 +163,15 @@ def adjust(bars: pd.DataFrame, symbol: str) -> tuple[pd.DataFrame, str | None]:
     return out, col
 
 
-def check_splits(symbol: str, bars: pd.DataFrame, adjustment: str | None, *, allow_unadjusted: bool) -> list[str]:
+def check_splits(
+    symbol: str, bars: pd.DataFrame, adjustment: str | None, *, allow_unadjusted: bool, timezone: str | None = None
+) -> list[str]:
     """Refuse bars with a volume-confirmed unadjusted split; return warnings (price-only suspects, allowed ones).
 
     Refusing is the default because a split left in the data silently trains the model on a
     move that never happened, while the fix (an adjustment column) or the override costs one flag.
     """
-    suspects = detect_splits(bars)
+    suspects = detect_splits(bars, timezone)
     confirmed = [s for s in suspects if s.confirmed]
     if confirmed and not allow_unadjusted:
         others = ", ".join(s.day for s in confirmed[1:4])

@@ -5,6 +5,8 @@ noise), day-level Markov volatility regimes scaling every minute volatility (wit
 shape), a VIX-like close-only index that mean-reverts towards a level set by the regime, and a weak
 but real lead-lag effect: a stock's next 1-minute return contains ``1.5 * predictability`` times
 the factor's return over the previous 5 minutes. With ``predictability=0`` no return is predictable.
+Sessions are 09:30-16:00 local time in an exchange zone (New York by default); ``ts`` holds their
+UTC instants, as the store does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from walkforward.domain import DEFAULT_TIMEZONE, validate_timezone
 from walkforward.features import DEFAULT_SYMBOLS
 
 logger = logging.getLogger(__name__)
@@ -101,8 +104,9 @@ def generate_market(
     seed: int = 7,
     start: datetime.date = datetime.date(2024, 1, 2),
     predictability: float = 0.05,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> dict[str, pd.DataFrame]:
-    """Generate 1-minute bars (09:30-15:59, weekdays from ``start``) for ``symbols``.
+    """Generate 1-minute bars (09:30-15:59 local time in ``timezone``, weekdays from ``start``) for ``symbols``.
 
     Stocks and ETFs get ``ts, open, high, low, close, volume, vwap, trade_count``; an index named
     VIX gets only ``ts, close``. The stock lead-lag component makes the next 5-minute return of
@@ -124,6 +128,8 @@ def generate_market(
     predictability : float
         Strength of the planted lead-lag: a stock's next 1-minute return gets
         ``1.5 * predictability`` times the factor's past 5-minute return (QQQ is not affected).
+    timezone : str
+        The exchange zone of the sessions; ``ts`` holds their UTC instants (``datetime64[ns, UTC]``).
     """
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
@@ -131,7 +137,9 @@ def generate_market(
     market = np.random.default_rng([seed, 0])
     day_index = _trading_days(start, days)
     minute = np.arange(BARS_PER_DAY, dtype="timedelta64[m]") + np.timedelta64(_OPEN_MINUTE, "m")
-    ts = (day_index.astype("datetime64[ns]")[:, None] + minute.astype("timedelta64[ns]")[None, :]).ravel()
+    local = (day_index.astype("datetime64[ns]")[:, None] + minute.astype("timedelta64[ns]")[None, :]).ravel()
+    zone = validate_timezone(timezone)
+    ts = pd.DatetimeIndex(local).tz_localize(zone, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
 
     regime = np.repeat(_regimes(market, days), BARS_PER_DAY)
     shape = np.tile(_intraday_shape(), days)
@@ -160,7 +168,7 @@ def generate_market(
 
 def _stock_frame(
     rng: np.random.Generator,
-    ts: np.ndarray,
+    ts: pd.DatetimeIndex,
     spec: _Spec,
     ret: np.ndarray,
     sigma: np.ndarray,
@@ -198,7 +206,9 @@ def _stock_frame(
     )
 
 
-def _index_frame(rng: np.random.Generator, ts: np.ndarray, regime: np.ndarray, factor: np.ndarray) -> pd.DataFrame:
+def _index_frame(
+    rng: np.random.Generator, ts: pd.DatetimeIndex, regime: np.ndarray, factor: np.ndarray
+) -> pd.DataFrame:
     """A VIX-like close: mean-reverting towards the regime level, rising when the market falls."""
     n = len(regime)
     kappa = 0.01  # per-minute mean reversion (half-life ~70 minutes)

@@ -2,6 +2,8 @@
 
 A file is refused as a whole, with a message naming the file, the row and the fix; the store is
 only touched after every file of an ingest has passed (see :func:`walkforward.features.pipeline.ingest`).
+Timestamps become UTC instants: those with an offset (``-05:00``, ``Z``) are converted, naive ones
+are read as local time in the exchange zone given (see :mod:`walkforward.features.zones`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from walkforward.domain import BAR_COLUMNS, RAW_PRICE_COLUMNS, validate_symbol
+from walkforward.domain import BAR_COLUMNS, DEFAULT_TIMEZONE, RAW_PRICE_COLUMNS, validate_symbol
 from walkforward.errors import IngestError, InvalidInputError
 from walkforward.features.corporate import ADJUSTMENT_COLUMNS
+from walkforward.features.zones import dst_problem, has_offset, localize
 
 TS_ALIASES = ("ts", "timestamp", "time", "datetime", "date")
 SYMBOL_ALIASES = ("symbol", "ticker")
@@ -51,8 +54,47 @@ def _row(i: int, path: Path) -> str:
     return f"row {i + 1}"
 
 
-def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Normalise one symbol's bars (ts + present bar and adjustment columns, float64, sorted) or raise IngestError."""
+def _timestamps(values: pd.Series, path: Path, rows: np.ndarray, zone: str) -> pd.Series:
+    """Raw timestamps -> UTC instants, or IngestError naming the first bad row and the fix."""
+    aware = has_offset(values)
+    if aware.any() and not aware.all():
+        i = int(np.flatnonzero(aware != aware[0])[0])
+        has = "has no UTC offset" if aware[0] else "has a UTC offset"
+        first = _row(int(rows[0]), path)
+        raise IngestError(
+            f"{path}: {_row(int(rows[i]), path)}: timestamp {values.iloc[i]!r} {has} unlike {first}; "
+            "give every row an offset (e.g. 2024-01-02T09:30:00-05:00) or none (local exchange time)"
+        )
+    try:
+        ts = pd.to_datetime(values, errors="coerce", utc=bool(aware.all()), format="mixed")
+    except ValueError:  # an offset our pattern did not recognise, next to rows without one
+        raise IngestError(
+            f"{path}: timestamps mix UTC offsets and local times; give every row an offset or none"
+        ) from None
+    bad = np.flatnonzero(ts.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise IngestError(
+            f"{path}: {_row(int(rows[i]), path)}: unparsable timestamp {values.iloc[i]!r}; "
+            f"use ISO 8601 such as 2024-01-02 09:30:00 ({bad.size} bad row(s))"
+        )
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    problem = dst_problem(ts, zone)
+    if problem is not None:
+        raise IngestError(
+            f"{path}: {_row(int(rows[problem.position]), path)}: {problem.describe(zone)}; "
+            "give the timestamps UTC offsets (e.g. 2024-11-03T01:30:00-04:00) or UTC times, "
+            f"or check --timezone ({problem.count} such row(s))"
+        )
+    return localize(ts, zone)
+
+
+def validate_bars(raw: pd.DataFrame, path: Path, timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
+    """Normalise one symbol's bars (UTC ``ts`` + bar and adjustment columns, float64, sorted) or raise IngestError.
+
+    Naive timestamps are local times in ``timezone`` (an IANA name, already validated).
+    """
     df = raw.rename(columns={c: str(c).strip().lower() for c in raw.columns})
     rows = np.asarray(raw.index)  # positions in the original file, also for one symbol of a long file
     ts_col = next((c for c in TS_ALIASES if c in df.columns), None)
@@ -64,15 +106,7 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         raise IngestError(f"{path}: no 'close' column; a close price is required (found: {', '.join(df.columns)})")
     if df.empty:
         raise IngestError(f"{path}: the file holds no rows")
-    ts = pd.to_datetime(df[ts_col], errors="coerce", utc=True, format="mixed")
-    bad = np.flatnonzero(ts.isna().to_numpy())
-    if bad.size:
-        i = int(bad[0])
-        raise IngestError(
-            f"{path}: {_row(int(rows[i]), path)}: unparsable timestamp {df[ts_col].iloc[i]!r}; "
-            f"use ISO 8601 such as 2024-01-02 09:30:00 ({bad.size} bad row(s))"
-        )
-    out = pd.DataFrame({"ts": ts.dt.tz_localize(None).astype("datetime64[ns]")})
+    out = pd.DataFrame({"ts": _timestamps(df[ts_col], path, rows, timezone)})
     for col in (*BAR_COLUMNS, *ADJUSTMENT_COLUMNS):
         if col not in df.columns:
             continue
@@ -98,7 +132,7 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     if dup.size:
         i = int(dup[0])
         raise IngestError(
-            f"{path}: {_row(int(rows[i]), path)}: duplicate timestamp {out['ts'].iloc[i]}; "
+            f"{path}: {_row(int(rows[i]), path)}: duplicate timestamp {df[ts_col].iloc[i]}; "
             "keep one bar per timestamp "
             f"({dup.size} duplicate(s))"
         )
@@ -115,8 +149,8 @@ def validate_bars(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
-def read_bars(path: Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
-    """Read one bars file into validated frames per symbol.
+def read_bars(path: Path, symbol: str | None = None, timezone: str = DEFAULT_TIMEZONE) -> dict[str, pd.DataFrame]:
+    """Read one bars file into validated frames per symbol (naive timestamps read in ``timezone``).
 
     A file with a ``symbol`` (or ``ticker``) column holds several symbols (long format); otherwise
     the symbol is ``symbol`` or the file's stem (``AAPL.csv`` -> ``AAPL``).
@@ -132,11 +166,11 @@ def read_bars(path: Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
                 sym = validate_symbol(str(name))
             except InvalidInputError as exc:
                 raise IngestError(f"{path}: {exc}") from None
-            out[sym] = validate_bars(part.drop(columns=[sym_col]), path)
+            out[sym] = validate_bars(part.drop(columns=[sym_col]), path, timezone)
         return dict(sorted(out.items()))
     try:
         sym = validate_symbol(symbol or path.name.split(".")[0])
     except InvalidInputError as exc:
         raise IngestError(f"{path}: {exc}; pass --symbol NAME") from None
     frame = raw.drop(columns=[sym_col]) if sym_col is not None else raw
-    return {sym: validate_bars(frame, path)}
+    return {sym: validate_bars(frame, path, timezone)}

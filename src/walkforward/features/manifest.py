@@ -96,30 +96,32 @@ def from_meta(meta: Mapping[str, Any], listing: Callable[[], Iterable[str]]) -> 
 
 
 def commit(
-    meta: Mapping[str, Any], current: Manifest | None, options: str, written: Mapping[str, str]
+    meta: Mapping[str, Any], current: Manifest | None, written: Mapping[str, Mapping[str, str]]
 ) -> tuple[dict[str, Any], list[str]]:
-    """The next ``_meta.json`` contents after ``written`` ({date: file name}) of ``options``, and what it supersedes.
+    """The next ``_meta.json`` contents after ``written`` ({version: {date: file name}}), and what it supersedes.
 
-    Days of ``options`` not in ``written`` stay as they were; a legacy store's adopted files are
-    recorded in the new manifest (the migration). The superseded files (relative paths) are the
-    ones to delete once the new meta is in place.
+    Days not in ``written`` stay as they were; a legacy store's adopted files are recorded in the
+    new manifest (the migration). The superseded files (relative paths) are the ones to delete
+    once the new meta is in place.
     """
     new: dict[str, Any] = {k: v for k, v in meta.items() if k != "options"}
     new[MANIFEST_KEY] = MANIFEST_FORMAT
     versions = dict(current.versions) if current else {}
     new_options: dict[str, Any] = {}
-    for opt in sorted(set(versions) | set(meta.get("options", {})) | {options}):
+    superseded: list[str] = []
+    for opt in sorted(set(versions) | set(meta.get("options", {})) | set(written)):
         entry = dict(meta.get("options", {}).get(opt, {}))
-        days = {d: rel.partition("/")[2] for d, rel in versions.get(opt, {}).items()}
-        if opt == options:
-            days.update(written)
+        old = versions.get(opt, {})
+        days = {d: rel.partition("/")[2] for d, rel in old.items()}
+        for day, name in written.get(opt, {}).items():
+            days[day] = name
+            if day in old and old[day] != _relative(day, name):
+                superseded.append(old[day])
         entry["days"] = dict(sorted(days.items()))
         if days:
             new_options[opt] = entry
     new["options"] = new_options
-    old = versions.get(options, {})
-    superseded = sorted(old[d] for d in written if d in old and old[d] != _relative(d, written[d]))
-    return new, superseded
+    return new, sorted(superseded)
 
 
 def leftovers(

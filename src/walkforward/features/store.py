@@ -1,12 +1,14 @@
 """The feature store on disk: ``{root}/{SYMBOL}/dt=YYYY-MM-DD/{options}@{generation}.parquet`` + ``_meta.json``.
 
-One file per (symbol, day, feature-set version). An ingest of a symbol is committed as a whole:
-its day files are written under names of its own generation, which no reader opens, then the
-symbol's ``_meta.json`` (bar size, feature lookbacks and the manifest of committed day files, see
-:mod:`walkforward.features.manifest`) is replaced atomically (``os.replace``). Readers use only
-the files the manifest lists, so a killed ingest leaves the previous state, and a re-ingest keeps
-the old days readable until its manifest lands. Reading the data is the loader's job (DuckDB);
-this module writes and describes what is committed.
+One file per (symbol, day, feature-set version). ``ts`` is stored as UTC instants and the day is
+the local date in the symbol's exchange zone, recorded in ``_meta.json`` (``timezone``, with
+``format_version`` 2; see :mod:`walkforward.features.zones`). A write to a symbol (an ingest, a
+migration) is committed as a whole: its day files get names of its own generation, which no reader
+opens, then the symbol's ``_meta.json`` (zone, bar size, feature lookbacks and the manifest of
+committed day files, see :mod:`walkforward.features.manifest`) is replaced atomically
+(``os.replace``). Readers use only the files the manifest lists, so a killed ingest leaves the
+previous state, and a re-ingest keeps the old days readable until its manifest lands. Reading the
+data is the loader's job (DuckDB); this module writes and describes what is committed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from walkforward.domain import validate_options, validate_symbol
-from walkforward.errors import InvalidInputError
+from walkforward.domain import validate_options, validate_symbol, validate_timezone
+from walkforward.errors import InvalidInputError, StoreFormatError
 from walkforward.features import _files
 from walkforward.features import manifest as mf
+from walkforward.features.zones import STORE_FORMAT, as_utc, local_days
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,48 @@ class SymbolInfo:
     options: tuple[str, ...]
     bar_seconds: int
     features: int
-    adjustment: str | None  # the column applied at ingest (adj_factor, adj_close), "mixed" across versions
+    timezone: str | None = None  # the exchange zone; None: written before zones were recorded
+    adjustment: str | None = None  # the column applied at ingest (adj_factor, adj_close), "mixed" across versions
+
+
+class _Generation:
+    """One writer's new day files of one symbol, made visible together by replacing its ``_meta.json``."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.token = mf.generation_token(os.getpid(), secrets.token_hex(4))
+        self.written: dict[str, dict[str, str]] = {}  # version -> {date: file name}
+        self.new_folders = False
+        self.committed = False
+
+    def write(self, options: str, day: str, table: pa.Table) -> None:
+        day_dir = self.base / f"dt={day}"
+        self.new_folders = self.new_folders or not day_dir.is_dir()
+        day_dir.mkdir(exist_ok=True)
+        name = mf.day_file_name(options, self.token)
+        self.written.setdefault(options, {})[day] = name
+        _files.write_table(day_dir / name, table)
+        _files.fsync_dir(day_dir)
+
+    def commit(self, meta: dict[str, Any], current: mf.Manifest | None) -> list[str]:
+        """Replace ``_meta.json`` with ``meta`` plus the new manifest; return the superseded files."""
+        if self.new_folders:  # the new dt= folders' names, before the manifest that needs them
+            _files.fsync_dir(self.base)
+        new_meta, superseded = mf.commit(meta, current, self.written)
+        data = json.dumps(new_meta, indent=1, sort_keys=True).encode()
+        _files.replace_bytes(self.base / META_FILE, data, prefix=mf.temp_prefix(os.getpid()))
+        self.committed = True
+        return superseded
+
+    def discard(self) -> None:
+        """Take back what this generation wrote (an error or Ctrl-C before the commit)."""
+        for days in self.written.values():
+            for day, name in days.items():
+                (self.base / f"dt={day}" / name).unlink(missing_ok=True)
+
+    @property
+    def days(self) -> int:
+        return sum(len(d) for d in self.written.values())
 
 
 class FeatureStore:
@@ -119,6 +163,23 @@ class FeatureStore:
         chosen = [versions.get(options, {})] if options else list(versions.values())
         return {name for v in chosen for name in v.get("features", {})}
 
+    def check_timezone(self, symbol: str, timezone: str, meta: dict[str, Any] | None = None) -> None:
+        """Refuse to write ``symbol`` in ``timezone`` if it is stored in another zone, or without one."""
+        sym = validate_symbol(symbol)
+        meta = self.read_meta(sym) if meta is None else meta
+        stored = meta.get("timezone")
+        if stored is None and self.manifest(sym, meta):
+            raise StoreFormatError(
+                f"{sym}: stored before time zones were recorded (naive local times); run "
+                f"`walkforward store migrate --timezone ZONE` first, ZONE being the zone those times are in "
+                f"(e.g. {timezone})"
+            )
+        if stored is not None and stored != timezone:
+            raise InvalidInputError(
+                f"{sym}: stored in time zone {stored}, but this ingest uses {timezone}; pass --timezone {stored} "
+                "(or set WALKFORWARD_TIMEZONE), or ingest it under another symbol"
+            )
+
     def write_days(
         self,
         symbol: str,
@@ -129,17 +190,81 @@ class FeatureStore:
         bars_per_day: int,
         features: dict[str, dict[str, Any]],
         split_scheme: str | None,
+        timezone: str,
         adjustment: str | None = None,
     ) -> int:
         """Write ``frame`` (ts, bars, features, options, data_split) one file per day and commit; return days written.
 
+        ``ts`` must be tz-aware; it is stored as UTC instants, and the day of a row is its local date
+        in ``timezone``, the symbol's exchange zone (refused if the symbol is stored in another).
         The days replace the same days of the same ``options`` and become visible together, when the
         new ``_meta.json`` lands; other days and versions are kept. Before writing, what an
-        interrupted ingest of this symbol left is swept; after the commit, the superseded files go.
+        interrupted write of this symbol left is swept; after the commit, the superseded files go.
         ``adjustment`` records the column a split adjustment came from (``adj_factor``, ``adj_close``).
         """
         sym = validate_symbol(symbol)
         opt = validate_options(options)
+        if not isinstance(frame["ts"].dtype, pd.DatetimeTZDtype):
+            raise InvalidInputError(
+                f"{sym}: ts must be tz-aware instants (naive times are ambiguous); localize it first"
+            )
+        timezone = validate_timezone(timezone)
+        frame = frame.assign(ts=as_utc(frame["ts"]))
+        dates = local_days(frame["ts"], timezone).dt.strftime("%Y-%m-%d")
+
+        def write(meta: dict[str, Any], current: mf.Manifest | None, gen: _Generation) -> None:
+            self.check_timezone(sym, timezone, meta)
+            for day, part in frame.groupby(dates, sort=True):
+                gen.write(opt, str(day), pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False))
+            old_bar = meta.get("bar_seconds")
+            if old_bar is not None and old_bar != bar_seconds:
+                log.warning("%s: bar size changed from %ss to %ss", sym, old_bar, bar_seconds)
+            meta.update(
+                {
+                    "symbol": sym,
+                    "bar_seconds": bar_seconds,
+                    "bars_per_day": bars_per_day,
+                    "timezone": timezone,
+                    "format_version": STORE_FORMAT,
+                }
+            )
+            entry = {"features": features, "split_scheme": split_scheme, "adjustment": adjustment}
+            meta.setdefault("options", {})[opt] = entry
+
+        days = self._transaction(sym, write).days
+        log.info("%s: committed %d day(s) of %s", sym, days, opt)
+        return days
+
+    def rewrite_days(
+        self,
+        symbol: str,
+        convert: Callable[[pa.Table, Path], pa.Table | None],
+        meta_update: Mapping[str, Any],
+    ) -> int:
+        """Pass every committed day file of ``symbol`` through ``convert`` and commit the results with ``meta_update``.
+
+        ``convert`` returns the new table, or None to keep the file as it is. All of it lands at
+        once (a migration interrupted anywhere leaves the symbol as it was). Returns the files rewritten.
+        """
+        sym = validate_symbol(symbol)
+
+        def rewrite(meta: dict[str, Any], current: mf.Manifest | None, gen: _Generation) -> None:
+            import pyarrow.parquet as pq
+
+            base = self.root / sym
+            for opt, days in current.versions.items() if current else ():
+                for day, rel in days.items():
+                    new = convert(pq.read_table(base / rel), base / rel)
+                    if new is not None:
+                        gen.write(opt, day, new)
+            meta.update({"symbol": sym, **meta_update})
+
+        return self._transaction(sym, rewrite).days
+
+    def _transaction(
+        self, sym: str, body: Callable[[dict[str, Any], mf.Manifest | None, _Generation], None]
+    ) -> _Generation:
+        """Under the symbol's lock: sweep, let ``body`` write a generation and update the meta, commit, clean up."""
         base = self.root / sym
         new_folder = not base.is_dir()
         base.mkdir(parents=True, exist_ok=True)
@@ -149,41 +274,18 @@ class FeatureStore:
             meta = self.read_meta(sym)
             current = self.manifest(sym, meta)
             self._sweep(base, current)
-            token = mf.generation_token(os.getpid(), secrets.token_hex(4))
-            written: dict[str, str] = {}
-            committed = fresh = False
+            gen = _Generation(base)
             try:
-                for day, part in frame.groupby(frame["ts"].dt.strftime("%Y-%m-%d"), sort=True):
-                    day_dir = base / f"dt={day}"
-                    fresh = fresh or not day_dir.is_dir()
-                    day_dir.mkdir(exist_ok=True)
-                    name = mf.day_file_name(opt, token)
-                    written[str(day)] = name
-                    _files.write_table(
-                        day_dir / name, pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
-                    )
-                    _files.fsync_dir(day_dir)
-                if fresh:  # the new dt= folders' names, before the manifest that needs them
-                    _files.fsync_dir(base)
-                old_bar = meta.get("bar_seconds")
-                if old_bar is not None and old_bar != bar_seconds:
-                    log.warning("%s: bar size changed from %ss to %ss", sym, old_bar, bar_seconds)
-                meta.update({"symbol": sym, "bar_seconds": bar_seconds, "bars_per_day": bars_per_day})
-                entry = {"features": features, "split_scheme": split_scheme, "adjustment": adjustment}
-                meta.setdefault("options", {})[opt] = entry
-                new_meta, superseded = mf.commit(meta, current, opt, written)
-                data = json.dumps(new_meta, indent=1, sort_keys=True).encode()
-                _files.replace_bytes(base / META_FILE, data, prefix=mf.temp_prefix(os.getpid()))
-                committed = True
-            finally:
-                if not committed:  # an error or Ctrl-C: take back what this generation wrote
-                    for day, name in written.items():
-                        (base / f"dt={day}" / name).unlink(missing_ok=True)
+                body(meta, current, gen)
+                superseded = gen.commit(meta, current)
+            except BaseException:
+                if not gen.committed:
+                    gen.discard()
+                raise
             _files.fsync_dir(base)
             for rel in superseded:
                 (base / rel).unlink(missing_ok=True)
-        log.info("%s: committed %d day(s) of %s", sym, len(written), opt)
-        return len(written)
+        return gen
 
     def _sweep(self, base: Path, current: mf.Manifest | None) -> list[str]:
         """Delete what interrupted ingests of this symbol left (the caller holds its lock); return it."""
@@ -245,6 +347,7 @@ class FeatureStore:
             options=tuple(sorted(man.versions)),
             bar_seconds=int(meta.get("bar_seconds", 0)),
             features=n_feat,
+            timezone=meta.get("timezone"),
             adjustment=adjustments.pop() if len(adjustments) == 1 else "mixed",
         )
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from walkforward.errors import WalkforwardError
+
 if TYPE_CHECKING:
     from walkforward.registry import ModelStore
 
@@ -107,7 +109,7 @@ def sweep_dead_pool_files(roots: Iterable[Path] | None = None) -> list[Path]:
 
 
 def sweep_leftovers(registry: ModelStore) -> tuple[list[Path], list[Path]]:
-    """The start-up sweep of a search: dead processes' pool files, then the registry's orphan artifacts."""
+    """Dead processes' pool files, then the registry's orphan artifacts (see :meth:`ModelStore.sweep_orphans`)."""
     pool = sweep_dead_pool_files()
     if pool:
         log.info(
@@ -119,4 +121,23 @@ def sweep_leftovers(registry: ModelStore) -> tuple[list[Path], list[Path]]:
     return pool, artifacts
 
 
-__all__ = ["make_run_folder", "owner_pid", "sweep_dead_pool_files", "sweep_leftovers", "temp_root"]
+def sweep_quietly(registry: ModelStore, when: str) -> None:
+    """:func:`sweep_leftovers`, logging a failure instead of raising it.
+
+    Run at server start and after every search, training run and job: a sweep that cannot read the
+    registry must neither hide the run's own outcome nor stop a server from starting.
+    """
+    try:
+        sweep_leftovers(registry)
+    except (WalkforwardError, OSError) as exc:
+        log.warning("sweep of leftover files %s skipped: %s", when, exc)
+
+
+__all__ = [
+    "make_run_folder",
+    "owner_pid",
+    "sweep_dead_pool_files",
+    "sweep_leftovers",
+    "sweep_quietly",
+    "temp_root",
+]

@@ -168,8 +168,10 @@ class WalkForward(_BlockSplitter):
         Bars ahead the target looks: a training row whose window ``(i, i + lookforward]`` touches any
         test row is purged.
     embargo : int
-        Bars of feature lookback: a training row within ``embargo`` rows after any test row is
-        dropped (``default_embargo(ds, features)`` gives the longest lookback).
+        A training row within ``embargo`` rows after any test row is dropped. Every training row of
+        a fold precedes its own test block, so 0 loses nothing to leakage here (a feature can only
+        look back into an earlier, unscored test block); ``default_embargo(ds, features)`` (the
+        longest lookback) is the strict choice.
 
     Attributes
     ----------
@@ -193,7 +195,7 @@ class WalkForward(_BlockSplitter):
 
     Examples
     --------
-    >>> cv = WalkForward(ds.split, ds.ts, lookforward=5, embargo=default_embargo(ds))  # doctest: +SKIP
+    >>> cv = WalkForward(ds.split, ds.ts, lookforward=5, embargo=0)  # doctest: +SKIP
     >>> cross_validate(pipe, ds.X, ds.y, cv=cv, return_indices=True)  # doctest: +SKIP
     >>> search = GridSearchCV(pipe, grid, cv=cv, refit=False).fit(ds.X, ds.y)  # doctest: +SKIP
     >>> rows = cv.final_train_index  # doctest: +SKIP

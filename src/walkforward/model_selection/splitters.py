@@ -28,7 +28,7 @@ import pandas as pd
 from walkforward.domain import Fold
 from walkforward.errors import InvalidInputError
 
-Scheme = Literal["walk_forward", "expanding", "holdout"]
+Scheme = Literal["walk_forward", "expanding", "holdout", "purged_kfold", "cpcv"]
 
 log = logging.getLogger(__name__)
 

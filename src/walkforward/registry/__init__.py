@@ -2,13 +2,15 @@
 
 Public names: :class:`Database` (the shared engine, migrations and transaction helper) and
 :func:`to_json`, :class:`ModelStore` (open, add, get, list, lineage, delete, sweep), the frozen
-records :class:`NewModel` and :class:`ModelRecord`, the artifact helpers and the registry's errors.
+records :class:`NewModel`, :class:`ModelRecord` and :class:`ModelSummary` (a list row), the artifact
+helpers and the registry's errors.
 :class:`TrialStore` keeps searches' per-combination fold scores (:class:`TrialScore`, at a fidelity
 such as :data:`FULL_FIDELITY`). The job store is :class:`walkforward.registry.jobs.JobStore`.
 """
 
 from __future__ import annotations
 
+from walkforward.model_summary import LISTED_METRICS
 from walkforward.registry.artifacts import load_artifact, save_artifact
 from walkforward.registry.database import Database, to_json
 from walkforward.registry.errors import (
@@ -18,12 +20,14 @@ from walkforward.registry.errors import (
     ModelNotFoundError,
     RegistryError,
 )
-from walkforward.registry.records import ModelRecord, NewModel
-from walkforward.registry.store import SORT_COLUMNS, ModelStore
+from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
+from walkforward.registry.store import MAX_PAGE, SORT_COLUMNS, ModelStore
 from walkforward.registry.trials import FULL_FIDELITY, TrialScore, TrialStore
 
 __all__ = [
     "FULL_FIDELITY",
+    "LISTED_METRICS",
+    "MAX_PAGE",
     "SORT_COLUMNS",
     "ArtifactIntegrityError",
     "ArtifactMissingError",
@@ -32,6 +36,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRecord",
     "ModelStore",
+    "ModelSummary",
     "NewModel",
     "RegistryError",
     "TrialScore",

@@ -1,20 +1,18 @@
-"""Read queries of the model store: filtered and sorted pages, cohorts, lineage walks.
+"""Read queries of the model store that return whole rows: by id, cohorts, lineage walks.
 
 Each function runs inside the caller's transaction and returns ``models`` rows (mappings); the store
-turns them into records.
+turns them into records. Pages of the model list are :mod:`walkforward.registry._page`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from walkforward.errors import InvalidInputError
 from walkforward.registry._schema import models
 from walkforward.registry.errors import ModelNotFoundError
 
@@ -22,25 +20,8 @@ logger = logging.getLogger(__name__)
 
 Row = Mapping[Any, Any]
 
-#: Columns :meth:`ModelStore.list` can sort by; ``metrics.<name>`` sorts by a numeric metric.
-SORT_COLUMNS: tuple[str, ...] = ("created_at", "algorithm", "symbol", "cv_score", "cohort_rank")
-_METRIC_SORT_RE = re.compile(r"^metrics\.([A-Za-z0-9_]+)$")
 #: Largest ``IN (...)`` list sent in one query.
 IN_CHUNK = 500
-
-
-def sort_expression(sort: str) -> sa.ColumnElement[Any]:
-    """The SQL expression a ``sort`` name orders by; :class:`InvalidInputError` for an unknown one."""
-    if sort in SORT_COLUMNS:
-        return models.c[sort]
-    match = _METRIC_SORT_RE.fullmatch(sort)
-    if match is not None:
-        # Trained models keep their aggregated metrics under "cv"; a flat metrics dict is read as is.
-        name = match.group(1)
-        return sa.func.coalesce(models.c.metrics[("cv", name)].as_float(), models.c.metrics[name].as_float())
-    raise InvalidInputError(
-        f"unknown sort {sort!r}: use one of {', '.join(SORT_COLUMNS)} or metrics.<name> (e.g. metrics.r2)"
-    )
 
 
 def rows_where(conn: Connection, where: sa.ColumnElement[bool]) -> list[Row]:
@@ -54,34 +35,6 @@ def row_by_id(conn: Connection, model_id: str) -> Row:
     if not found:
         raise ModelNotFoundError(f"no model with id {model_id!r}: run `walkforward models list` to see registered ids")
     return found[0]
-
-
-def page(
-    conn: Connection,
-    filters: Mapping[str, str | None],
-    *,
-    sort: str,
-    descending: bool,
-    limit: int,
-    offset: int,
-) -> tuple[list[Row], int]:
-    """One page of rows whose columns equal the non-``None`` ``filters``, and how many match in total.
-
-    Ties are broken by id so pages are stable; a ``NULL`` sort key sorts last in both directions.
-    """
-    if limit < 1 or offset < 0:
-        raise InvalidInputError(f"invalid page limit={limit} offset={offset}: use limit >= 1, offset >= 0")
-    key = sort_expression(sort)
-    conditions = [models.c[name] == value for name, value in filters.items() if value is not None]
-    order = (key.desc() if descending else key.asc()).nulls_last()
-    # Two steps: page the ids on the sort key alone, then read only that page's full rows. Sorting
-    # whole rows (with their JSON columns) before the offset made a page of 10,000 models ~10x slower.
-    ids_query = sa.select(models.c.id).where(*conditions).order_by(order, models.c.id).limit(limit).offset(offset)
-    total = conn.execute(sa.select(sa.func.count()).select_from(models).where(*conditions)).scalar_one()
-    ids = [str(i) for i in conn.execute(ids_query).scalars().all()]
-    rows = rows_where(conn, models.c.id.in_(ids)) if ids else []
-    by_id = {str(row["id"]): row for row in rows}
-    return [by_id[i] for i in ids if i in by_id], int(total)
 
 
 def cohort(conn: Connection, cohort_id: str) -> list[Row]:

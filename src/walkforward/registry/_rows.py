@@ -1,4 +1,4 @@
-"""Conversions between the registry's frozen records and rows of the ``models`` table.
+"""Conversions between the registry's frozen records and rows of ``models`` and its summary tables.
 
 Only the store uses these: rows never leave the registry package.
 """
@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from walkforward.model_summary import listed_metrics, metric_values, score_name
 from walkforward.registry.artifacts import artifact_file_name
 from walkforward.registry.database import to_json
-from walkforward.registry.records import ModelRecord, NewModel
+from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 
 #: Fields of :class:`NewModel` stored as JSON exactly as given (after :func:`to_json`).
 _JSON_FIELDS: tuple[str, ...] = (
@@ -63,6 +64,38 @@ def new_row(new: NewModel, model_id: str) -> dict[str, Any]:
     return row
 
 
+#: The columns ``model_summaries`` copies from ``models`` as they are.
+SUMMARY_COPIED: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "status",
+    "symbol",
+    "symbols",
+    "algorithm",
+    "timeframe",
+    "target_transform",
+    "fingerprint",
+    "cohort_id",
+    "cohort_rank",
+    "parent_model_id",
+    "cv_score",
+)
+
+
+def summary_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``model_summaries`` row of a ``models`` row (as :func:`new_row` builds it)."""
+    summary = {name: row[name] for name in SUMMARY_COPIED}
+    summary["score_name"] = score_name(row["metrics"])
+    summary["n_features"] = len(row["features"])
+    summary["metrics"] = listed_metrics(metric_values(row["metrics"]))
+    return summary
+
+
+def metric_rows(model_id: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``model_metrics`` rows of a model whose (JSON-ready) metrics are ``metrics``."""
+    return [{"model_id": model_id, "name": name, "value": value} for name, value in metric_values(metrics).items()]
+
+
 def explanation_values(
     feature_details: Mapping[str, Any], regime_importance: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -73,16 +106,39 @@ def explanation_values(
     }
 
 
+def _utc(created_at: dt.datetime) -> dt.datetime:
+    if created_at.tzinfo is None:  # SQLite keeps no offset; we always write UTC
+        return created_at.replace(tzinfo=dt.UTC)
+    return created_at.astimezone(dt.UTC)
+
+
+def to_summary(row: Mapping[Any, Any]) -> ModelSummary:
+    """The list row of a ``model_summaries`` row."""
+    return ModelSummary(
+        id=row["id"],
+        created_at=_utc(row["created_at"]),
+        status=row["status"],
+        symbol=row["symbol"],
+        symbols=tuple(row["symbols"]),
+        algorithm=row["algorithm"],
+        timeframe=row["timeframe"],
+        target_transform=row["target_transform"],
+        fingerprint=row["fingerprint"],
+        cohort_id=row["cohort_id"],
+        cohort_rank=row["cohort_rank"],
+        parent_model_id=row["parent_model_id"],
+        cv_score=row["cv_score"],
+        score_name=row["score_name"],
+        n_features=row["n_features"],
+        metrics=dict(row["metrics"]),
+    )
+
+
 def to_record(row: Mapping[Any, Any], models_dir: Path) -> ModelRecord:
     """The frozen record of a ``models`` row (``artifact_path`` made absolute under ``models_dir``)."""
-    created_at: dt.datetime = row["created_at"]
-    if created_at.tzinfo is None:  # SQLite keeps no offset; we always write UTC
-        created_at = created_at.replace(tzinfo=dt.UTC)
-    else:
-        created_at = created_at.astimezone(dt.UTC)
     return ModelRecord(
         id=row["id"],
-        created_at=created_at,
+        created_at=_utc(row["created_at"]),
         status=row["status"],
         symbol=row["symbol"],
         symbols=tuple(row["symbols"]),

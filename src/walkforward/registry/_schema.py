@@ -53,6 +53,67 @@ models = sa.Table(
     sa.Index("ix_models_cv_score", "cv_score"),
 )
 
+#: The columns of ``model_summaries`` a list sorts by (each indexed with ``id``, the tie-break).
+SORTED_COLUMNS: tuple[str, ...] = ("created_at", "algorithm", "symbol", "cv_score", "cohort_rank")
+#: The filters that match many models (a cohort or a parent's children are few): indexed before
+#: each sort key, so a filtered, sorted page is read from one index too.
+BROAD_FILTERS: tuple[str, ...] = ("symbol", "algorithm")
+
+
+def _summary_indexes() -> list[sa.Index]:
+    """The indexes of ``model_summaries`` (also what migration 0006 creates)."""
+    indexes = [
+        sa.Index("ix_model_summaries_cohort_id", "cohort_id"),
+        sa.Index("ix_model_summaries_parent_model_id", "parent_model_id"),
+    ]
+    indexes += [sa.Index(f"ix_model_summaries_{key}_id", key, "id") for key in SORTED_COLUMNS]
+    indexes += [
+        sa.Index(f"ix_model_summaries_{where}_{key}_id", where, key, "id")
+        for where in BROAD_FILTERS
+        for key in SORTED_COLUMNS
+        if key != where
+    ]
+    return indexes
+
+
+#: What a list row shows of each model, kept in step with ``models`` by the store (0006). A trained
+#: model's ``models`` row is 20-50 KB (mostly explanations), so filtering, sorting and counting there
+#: reads pages of JSON; these rows are ~0.3 KB. Written with the model, deleted with it.
+model_summaries = sa.Table(
+    "model_summaries",
+    metadata,
+    sa.Column("id", sa.String(64), sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("symbol", sa.String(32), nullable=False),
+    sa.Column("symbols", json_type(), nullable=False),
+    sa.Column("algorithm", sa.String(64), nullable=False),
+    sa.Column("timeframe", sa.String(16), nullable=False),
+    sa.Column("target_transform", sa.String(32), nullable=False),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("cohort_id", sa.String(64), nullable=True),
+    sa.Column("cohort_rank", sa.Integer(), nullable=True),
+    sa.Column("parent_model_id", sa.String(64), nullable=True),
+    sa.Column("cv_score", sa.Float(), nullable=True),
+    sa.Column("score_name", sa.String(64), nullable=True),
+    sa.Column("n_features", sa.Integer(), nullable=True),
+    # The listed metrics (model_summary.LISTED_METRICS) the model has, as {name: value}.
+    sa.Column("metrics", json_type(), nullable=False),
+    *_summary_indexes(),
+)
+
+#: Each model's numeric metrics, one row per name (0006): what ``sort=metrics.<name>`` orders by and
+#: a list row shows, without decoding the ``metrics`` JSON. Written with the model, deleted with it.
+model_metrics = sa.Table(
+    "model_metrics",
+    metadata,
+    sa.Column("model_id", sa.String(64), sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Float(), nullable=False),
+    sa.Index("ix_model_metrics_name_value", "name", "value", "model_id"),
+    sqlite_with_rowid=False,  # clustered by (model_id, name): a lookup reads the value with the key
+)
+
 #: Training and search jobs run by the service's worker processes (see ``walkforward.service.jobs``).
 jobs = sa.Table(
     "jobs",

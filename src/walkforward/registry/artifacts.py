@@ -15,6 +15,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from walkforward.diskfull import disk_full_error, is_disk_full
 from walkforward.errors import InvalidInputError
 from walkforward.registry.errors import ArtifactIntegrityError, ArtifactMissingError
 
@@ -23,28 +24,6 @@ logger = logging.getLogger(__name__)
 ARTIFACT_SUFFIX = ".joblib"
 #: Temporary files live next to their target (same filesystem, so the rename is atomic).
 TEMP_PREFIX = ".tmp-"
-_TEMP_OWNER = re.compile(r"^\.tmp-(\d+)~(.+?)~")
-
-
-def dead_writer(name: str) -> bool:
-    """Whether a temporary artifact file was left by a process of this host that no longer runs.
-
-    >>> dead_writer(".tmp-1~nohost~m1-x.part"), dead_writer("m1.joblib")
-    (False, False)
-    """
-    match = _TEMP_OWNER.match(name)
-    if match is None or match.group(2) != socket.gethostname():
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _CHUNK = 1 << 20
 
@@ -94,6 +73,12 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
     tuple[Path, str]
         The artifact's path and the SHA-256 hex digest of its bytes.
 
+    Raises
+    ------
+    DiskFullError
+        No room for the file (ENOSPC, EDQUOT, EFBIG): one line naming ``MODELS_DIR/<id>.joblib``;
+        the temporary file is gone and no artifact was written.
+
     Examples
     --------
     >>> path, sha = save_artifact(tmp_dir, "m1", {"coef": [1.0]})  # doctest: +SKIP
@@ -103,21 +88,25 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
     import joblib  # here, not at import: joblib loads numpy, which listing models does not need
 
     name = artifact_file_name(model_id)
-    models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / name
     # The writer's pid and host in the name: a start-up sweep removes a dead writer's file at once.
     prefix = f"{TEMP_PREFIX}{os.getpid()}~{socket.gethostname()}~{model_id}-"
-    fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=prefix, suffix=".part")
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=prefix, suffix=".part")
+        tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as fh:
             joblib.dump(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
         sha = _sha256_of_file(tmp)
         os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full_error(getattr(exc, "errno", None), f"MODELS_DIR/{name}", "MODELS_DIR") from None
         raise
     _fsync_dir(models_dir)
     logger.debug("saved artifact %s (sha256 %s)", target, sha)

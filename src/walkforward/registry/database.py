@@ -9,9 +9,12 @@ turns driver errors into :class:`~walkforward.registry.RegistryError`.
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import json
 import math
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from walkforward.errors import InvalidInputError
+from walkforward.diskfull import disk_full_error
+from walkforward.errors import DiskFullError, InvalidInputError
 from walkforward.registry._schema import VERSION_TABLE
 from walkforward.registry.errors import DuplicateModelError, RegistryError
 
@@ -99,19 +103,48 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _create_engine(url: str) -> Engine:
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only, as artifacts and Parquet files are.
+
+    An empty file is a valid new SQLite database, and SQLite gives its ``-wal`` and ``-shm`` files
+    the database file's mode, so the whole registry stays 0600 whatever the umask. An existing file
+    is left as it is (its owner may have shared it on purpose).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _disk_full_error(exc: SQLAlchemyError, engine: Engine) -> DiskFullError | None:
+    """A one-line :class:`DiskFullError` when the driver error means "no space", else ``None``."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        return DiskFullError(
+            "the registry database server has no space left (PostgreSQL disk_full): free space on the "
+            "database server; nothing was written"
+        )
+    if getattr(orig, "sqlite_errorname", None) == "SQLITE_FULL":
+        name = Path(engine.url.database or "metadata.db").name
+        return disk_full_error(errno.ENOSPC, f"the registry database {name}", "METADATA_DB_PATH")
+    return None
+
+
+def _create_engine(url: str, **pool: Any) -> Engine:
     parsed = make_url(url)
     # A NaN slipping past to_json must fail loudly rather than write invalid JSON.
     serializer = functools.partial(json.dumps, allow_nan=False)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, json_serializer=serializer)
+            _create_private_file(Path(database).expanduser())
+        engine = sa.create_engine(parsed, json_serializer=serializer, **pool)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(parsed, json_serializer=serializer, pool_pre_ping=True)
+    return sa.create_engine(parsed, json_serializer=serializer, pool_pre_ping=True, **pool)
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
@@ -154,6 +187,8 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._ping_engine: Engine | None = None
+        self._ping_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> Database:
@@ -184,6 +219,8 @@ class Database:
     def dispose(self) -> None:
         """Close the pooled connections (the database must not be used afterwards)."""
         self._engine.dispose()
+        if self._ping_engine is not None:
+            self._ping_engine.dispose()
 
     def __enter__(self) -> Database:
         return self
@@ -220,12 +257,26 @@ class Database:
                 raise DuplicateModelError(f"a model with the same fingerprint or id exists: {exc.orig}") from exc
             raise RegistryError(f"the registry refused the write: {exc.orig}") from exc
         except SQLAlchemyError as exc:
+            full = _disk_full_error(exc, self._engine)
+            if full is not None:
+                raise full from exc  # the transaction was rolled back: nothing half-written
             raise RegistryError(f"registry database error ({self.url}): {exc}") from exc
 
     def ping(self) -> None:
-        """Run a trivial query (raises :class:`RegistryError` when the database is unreachable)."""
-        with self.transaction() as conn:
-            conn.execute(sa.select(sa.literal(1))).scalar_one()
+        """Run a trivial query (raises :class:`RegistryError` when the database is unreachable).
+
+        It runs on a connection of its own, not one of the pool the other queries share: a health
+        check must not wait behind a busy server's queries for a connection (one at a time: callers
+        are serialised by the lock).
+        """
+        with self._ping_lock:
+            if self._ping_engine is None:
+                self._ping_engine = _create_engine(self.connection_url, pool_size=1, max_overflow=0)
+            try:
+                with self._ping_engine.connect() as conn:
+                    conn.execute(sa.select(sa.literal(1))).scalar_one()
+            except SQLAlchemyError as exc:
+                raise RegistryError(f"registry database error ({self.url}): {exc}") from exc
 
     def migrate(self) -> None:
         """Upgrade the schema to head (:meth:`open` does it; running it again changes nothing).

@@ -89,3 +89,32 @@ class ModelRecord:
     derived: Mapping[str, Any] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
     fingerprint_version: int = 1
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A registered model as a list shows it: identity, score and listed metrics, read without JSON.
+
+    What :meth:`ModelStore.list` returns (a model's row is 20-50 KB, mostly explanations; a list
+    reads none of it). ``n_features`` is the number of kept features, ``score_name`` the metric
+    ``cv_score`` is (``metrics["score"]``), ``metrics`` the cross-validated values of
+    :data:`~walkforward.model_summary.LISTED_METRICS` the model has. The full record is
+    :meth:`ModelStore.get`.
+    """
+
+    id: str
+    created_at: dt.datetime
+    status: str
+    symbol: str
+    symbols: tuple[str, ...]
+    algorithm: str
+    timeframe: str
+    target_transform: str
+    fingerprint: str
+    cohort_id: str | None
+    cohort_rank: int | None
+    parent_model_id: str | None
+    cv_score: float | None
+    score_name: str | None
+    n_features: int | None
+    metrics: Mapping[str, float] = field(default_factory=dict)

@@ -8,14 +8,16 @@ job store shares.
 The write protocol of :meth:`ModelStore.add` is what keeps the two consistent: the artifact is
 written atomically first, then the row is inserted in one transaction; if the insert fails the file
 is deleted. A crash between the two leaves an unreferenced file (never a row without its file),
-which :meth:`ModelStore.sweep_orphans` removes later.
+which :meth:`ModelStore.sweep_orphans` removes later. The same transaction writes the model's list
+row (``model_summaries``) and numeric metrics (``model_metrics``), which a list reads instead of the
+20-50 KB ``models`` row; every write to ``models`` keeps them in step, and deletes remove them first.
 """
 
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,25 +27,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
-from walkforward.registry import _queries
-from walkforward.registry._queries import SORT_COLUMNS
-from walkforward.registry._rows import explanation_values, new_row, to_record
-from walkforward.registry._schema import models
+from walkforward.registry import _page, _queries
+from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
+from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
+from walkforward.registry._schema import model_metrics, model_summaries, models
 from walkforward.registry.artifacts import (
-    ARTIFACT_SUFFIX,
-    TEMP_PREFIX,
-    dead_writer,
     load_artifact,
     save_artifact,
     validate_model_id,
 )
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
-from walkforward.registry.records import ModelRecord, NewModel
+from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
+from walkforward.registry.retention import PrunePlan, prune
+from walkforward.registry.sweep import GRACE_SECONDS, sweep_models_dir
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SORT_COLUMNS", "ModelStore"]
+__all__ = ["MAX_PAGE", "SORT_COLUMNS", "ModelStore"]
 
 
 class ModelStore:
@@ -149,6 +150,10 @@ class ModelStore:
         try:
             with self._db.transaction(write=True) as conn:
                 conn.execute(sa.insert(models).values(**row))
+                conn.execute(sa.insert(model_summaries).values(**summary_row(row)))
+                metrics = metric_rows(model_id, row["metrics"])
+                if metrics:
+                    conn.execute(sa.insert(model_metrics), metrics)
         except BaseException as exc:
             # Delete the file unless the row is known to be committed (e.g. the connection died
             # while acknowledging COMMIT); if in doubt keep it: sweep_orphans removes it later.
@@ -179,6 +184,9 @@ class ModelStore:
                         f"model {model_id!r} is not in cohort {cohort_id!r}: "
                         "run `walkforward models list` to see registered ids"
                     )
+                conn.execute(
+                    sa.update(model_summaries).where(model_summaries.c.id == model_id).values(cohort_rank=int(rank))
+                )
 
     def update_explanations(
         self,
@@ -200,6 +208,9 @@ class ModelStore:
         """
         with self._db.transaction(write=True) as conn:
             record = self._fetch_one(conn, model_id)
+            # Explicitly, not by the foreign keys' cascade: SQLite enforces them only when asked.
+            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id == model_id))
+            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id == model_id))
             conn.execute(sa.delete(models).where(models.c.id == model_id))
         Path(record.artifact_path).unlink(missing_ok=True)
         logger.info("deleted model %s", model_id)
@@ -209,42 +220,32 @@ class ModelStore:
         with self._db.transaction(write=True) as conn:
             names = conn.execute(sa.select(models.c.artifact_path).where(models.c.cohort_id == cohort_id)).scalars()
             paths = [self._models_dir / name for name in names]
+            members = sa.select(models.c.id).where(models.c.cohort_id == cohort_id).scalar_subquery()
+            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id.in_(members)))
+            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(members)))
             conn.execute(sa.delete(models).where(models.c.cohort_id == cohort_id))
         for path in paths:
             path.unlink(missing_ok=True)
         logger.info("deleted cohort %s (%d models)", cohort_id, len(paths))
         return len(paths)
 
-    def sweep_orphans(self, older_than_seconds: float = 3600) -> builtins.list[Path]:
-        """Delete artifact (and stale temporary) files no row references; return what was deleted.
+    def prune(self, older_than: dt.timedelta, *, apply: bool = False) -> PrunePlan:
+        """The non-best models of cohorts older than ``older_than``: listed, or deleted with ``apply``.
 
-        Only files last modified more than ``older_than_seconds`` ago are considered, so an artifact
-        another process has written but not yet committed is left alone, except a temporary file
-        whose writer (named in it) was a process of this host that no longer runs: it goes at once.
+        Each old cohort keeps its best model and every ancestor of a kept model (see
+        :mod:`walkforward.registry.retention`); rows go in one transaction, then their files.
         """
-        if not self._models_dir.is_dir():
-            return []
-        cutoff = time.time() - older_than_seconds
-        # List candidates before reading the referenced names: a row committed in between is seen.
-        candidates = [
-            path
-            for path in self._models_dir.iterdir()
-            if path.is_file()
-            and (path.name.endswith(ARTIFACT_SUFFIX) or path.name.startswith(TEMP_PREFIX))
-            and (path.stat().st_mtime <= cutoff or dead_writer(path.name))
-        ]
-        if not candidates:
-            return []
-        with self._db.transaction() as conn:
-            referenced = set(conn.execute(sa.select(models.c.artifact_path)).scalars())
-        removed = []
-        for path in candidates:
-            if path.name not in referenced:
-                path.unlink(missing_ok=True)
-                removed.append(path)
-        if removed:
-            logger.info("swept %d orphan artifact file(s) from %s", len(removed), self._models_dir)
-        return removed
+        return prune(self._db, self._models_dir, older_than, apply=apply)
+
+    def sweep_orphans(self, older_than_seconds: float = GRACE_SECONDS) -> builtins.list[Path]:
+        """Delete artifact and temporary files no row references and no live writer owns; return them.
+
+        An unreferenced file goes once it is older than ``older_than_seconds``; a temporary file
+        whose writer (named in it) still runs, here or as another host's running job, stays whatever
+        its age, and one whose writer was a process of this host that no longer runs goes at once
+        (see :mod:`walkforward.registry.sweep`).
+        """
+        return sweep_models_dir(self._db, self._models_dir, grace=older_than_seconds)
 
     # ----------------------------------------------------------------------- reads
 
@@ -287,16 +288,24 @@ class ModelStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[builtins.list[ModelRecord], int]:
-        """One page of models matching the filters, and how many match in total.
+    ) -> tuple[builtins.list[ModelSummary], int]:
+        """One page of models matching the filters, as list rows, and how many match in total.
 
         ``sort`` is one of :data:`SORT_COLUMNS` or ``metrics.<name>`` (a numeric metric; models
-        without it sort last). Ties are broken by id so pages are stable.
+        without it sort last). Ties are broken by id so pages are stable. ``limit`` is 1 to
+        :data:`MAX_PAGE`; larger is refused (:class:`~walkforward.errors.InvalidInputError`). The
+        rows are :class:`ModelSummary` values, read without any JSON column: :meth:`get` has the rest.
         """
         filters = {"symbol": symbol, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
         with self._db.transaction() as conn:
-            rows, total = _queries.page(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
-        return [self._record(row) for row in rows], total
+            rows, total = _page.page(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        return [to_summary(row) for row in rows], total
+
+    def cohort_ids(self, cohort_id: str) -> builtins.list[str]:
+        """The ids of a cohort's models (read from the list table: no JSON)."""
+        with self._db.transaction() as conn:
+            query = sa.select(model_summaries.c.id).where(model_summaries.c.cohort_id == cohort_id)
+            return [str(i) for i in conn.execute(query).scalars()]
 
     def cohort(self, cohort_id: str) -> builtins.list[ModelRecord]:
         """A cohort's models, best first: by ``cohort_rank``, then ``cv_score`` descending."""

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from walkforward.reports.payloads import dataset_dict, model_dict, search_dict
+from walkforward.reports.payloads import dataset_dict, model_dict, search_dict, summary_dict
 
 
 def __getattr__(name: str) -> Any:
-    # Plots load matplotlib and scikit-learn (3 s): only on first use, not with every CLI command.
+    # Plots load matplotlib and scikit-learn (3 s) when drawn; the module itself is light.
     if name in ("PLOT_KINDS", "plot_png"):
         from walkforward.reports import plots
 
@@ -26,4 +26,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'walkforward.reports' has no attribute {name!r}")
 
 
-__all__ = ["PLOT_KINDS", "dataset_dict", "model_dict", "plot_png", "search_dict"]
+__all__ = ["PLOT_KINDS", "dataset_dict", "model_dict", "plot_png", "search_dict", "summary_dict"]

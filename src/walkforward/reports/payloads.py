@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from walkforward.model_summary import LISTED_METRICS, listed_metrics, metric_values
+
 if TYPE_CHECKING:
     from walkforward.data.loader import Dataset
     from walkforward.model_selection.splitters import FoldPlan
-    from walkforward.registry import ModelRecord
+    from walkforward.registry import ModelRecord, ModelSummary
     from walkforward.search import SearchResult
 
 #: The cross-validated metrics a brief model (a list row) carries.
-BRIEF_METRICS = ("r2", "rmse", "rmse_price", "hit_rate", "accuracy", "f1", "base_rate")
+BRIEF_METRICS = LISTED_METRICS
 
 
 def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
@@ -26,9 +28,10 @@ def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
         "lookforward": req.lookforward,
         "data_options": req.data_options,
         "rows": len(ds.frame),
-        "first_ts": str(ds.ts.iloc[0]),
-        "last_ts": str(ds.ts.iloc[-1]),
-        "days": int(ds.ts.dt.normalize().nunique()),
+        "timezone": ds.timezone,  # the primary's exchange: days are its local dates; ts are UTC
+        "first_ts": ds.ts.iloc[0].tz_localize("UTC").isoformat(),
+        "last_ts": ds.ts.iloc[-1].tz_localize("UTC").isoformat(),
+        "days": int(ds.local_ts.dt.normalize().nunique()),
         "features": len(ds.feature_columns),
         "feature_columns": list(ds.feature_columns),
         "test_rows": int((ds.frame["data_split"] == "test").sum()),
@@ -39,9 +42,9 @@ def dataset_dict(ds: Dataset, plan: FoldPlan) -> dict[str, Any]:
 def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
     """A registered model.
 
-    ``brief`` gives what a list row shows: the number of features instead of their names and only
-    the :data:`BRIEF_METRICS` of the cross-validated aggregate; the full form adds the request,
-    hyperparameters, folds, all metrics, the artifact and the explanations.
+    ``brief`` gives what a list row shows (as :func:`summary_dict`): the number of features instead
+    of their names and only the :data:`BRIEF_METRICS` of the cross-validated aggregate; the full form
+    adds the request, hyperparameters, folds, all metrics, the artifact and the explanations.
     """
     d: dict[str, Any] = {
         "id": r.id,
@@ -60,8 +63,7 @@ def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
         "features": len(r.features) if brief else list(r.features),
     }
     if brief:
-        cv = r.metrics.get("cv", {})
-        d["metrics"] = {k: cv[k] for k in BRIEF_METRICS if k in cv}
+        d["metrics"] = listed_metrics(metric_values(r.metrics))
         return d
     d.update(
         request=r.request,
@@ -77,6 +79,27 @@ def model_dict(r: ModelRecord, *, brief: bool = False) -> dict[str, Any]:
         regime_importance=r.regime_importance,
     )
     return d
+
+
+def summary_dict(s: ModelSummary) -> dict[str, Any]:
+    """A list row: the same keys and values as ``model_dict(record, brief=True)`` of its record."""
+    return {
+        "id": s.id,
+        "created_at": s.created_at.isoformat(),
+        "status": s.status,
+        "symbol": s.symbol,
+        "symbols": list(s.symbols),
+        "algorithm": s.algorithm,
+        "timeframe": s.timeframe,
+        "target_transform": s.target_transform,
+        "cv_score": s.cv_score,
+        "cohort_id": s.cohort_id,
+        "cohort_rank": s.cohort_rank,
+        "parent_model_id": s.parent_model_id,
+        "fingerprint": s.fingerprint,
+        "features": s.n_features,
+        "metrics": dict(s.metrics),
+    }
 
 
 def search_dict(result: SearchResult) -> dict[str, Any]:
@@ -97,4 +120,4 @@ def search_dict(result: SearchResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["BRIEF_METRICS", "dataset_dict", "model_dict", "search_dict"]
+__all__ = ["BRIEF_METRICS", "dataset_dict", "model_dict", "search_dict", "summary_dict"]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from walkforward.data.loader import Dataset
     from walkforward.features.pipeline import IngestSummary
     from walkforward.model_selection.splitters import FoldPlan
-    from walkforward.registry import ModelRecord
+    from walkforward.registry import ModelRecord, ModelSummary
 
 _MODEL_METRICS = (
     "r2",
@@ -66,7 +66,17 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
 def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """The feature store's symbols, from :func:`walkforward.queries.symbols`."""
     t = Table(title="Feature store")
-    for col in ("symbol", "first date", "last date", "days", "feature sets", "bar", "features", "adjusted"):
+    for col in (
+        "symbol",
+        "first date",
+        "last date",
+        "days",
+        "feature sets",
+        "bar",
+        "features",
+        "time zone",
+        "adjusted",
+    ):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -77,6 +87,7 @@ def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             ", ".join(r["options"]),
             f"{r['bar_seconds']}s",
             str(r["features"]),
+            r.get("timezone") or "none: store migrate",
             r.get("adjustment") or "-",
         )
     return t
@@ -88,7 +99,17 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     summary = Table(title="Data set", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    for key in ("symbols", "timeframe", "target_transform", "lookforward", "rows", "days", "features", "test_rows"):
+    for key in (
+        "symbols",
+        "timezone",
+        "timeframe",
+        "target_transform",
+        "lookforward",
+        "rows",
+        "days",
+        "features",
+        "test_rows",
+    ):
         value = d[key]
         summary.add_row(
             key,
@@ -100,7 +121,7 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     summary.add_row("validation", f"{plan.scheme}, embargo {plan.embargo} bars, purge {plan.lookforward} bars")
     for note in plan.notes:
         summary.add_row("note", f"[yellow]{note}[/]")
-    folds = Table(title=f"Folds ({plan.scheme})")
+    folds = Table(title=f"Folds ({plan.scheme}; times in UTC)")
     for col in (
         "fold",
         "train from",
@@ -128,13 +149,13 @@ def dataset_tables(ds: Dataset, plan: FoldPlan) -> list[Table]:
     return [summary, folds]
 
 
-def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
+def models_table(rows: Sequence[ModelSummary], total: int, offset: int) -> Table:
     """One page of registered models."""
     t = Table(title=f"Models {offset + 1}-{offset + len(rows)} of {total}" if rows else "No models")
     for col in ("id", "created", "symbols", "algorithm", "tf", "score", "features", "cohort", "parent"):
         t.add_column(col)
     for r in rows:
-        score_name = r.metrics.get("score", "")
+        score_name = r.score_name or ""
         t.add_row(
             r.id[:12],
             r.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -142,7 +163,7 @@ def models_table(rows: Sequence[ModelRecord], total: int, offset: int) -> Table:
             r.algorithm,
             r.timeframe,
             f"{score_name} {_fmt(r.cv_score)}",
-            str(len(r.features)),
+            "" if r.n_features is None else str(r.n_features),
             f"{r.cohort_id[:8]}#{r.cohort_rank}" if r.cohort_id else "",
             (r.parent_model_id or "")[:12],
         )
@@ -245,6 +266,32 @@ def plan_table(plan: Mapping[str, Any]) -> Table:
         )
     t.add_row("final fit(s)", "1", "", str(plan["final_fits"]), str(plan["final_fits"]), end_section=True)
     t.add_row("total", "", f"{plan['configurations']:,}", f"{plan['fits']:,}", "")
+    return t
+
+
+def prune_table(plan: Mapping[str, Any]) -> Table:
+    """What ``models prune`` deletes (or would delete), one row per model, old cohorts' best kept."""
+    verb = "Deleted" if plan["applied"] else "Would delete"
+    t = Table(
+        title=f"{verb} {len(plan['delete'])} model(s) of {plan['cohorts']} cohort(s) older than {plan['older_than']}",
+        caption=(
+            f"kept: {len(plan['kept_best'])} best, {len(plan['kept_parents'])} parent(s) of kept models"
+            + ("" if plan["applied"] else "; run again with --yes to delete")
+        ),
+    )
+    t.add_column("id", overflow="fold")  # wrapped on a narrow terminal, never cut: it is what a user copies
+    for col in ("cohort", "algorithm", "symbol", "cv_score", "rank", "created"):
+        t.add_column(col)
+    for m in plan["delete"]:
+        t.add_row(
+            m["id"],
+            m["cohort_id"],
+            m["algorithm"],
+            m["symbol"],
+            _fmt(m["cv_score"]) if m["cv_score"] is not None else "",
+            str(m["cohort_rank"] or ""),
+            m["created_at"][:19],
+        )
     return t
 
 

@@ -55,6 +55,8 @@ class Outcome:
     params: dict[str, Any]
     fold_metrics: list[dict[str, Any]]
     pipeline: Pipeline | None = None
+    #: each fold's out-of-sample predictions (values, or P(up) for classifiers); None: scored before
+    predictions: tuple[np.ndarray, ...] | None = None
     fallback: dict[str, Any] | None = None
     feature_details: dict[str, Any] | None = None
     regime_importance: dict[str, Any] | None = None
@@ -89,8 +91,10 @@ def _fit_final(spec: AlgorithmSpec, combo: dict[str, Any], metrics: list[dict[st
         fitted[spec.rounds_param] = final_rounds(stopped_rounds(metrics))
     estimator = spec.build(fitted).fit(sh.final_X, sh.final_y)
     used, fallback = apply_fallback(spec, estimator)
+    predictions = None
     if fallback:  # scored honestly on the same folds, as a single run does
-        metrics = fold_metrics(used, sh, [predict_grid(used, [{}], fold)[0] for fold in sh.folds])
+        predictions = tuple(predict_grid(used, [{}], fold)[0] for fold in sh.folds)
+        metrics = fold_metrics(used, sh, predictions)
         estimator = used.build().fit(sh.final_X, sh.final_y)
     # The fitted preprocessing steps are shared by reference: they are never refitted after this.
     pipe = Pipeline([*sh.final_pre.steps, ("model", estimator)])
@@ -103,7 +107,7 @@ def _fit_final(spec: AlgorithmSpec, combo: dict[str, Any], metrics: list[dict[st
         except Exception as exc:  # explanations must never lose a trained model
             log.warning("explanations failed for %s %s: %s", spec.name, combo, exc)
             info = {"error": str(exc)}
-    return Outcome(-1, combo, metrics, pipe, fallback, details, regimes, info)
+    return Outcome(-1, combo, metrics, pipe, predictions, fallback, details, regimes, info)
 
 
 def _leave_interrupts_to_the_parent() -> None:
@@ -120,20 +124,28 @@ def evaluate_chunk(chunk: Sequence[Item], sh: Shared) -> list[Outcome]:
     """Score a chunk of combinations on every fold; with ``sh.final_pre`` also fit and explain them."""
     _leave_interrupts_to_the_parent()
     spec = get_algorithm(sh.algorithm)
-    todo = [(i, p) for i, p in chunk if i not in sh.known]
+    # A combination to be saved is scored again even when its scores are known: its model keeps its
+    # out-of-sample predictions (a fold's scoring costs far less than the final fit and explanations).
+    todo = [(i, p) for i, p in chunk if i not in sh.known or sh.final_pre is not None]
     with threadpool_limits(limits=1, user_api="blas"):
         per_fold = [predict_grid_stopped(spec, [p for _, p in todo], fold) for fold in sh.folds] if todo else []
         scored = {
-            index: fold_metrics(spec, sh, [fold[j].values for fold in per_fold], [fold[j].rounds for fold in per_fold])
+            index: (tuple(fold[j].values for fold in per_fold), [fold[j].rounds for fold in per_fold])
             for j, (index, _) in enumerate(todo)
         }
         outcomes = []
         for index, combo in chunk:
-            metrics = sh.known[index] if index in sh.known else scored[index]
-            if sh.final_pre is None:
-                outcomes.append(Outcome(index, combo, metrics))
+            preds: tuple[np.ndarray, ...] | None = None
+            if index in scored:
+                preds, rounds = scored[index]
+                metrics = fold_metrics(spec, sh, preds, rounds)
             else:
-                outcomes.append(replace(_fit_final(spec, combo, metrics, sh), index=index))
+                metrics = sh.known[index]
+            if sh.final_pre is None:
+                outcomes.append(Outcome(index, combo, metrics, predictions=preds))
+            else:
+                final = _fit_final(spec, combo, metrics, sh)
+                outcomes.append(replace(final, index=index, predictions=final.predictions or preds))
     return outcomes
 
 

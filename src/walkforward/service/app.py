@@ -16,18 +16,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from walkforward.config import Settings
-from walkforward.errors import DataNotFoundError, InvalidInputError, WalkforwardError
+from walkforward.errors import DataNotFoundError, DiskFullError, InvalidInputError, WalkforwardError
 from walkforward.model_selection.executors import SchedulerUnreachableError
+from walkforward.redaction import redact_paths, store_roots
 from walkforward.registry import ArtifactIntegrityError, DuplicateModelError, ModelNotFoundError, RegistryError
 from walkforward.registry.jobs import JobNotFoundError, JobStateError
 from walkforward.request import describe_errors
+from walkforward.service import capacity
 from walkforward.service.deps import Services, require_token
 from walkforward.service.routes import jobs, models, system
+from walkforward.service.security import CrossSiteGuard, mount_docs
 
 log = logging.getLogger(__name__)
 
 #: Largest request body accepted (bytes); larger ones get 413 before they are parsed.
 MAX_BODY_BYTES = 64 * 1024
+#: A refused chunked body is read on (and dropped) up to this many times the limit, then the 413 is sent.
+_DRAIN_FACTOR = 16
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: Our errors -> HTTP status (the most specific class wins, as Starlette looks handlers up by MRO).
@@ -40,16 +45,23 @@ _STATUS: dict[type[Exception], int] = {
     DuplicateModelError: 409,
     ArtifactIntegrityError: 409,
     SchedulerUnreachableError: 503,
+    DiskFullError: 507,
     WalkforwardError: 400,
 }
 
 
-class _BodyTooLarge(Exception):
+class _Disconnected(Exception):
     pass
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 (by Content-Length, or while streaming)."""
+    """Refuse request bodies over ``max_bytes`` with 413, whether declared (Content-Length) or chunked.
+
+    The body is read here, before the app sees it (it is at most ``max_bytes``), then replayed: an
+    error raised while FastAPI itself reads a chunked body would become its generic 400. What a
+    refused client still sends is read and dropped (up to :data:`_DRAIN_FACTOR` times the limit) so
+    that it reads the 413 rather than a reset connection.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -63,29 +75,44 @@ class BodySizeLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+            body = await self._read(receive)
+        except _Disconnected:
+            return  # the client left: nobody to answer
+        if body is None:
+            await self._refuse(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # later messages (a disconnect) come from the server
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or ``None`` once it passes the limit (the rest drained, within a bound)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = bool(message.get("more_body", False))
+            if size > self.max_bytes:
+                while more and size <= _DRAIN_FACTOR * self.max_bytes:
+                    message = await receive()
+                    size += len(message.get("body", b""))
+                    more = message["type"] == "http.request" and bool(message.get("more_body", False))
+                return None
+            chunks.append(chunk)
+            if not more:
+                return b"".join(chunks)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body too large: the limit is {self.max_bytes // 1024} KiB; send a smaller request"
@@ -104,7 +131,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     def our_error(status_code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
         async def handler(request: Request, exc: Exception) -> JSONResponse:
-            return JSONResponse({"detail": str(exc)}, status_code=status_code)
+            # Our messages name files; a client sees them relative to the stores (MODELS_DIR/...).
+            detail = redact_paths(str(exc), store_roots(request.app.state.settings))
+            return JSONResponse({"detail": detail}, status_code=status_code)
 
         return handler
 
@@ -149,7 +178,7 @@ def create_app(
     ----------
     settings
         Where the data lives, and ``api_token`` (when set, every route but ``/health`` and the UI
-        files needs ``Authorization: Bearer <token>``).
+        files, the OpenAPI schema and docs included, needs ``Authorization: Bearer <token>``).
     services
         Already opened stores to use (tests); by default the lifespan opens them and starts the
         job runner, and closes them at shutdown.
@@ -166,6 +195,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        capacity.install(app)  # thread pools: /health never queues behind other requests
         svc: Services | None = app.state.services
         opened_here = svc is None
         if svc is None:
@@ -185,16 +215,21 @@ def create_app(
         summary="Leakage-safe training, search and walk-forward evaluation of price-forecasting models.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, behind the token
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.services = services
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(CrossSiteGuard)
     protected = [Depends(require_token)]
     app.include_router(system.health_router)
     app.include_router(jobs.router, dependencies=protected)
     app.include_router(models.router, dependencies=protected)
     app.include_router(system.router, dependencies=protected)
+    mount_docs(app)
     if STATIC_DIR.is_dir():
         _mount_ui(app, STATIC_DIR)
     return app

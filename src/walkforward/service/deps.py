@@ -1,4 +1,8 @@
-"""What routes depend on: the app's services (built in the lifespan) and the optional bearer token."""
+"""What routes depend on: the app's services (built in the lifespan) and the optional bearer token.
+
+The service getters are ``async def``: they only read ``app.state``, and a plain ``def`` dependency
+would take a thread of the pool the routes share for each request (``/health`` must never wait there).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,22 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from walkforward.config import Settings
-from walkforward.features.store import FeatureStore
+from walkforward.model_selection.cleanup import sweep_quietly
 from walkforward.model_selection.executors import scheduler_endpoint
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
 from walkforward.request import SearchRequest
 from walkforward.service.jobs import JobRunner, resume, submit
+from walkforward.service.plot_cache import PlotCache
+
+if TYPE_CHECKING:
+    from walkforward.features.store import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +34,41 @@ _bearer = HTTPBearer(auto_error=False, description="Needed when the server's API
 
 @dataclass
 class Services:
-    """The stores and the job runner one app instance uses."""
+    """The stores, the job runner and the chart cache one app instance uses."""
 
     settings: Settings
     registry: ModelStore
     jobs: JobStore
-    store: FeatureStore
     runner: JobRunner | None = None
     owned: bool = field(default=True, repr=False)
+    plots: PlotCache = field(default_factory=PlotCache, repr=False)
+    _store: FeatureStore | None = field(default=None, init=False, repr=False)
+
+    @property
+    def store(self) -> FeatureStore:
+        """The feature store, opened on first use: its module loads pandas and pyarrow (~70 MB), which
+        listing models, the UI and ``/health`` never need."""
+        if self._store is None:
+            from walkforward.features.store import FeatureStore
+
+            self._store = FeatureStore(self.settings.features_parquet_dir)
+        return self._store
 
     @classmethod
     def open(cls, settings: Settings, *, run_jobs: bool = True, job_concurrency: int = 1) -> Services:
         """Open (and migrate) the registry and build the job runner (not started).
 
         A malformed ``WALKFORWARD_DASK_SCHEDULER`` stops the start-up here, not every search later.
+        Orphan artifacts and dead processes' temporary files are swept first.
         """
         if settings.walkforward_dask_scheduler:
             scheduler_endpoint(settings.walkforward_dask_scheduler)
         registry = ModelStore.open(settings.database_url, settings.models_dir)
+        # What killed searches and workers left (files owned by no live job; see registry.sweep).
+        sweep_quietly(registry, "at server start")
         jobs = JobStore(registry.database)
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
-        return cls(settings, registry, jobs, FeatureStore(settings.features_parquet_dir), runner)
+        return cls(settings, registry, jobs, runner)
 
     def submit(self, req: SearchRequest) -> JobRecord:
         job = submit(
@@ -85,7 +107,7 @@ class Services:
             self.registry.dispose()
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     """The app's :class:`Services` (set on ``app.state`` by the app factory / lifespan)."""
     found: Services | None = getattr(request.app.state, "services", None)
     if found is None:
@@ -93,15 +115,16 @@ def services(request: Request) -> Services:
     return found
 
 
-def registry(svc: Annotated[Services, Depends(services)]) -> ModelStore:
+async def registry(svc: Annotated[Services, Depends(services)]) -> ModelStore:
     return svc.registry
 
 
 def feature_store(svc: Annotated[Services, Depends(services)]) -> FeatureStore:
+    # A thread's work: the first call imports the store's module.
     return svc.store
 
 
-def job_store(svc: Annotated[Services, Depends(services)]) -> JobStore:
+async def job_store(svc: Annotated[Services, Depends(services)]) -> JobStore:
     return svc.jobs
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from walkforward.errors import WalkforwardError
-from walkforward.features.store import FeatureStore
 from walkforward.model_selection.executors import check_scheduler
 from walkforward.registry.jobs import JobStore
 
@@ -27,11 +28,24 @@ def executor_info(scheduler: str | None) -> dict[str, Any]:
     return info
 
 
-def health(jobs: JobStore, store: FeatureStore, scheduler: str | None = None) -> tuple[bool, dict[str, Any]]:
+def store_info(root: Path) -> dict[str, Any]:
+    """Whether the feature store's folder is readable (a missing one is an empty store), and its symbol folders.
+
+    Only the folder is listed: reading the store itself loads pandas and pyarrow, which a health
+    check has no use for.
+    """
+    if not root.exists():
+        return {"ok": True, "symbols": 0}
+    with os.scandir(root) as entries:
+        return {"ok": True, "symbols": sum(1 for e in entries if e.is_dir() and not e.name.startswith("."))}
+
+
+def health(jobs: JobStore, store_root: Path, scheduler: str | None = None) -> tuple[bool, dict[str, Any]]:
     """Whether the database answers and the store is readable; never raises.
 
-    The executor is reported (``executor``) but does not make the service unhealthy: with the Dask
-    scheduler down, everything but new searches still works (they are refused with 503).
+    The database is asked on a connection of its own (:meth:`JobStore.ping`). The executor is
+    reported (``executor``) but does not make the service unhealthy: with the Dask scheduler down,
+    everything but new searches still works (they are refused with 503).
     """
     database: dict[str, Any] = {"backend": jobs.backend}
     try:
@@ -40,16 +54,25 @@ def health(jobs: JobStore, store: FeatureStore, scheduler: str | None = None) ->
     except WalkforwardError as exc:
         log.warning("health: database check failed: %s", exc)
         database["ok"] = False
-    store_info: dict[str, Any] = {}
     try:
-        store_info.update(ok=True, symbols=len(store.symbols()))
+        store = store_info(Path(store_root))
     except OSError as exc:
         log.warning("health: feature store check failed: %s", exc)
-        store_info["ok"] = False
-    ok = bool(database["ok"] and store_info["ok"])
+        store = {"ok": False}
+    ok = bool(database["ok"] and store["ok"])
     return ok, {
         "status": "ok" if ok else "degraded",
         "database": database,
-        "store": store_info,
+        "store": store,
         "executor": executor_info(scheduler),
+    }
+
+
+def unanswered(backend: str, seconds: float) -> dict[str, Any]:
+    """The health report when the checks did not finish within ``seconds`` (a hung database or disk)."""
+    return {
+        "status": "degraded",
+        "database": {"backend": backend, "ok": False, "error": f"no answer within {seconds:g} s"},
+        "store": {"ok": False, "error": f"not checked within {seconds:g} s"},
+        "executor": {"name": "unknown", "where": "not checked"},
     }

@@ -15,7 +15,7 @@ from walkforward.evaluation.metrics import direction_labels
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.early_stopping import INNER_FRACTION, InnerSplit, inner_split
 from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION, data_signature, fingerprint
-from walkforward.model_selection.plan import default_embargo
+from walkforward.model_selection.plan import resolve_embargo, with_note
 from walkforward.model_selection.splitters import FoldPlan, make_folds
 from walkforward.preflight import check_request
 from walkforward.request import TrainRequest
@@ -87,9 +87,10 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
     check_request(req, store=store, registry=registry)
     ds = load_dataset(store, req.load_request())
     features, source = _resolve_features(ds, req, registry)
-    embargo = req.embargo if req.embargo is not None else default_embargo(ds, features)
     scheme = req.validation.scheme
+    embargo, note = resolve_embargo(ds, features, scheme=scheme, embargo=req.embargo, strict=req.strict_embargo)
     plan = make_folds(ds.split, ds.ts.to_numpy(), lookforward=req.lookforward, embargo=embargo, scheme=scheme)
+    plan = with_note(plan, note)
     train_rows = np.unique(np.concatenate([plan.final_train_index, *[f.train_index for f in plan.folds]]))
     nunique = ds.frame.loc[train_rows, features].nunique(dropna=True)
     dropped = [c for c in features if nunique[c] <= 1]

@@ -20,7 +20,9 @@ from walkforward.model_selection.splitters import FoldPlan
 from walkforward.models.catalog import AlgorithmSpec, get_algorithm
 from walkforward.preprocessing.pipeline import build_pipeline, pruning_report, selected_features
 from walkforward.request import TrainRequest
+from walkforward.training import oos
 from walkforward.training.data import PreparedData, inner_splits
+from walkforward.training.evaluate import add_to_metrics, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class TrainedModel:
     hyperparameters: dict[str, Any]
     fitted_estimator: str
     fallback: dict[str, Any] | None = None
+    #: every fold's test rows with their prediction (see :mod:`walkforward.training.oos`)
+    predictions: pd.DataFrame | None = None
 
     @property
     def plan(self) -> FoldPlan:
@@ -114,8 +118,10 @@ def fold_metrics_of(
 
 def stopped_fold_metrics(
     req: TrainRequest, data: PreparedData, params: Mapping[str, Any], progress: Progress | None = None
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     """Each fold scored with early stopping on its inner slice; ``best_iteration`` is the rounds scored at.
+
+    Returns the folds' metrics and their out-of-sample prediction frames.
 
     The preprocessing is fitted on the fold's training rows (:func:`prepare_fold`), the booster on the
     inner-train rows with the inner slice as its eval set (:func:`predict_grid_stopped`).
@@ -124,18 +130,19 @@ def stopped_fold_metrics(
     X, y, folds = data.X, data.y, data.plan.folds
     linear = spec.family == "linear"
     pre = build_pipeline(spec.factory(**params), linear=linear, p_value_threshold=req.p_value_threshold)[:-1]
-    out = []
+    out, frames = [], []
     for i, (fold, inner) in enumerate(zip(folds, inner_splits(req, data), strict=True)):
         prepared = prepare_fold(pre, X, y, fold.train_index, fold.test_index, fold.number, inner=inner)
         ((pred, rounds),) = predict_grid_stopped(spec, [params], prepared)
         m = fold_metrics_of(spec, data, fold.number, y[fold.test_index], pred, fold.test_index)
+        frames.append(oos.predictions_frame(data, [pred], classifier=spec.is_classifier, folds=[fold]))
         # Boosters are trees: the scaler passes every pruned column through, one column per kept feature.
         m["features_kept"] = int(prepared.X_train.shape[1])
         m[STOPPED_KEY] = rounds
         out.append(m)
         if progress:
             progress(f"fold {fold.number}/{len(folds)} (early stopping)", i + 1, len(folds) + 1)
-    return out
+    return out, frames
 
 
 def fit(
@@ -158,13 +165,14 @@ def fit(
     folds = data.plan.folds
     total = len(folds) + 1
     stopped: list[dict[str, Any]] | None = None
+    frames: list[pd.DataFrame] = []
     # One BLAS thread: the tiny solves inside scikit-learn's linear models ran 100x slower with
     # OpenBLAS's own threads on this 2-core machine (see bench/README.md).
     with threadpool_limits(limits=1, user_api="blas"):
         rows = data.plan.final_train_index
         fitted_params = dict(params)
         if req.early_stopping_rounds is not None and spec.rounds_param is not None:
-            stopped = stopped_fold_metrics(req, data, params, progress)
+            stopped, frames = stopped_fold_metrics(req, data, params, progress)
             fitted_params[spec.rounds_param] = final_rounds(stopped_rounds(stopped))
         template = build_pipeline(
             spec.factory(**fitted_params), linear=spec.family == "linear", p_value_threshold=req.p_value_threshold
@@ -187,9 +195,12 @@ def fit(
             )
             m["features_kept"] = len(selected_features(pipe))
             fold_metrics.append(m)
+            frames.append(oos.fold_frame(data, fold, pred, proba))
             if progress:
                 progress(f"fold {fold.number}/{len(folds)}", i + 2, total)
+    predictions = oos.combine(frames)
     metrics, score = summarize(fold_metrics, spec.score_key)
+    add_to_metrics(metrics, metrics["folds"], evaluate(req, predictions))
     return TrainedModel(
         request=req,
         data=data,
@@ -201,4 +212,5 @@ def fit(
         hyperparameters=params,
         fitted_estimator=type(final[-1]).__name__,
         fallback=fallback,
+        predictions=predictions,
     )

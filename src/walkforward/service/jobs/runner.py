@@ -14,6 +14,8 @@ from pathlib import Path
 
 from walkforward.config import Settings
 from walkforward.errors import InvalidInputError, WalkforwardError
+from walkforward.model_selection.cleanup import sweep_quietly
+from walkforward.registry import ModelStore
 from walkforward.registry.jobs import ACTIVE, JobRecord, JobStatus, JobStore
 from walkforward.service.jobs.recovery import interrupted_message, recover_jobs
 
@@ -149,11 +151,13 @@ class JobRunner:
         log.info("job %s: worker pid %d started", job.id, proc.pid)
 
     def _reap(self) -> None:
+        ended = False
         for job_id, proc in list(self._procs.items()):
             code = proc.poll()
             if code is None:
                 continue
             del self._procs[job_id]
+            ended = True
             job = self.jobs.get(job_id)
             if job.status == JobStatus.CANCELLING:
                 self.jobs.finish(job_id, JobStatus.CANCELLED, error="cancelled on request (worker stopped)")
@@ -170,6 +174,12 @@ class JobRunner:
                             f"POST /jobs/{job_id}/resume to train what is missing"
                         ),
                     )
+        if ended:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """After a job: what its worker left if it was killed (pool files, temporary and orphan artifacts)."""
+        sweep_quietly(ModelStore(self.jobs.database, self.settings.models_dir), "after a job")
 
     def _enforce_cancels(self) -> None:
         if not self._procs:

@@ -6,12 +6,16 @@ run) as JSON; the same request and the same checks serve the CLI and the library
 
 from __future__ import annotations
 
-from walkforward.features.store import FeatureStore
+from typing import TYPE_CHECKING
+
 from walkforward.model_selection.executors import check_scheduler
 from walkforward.preflight import check_request
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
 from walkforward.request import SearchRequest, parse
+
+if TYPE_CHECKING:  # the store's module loads pandas and pyarrow: not at the API's start
+    from walkforward.features.store import FeatureStore
 
 RESUMABLE: tuple[str, ...] = (JobStatus.INTERRUPTED, JobStatus.FAILED, JobStatus.CANCELLED)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -37,6 +38,7 @@ from walkforward.model_selection.executors import (
     TasksCancelled,
     WorkerLostError,
 )
+from walkforward.redaction import redact_paths, store_roots
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import ACTIVE, JobStatus, JobStore
 from walkforward.reports import search_dict
@@ -60,8 +62,17 @@ class JobInterrupted(BaseException):
 class _Reporter:
     """Buffers progress and log lines of a running job and writes them to its row, throttled."""
 
-    def __init__(self, jobs: JobStore, job_id: str, *, min_interval: float = 0.5, heartbeat: float = 2.0) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        job_id: str,
+        *,
+        min_interval: float = 0.5,
+        heartbeat: float = 2.0,
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self.jobs = jobs
+        self.redact = redact  # the log is shown by the API: no absolute server paths in it
         self.job_id = job_id
         self.min_interval = min_interval
         self.heartbeat = heartbeat
@@ -85,7 +96,7 @@ class _Reporter:
     def line(self, text: str) -> None:
         stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
         with self._lock:
-            self._lines.append(f"{stamp} {text}")
+            self._lines.append(f"{stamp} {self.redact(text)}")
 
     def take_lines(self) -> list[str]:
         with self._lock:
@@ -215,7 +226,8 @@ def run_job(job_id: str, settings: Settings) -> int:
             log.warning("job %s is %s, not running: nothing to do", job_id, job.status)
             return 1
         jobs.attach_worker(job_id, os.getpid())
-        reporter = _Reporter(jobs, job_id)
+        clean = functools.partial(redact_paths, roots=store_roots(settings))
+        reporter = _Reporter(jobs, job_id, redact=clean)
         handler = _JobLogHandler(reporter)
         package_logger = logging.getLogger("walkforward")
         package_logger.addHandler(handler)
@@ -244,17 +256,19 @@ def run_job(job_id: str, settings: Settings) -> int:
             message = interrupted_message(job_id)
             jobs.finish(job_id, JobStatus.INTERRUPTED, error=message, lines=[*reporter.take_lines(), message])
         except WorkerLostError as exc:
-            error = f"{exc} (POST /jobs/{job_id}/resume)"
+            error = clean(f"{exc} (POST /jobs/{job_id}/resume)")
             jobs.finish(job_id, JobStatus.FAILED, error=error, lines=[*reporter.take_lines(), f"ERROR {error}"])
         except WalkforwardError as exc:
-            jobs.finish(job_id, JobStatus.FAILED, error=str(exc), lines=[*reporter.take_lines(), f"ERROR {exc}"])
+            error = clean(str(exc))
+            jobs.finish(job_id, JobStatus.FAILED, error=error, lines=[*reporter.take_lines(), f"ERROR {error}"])
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            error = (
+            error = clean(
                 f"the job failed unexpectedly ({type(exc).__name__}: {str(exc)[:300]}); "
                 "the traceback is in the job's log"
             )
-            jobs.finish(job_id, JobStatus.FAILED, error=error, lines=[*reporter.take_lines(), traceback.format_exc()])
+            lines = [*reporter.take_lines(), clean(traceback.format_exc())]
+            jobs.finish(job_id, JobStatus.FAILED, error=error, lines=lines)
         else:
             reporter.flush()  # the last progress call may have been throttled
             done_line = "done: " + "; ".join(result.get("notes", []))

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from walkforward import queries
-from walkforward.features.store import FeatureStore
+from walkforward.model_summary import MAX_PAGE
 from walkforward.registry import ModelStore
-from walkforward.reports import plot_png
-from walkforward.service.deps import feature_store, registry
-from walkforward.service.routes._params import ID_PATTERN, CohortId, Limit, ModelId, Offset
+from walkforward.service.deps import Services, registry, services
+from walkforward.service.plot_cache import chart_png
+from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
 from walkforward.service.schemas import ModelPage, PredictBody
 
 router = APIRouter(tags=["models"])
 
 Registry = Annotated[ModelStore, Depends(registry)]
+Svc = Annotated[Services, Depends(services)]
+#: Larger pages are refused by the registry with a 422 that says how to page on (not clamped silently).
+PageSize = Annotated[
+    int,
+    Query(
+        ge=1, description=f"Page size, 1 to {MAX_PAGE}; page on with offset.", json_schema_extra={"maximum": MAX_PAGE}
+    ),
+]
 
 
 @router.get("/models", response_model=ModelPage)
@@ -30,10 +38,14 @@ def list_models(
         str, Query(max_length=80, description="created_at, algorithm, symbol, cv_score, cohort_rank or metrics.<name>")
     ] = "created_at",
     descending: bool = True,
-    limit: Limit = 50,
+    limit: PageSize = 50,
     offset: Offset = 0,
 ) -> ModelPage:
-    """Models matching the filters, sorted, one page at a time; ``total`` counts every match."""
+    """Models matching the filters, sorted, one page at a time (at most 200); ``total`` counts every match.
+
+    The rows are brief (no request, folds or explanations: ``GET /models/{id}`` has them), read from
+    the registry's list tables without decoding any model's JSON.
+    """
     page = queries.list_models(
         reg,
         symbol=symbol,
@@ -55,9 +67,11 @@ def get_model(model_id: ModelId, reg: Registry) -> dict[str, Any]:
 
 
 @router.delete("/models/{model_id}")
-def delete_model(model_id: ModelId, reg: Registry) -> dict[str, Any]:
+def delete_model(model_id: ModelId, svc: Svc) -> dict[str, Any]:
     """Delete a model and its artifact file."""
-    return queries.delete_model(reg, model_id)
+    deleted = queries.delete_model(svc.registry, model_id)
+    svc.plots.evict(model_id)
+    return deleted
 
 
 @router.get("/models/{model_id}/lineage")
@@ -67,11 +81,9 @@ def model_lineage(model_id: ModelId, reg: Registry) -> dict[str, Any]:
 
 
 @router.post("/models/{model_id}/predict")
-def predict_model(
-    model_id: ModelId, reg: Registry, store: Annotated[FeatureStore, Depends(feature_store)], body: PredictBody
-) -> dict[str, Any]:
+def predict_model(model_id: ModelId, svc: Svc, body: PredictBody) -> dict[str, Any]:
     """The latest ``limit`` predictions of a model on its symbols and timeframe."""
-    found = queries.predictions(reg, store, model_id, start=body.start, end=body.end)
+    found = queries.predictions(svc.registry, svc.store, model_id, start=body.start, end=body.end)
     return found.to_dict(body.limit)
 
 
@@ -80,9 +92,14 @@ def predict_model(
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such model, or no explanations."}},
 )
-def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], reg: Registry) -> Response:
-    """Feature importance (mean |SHAP|) or regime importance of a model, as a PNG."""
-    return Response(plot_png(reg, model_id, kind), media_type="image/png")
+async def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], request: Request, svc: Svc) -> Response:
+    """Feature importance (mean |SHAP|) or regime importance of a model, as a PNG.
+
+    Drawn once (about 2 s) on the server's heavy-work thread, then served from memory until the
+    model's explanations change or it is deleted.
+    """
+    png = await chart_png(request, svc.registry, svc.plots, model_id, kind)
+    return Response(png, media_type="image/png")
 
 
 @router.get("/cohorts/{cohort_id}")
@@ -92,6 +109,10 @@ def get_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
 
 
 @router.delete("/cohorts/{cohort_id}")
-def delete_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
+def delete_cohort(cohort_id: CohortId, svc: Svc) -> dict[str, Any]:
     """Delete every model of a cohort and their artifact files."""
-    return queries.delete_cohort(reg, cohort_id)
+    members = svc.registry.cohort_ids(cohort_id)
+    deleted = queries.delete_cohort(svc.registry, cohort_id)
+    for model_id in members:
+        svc.plots.evict(model_id)
+    return deleted

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from walkforward import queries
-from walkforward.features.store import FeatureStore
-from walkforward.service.deps import Services, feature_store, services
+from walkforward.service.capacity import HEALTH_TIMEOUT, run_health_check
+from walkforward.service.deps import Services, services
 from walkforward.service.queries import health as health_report
+from walkforward.service.queries import unanswered
 from walkforward.service.schemas import Health
 
 router = APIRouter(tags=["data"])
@@ -18,9 +19,9 @@ health_router = APIRouter(tags=["system"])
 
 
 @router.get("/symbols")
-def list_symbols(store: Annotated[FeatureStore, Depends(feature_store)]) -> list[dict[str, Any]]:
+def list_symbols(svc: Annotated[Services, Depends(services)]) -> list[dict[str, Any]]:
     """What the feature store holds: symbols with their first and last dates, days and feature sets."""
-    return queries.symbols(store)
+    return queries.symbols(svc.store)
 
 
 @router.get("/algorithms", tags=["models"])
@@ -30,10 +31,17 @@ def list_algorithms() -> list[dict[str, Any]]:
 
 
 @health_router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(svc: Annotated[Services, Depends(services)]) -> Any:
+async def health(request: Request, svc: Annotated[Services, Depends(services)]) -> Any:
     """Liveness and readiness: the database answers and the feature store is readable (no auth).
 
     ``executor`` says where search jobs run (``local``, or ``dask`` with the scheduler and whether it answers).
+    The checks run on threads and a database connection of their own, so a busy server still answers
+    at once; checks that take longer than a few seconds answer 503.
     """
-    ok, body = health_report(svc.jobs, svc.store, svc.settings.walkforward_dask_scheduler)
+    settings = svc.settings
+    ok, body = await run_health_check(
+        request,
+        lambda: health_report(svc.jobs, settings.features_parquet_dir, settings.walkforward_dask_scheduler),
+        on_timeout=lambda: (False, unanswered(svc.jobs.backend, HEALTH_TIMEOUT)),
+    )
     return body if ok else JSONResponse(body, status_code=503)

@@ -1,0 +1,139 @@
+"""One page of the model list: filter, sort, count and read list rows without touching ``models``.
+
+A trained model's row is 20-50 KB (mostly explanations), so a page reads only the narrow tables the
+store keeps in step with it: ``model_summaries`` (what a list shows, filters and sorts by; each sort
+key indexed together with ``id``, the tie-break; ~0.3 KB a row) and ``model_metrics`` (numeric metrics
+by name and value, for ``sort=metrics.<name>``).
+
+A sort key that can be missing (``cv_score``, ``cohort_rank``, a metric) is paged in two parts: the
+models that have it, in order, then those that do not, by id. Each part is a range of an index; one
+``ORDER BY key NULLS LAST`` would sort every row first, as neither backend keeps NULLs at that end
+of an index in both directions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from walkforward.errors import InvalidInputError
+from walkforward.model_summary import MAX_PAGE
+from walkforward.registry._schema import SORTED_COLUMNS, model_metrics
+from walkforward.registry._schema import model_summaries as summaries
+
+Row = Mapping[Any, Any]
+
+#: Columns :meth:`ModelStore.list` can sort by; ``metrics.<name>`` sorts by a numeric metric.
+SORT_COLUMNS: tuple[str, ...] = SORTED_COLUMNS
+_NULLABLE = frozenset({"cv_score", "cohort_rank"})
+_METRIC_SORT_RE = re.compile(r"^metrics\.([A-Za-z0-9_]+)$")
+
+
+@dataclass(frozen=True)
+class _Sort:
+    """How to page by one sort name: the ordered ids of models that have the key, and the rest."""
+
+    key: sa.ColumnElement[Any]
+    tie: sa.ColumnElement[Any]
+    having: sa.Select[Any]  # ids of the models with the key (filters still to add)
+    lacking: sa.ColumnElement[bool] | None  # condition on ``model_summaries`` for the models without it
+
+
+def _sort(sort: str, conditions: Sequence[sa.ColumnElement[bool]]) -> _Sort:
+    if sort in SORT_COLUMNS:
+        key = summaries.c[sort]
+        having = sa.select(summaries.c.id).where(*conditions)
+        if sort not in _NULLABLE:
+            return _Sort(key, summaries.c.id, having, None)
+        return _Sort(key, summaries.c.id, having.where(key.is_not(None)), key.is_(None))
+    match = _METRIC_SORT_RE.fullmatch(sort)
+    if match is None:
+        raise InvalidInputError(
+            f"unknown sort {sort!r}: use one of {', '.join(SORT_COLUMNS)} or metrics.<name> (e.g. metrics.r2)"
+        )
+    name = match.group(1)
+    having = sa.select(model_metrics.c.model_id).where(model_metrics.c.name == name)
+    if conditions:
+        having = having.join(summaries, summaries.c.id == model_metrics.c.model_id).where(*conditions)
+    exists = sa.exists().where(model_metrics.c.model_id == summaries.c.id, model_metrics.c.name == name)
+    return _Sort(model_metrics.c.value, model_metrics.c.model_id, having, ~exists)
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page size outside 1..:data:`MAX_PAGE` or a negative offset (:class:`InvalidInputError`)."""
+    if limit > MAX_PAGE:
+        raise InvalidInputError(
+            f"invalid page limit={limit}: at most {MAX_PAGE} models a page; "
+            f"fetch more pages with offset (limit={MAX_PAGE}&offset={MAX_PAGE}, ...)"
+        )
+    if limit < 1 or offset < 0:
+        raise InvalidInputError(f"invalid page limit={limit} offset={offset}: use limit >= 1, offset >= 0")
+
+
+def _count(conn: Connection, query: sa.Select[Any]) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+
+
+def page_ids(
+    conn: Connection,
+    filters: Mapping[str, str | None],
+    *,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[str], int]:
+    """The ids of one page of models whose columns equal the non-``None`` ``filters``, and the total.
+
+    Ties are broken by id (in the sort's direction) so pages are stable; models without the key
+    come last in both directions.
+    """
+    check_page(limit, offset)
+    conditions = [summaries.c[name] == value for name, value in filters.items() if value is not None]
+    spec = _sort(sort, conditions)
+    total = int(conn.execute(sa.select(sa.func.count()).select_from(summaries).where(*conditions)).scalar_one())
+
+    def direction(column: sa.ColumnElement[Any]) -> sa.UnaryExpression[Any]:
+        return column.desc() if descending else column.asc()
+
+    ordered = spec.having.order_by(direction(spec.key), direction(spec.tie))
+    ids = [str(i) for i in conn.execute(ordered.limit(limit).offset(offset)).scalars()]
+    if spec.lacking is None or len(ids) == limit:
+        return ids, total
+    # The models with the key are used up: the page goes on with those without it.
+    with_key = offset + len(ids) if ids else _count(conn, spec.having)
+    rest = (
+        sa.select(summaries.c.id)
+        .where(*conditions, spec.lacking)
+        .order_by(direction(summaries.c.id))
+        .limit(limit - len(ids))
+        .offset(max(offset - with_key, 0))
+    )
+    ids.extend(str(i) for i in conn.execute(rest).scalars())
+    return ids, total
+
+
+def page(
+    conn: Connection,
+    filters: Mapping[str, str | None],
+    *,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of ``model_summaries`` rows and the total (see :func:`page_ids` for filters and order)."""
+    ids, total = page_ids(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+    if not ids:
+        return [], total
+    rows = conn.execute(sa.select(summaries).where(summaries.c.id.in_(ids))).mappings().all()
+    by_id = {str(row["id"]): row for row in rows}
+    return [by_id[i] for i in ids if i in by_id], total
+
+
+__all__ = ["MAX_PAGE", "SORT_COLUMNS", "check_page", "page", "page_ids"]
