@@ -78,7 +78,7 @@ def ensure_store(days: int) -> tuple[FeatureStore, bool]:
 
 
 def symbol_files(store: FeatureStore, symbol: str) -> list[str]:
-    return [str(p) for p in sorted(store.symbol_dir(symbol).glob("dt=*/*.parquet"))]
+    return [str(p) for files in store.day_files(symbol).values() for p in files]  # the committed files only
 
 
 # --------------------------------------------------------------------------- the three ways

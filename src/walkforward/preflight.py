@@ -23,6 +23,12 @@ def check_request(req: TrainRequest, *, store: FeatureStore, registry: ModelStor
     """
     held = store.symbols()
     missing = [s for s in req.symbols if s not in held]
+    unfinished = [s for s in missing if store.unfinished(s)]
+    if unfinished:
+        raise InvalidInputError(
+            f"{', '.join(unfinished)}: an ingest did not finish, so the store holds none of its data; "
+            "rerun `walkforward ingest` with its bars"
+        )
     if missing:
         holds = ", ".join(held[:20]) if held else "nothing yet"
         raise InvalidInputError(

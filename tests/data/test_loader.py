@@ -53,7 +53,7 @@ def _pandas_resample(store: FeatureStore, symbols: list[str], rule: str) -> pd.D
     """The plain pandas way, for comparison: read, merge on ts, resample with the aggregation table."""
     frames = []
     for i, sym in enumerate(symbols):
-        df = pd.concat(pd.read_parquet(p) for p in sorted((store.root / sym).glob("dt=*/*.parquet")))
+        df = pd.concat(pd.read_parquet(p) for p in store.day_files(sym)["v1"])
         df = df.drop(columns=["options"])
         if i:
             df = df.rename(columns={c: f"{c}_{sym}" for c in df.columns if c != "ts"})
@@ -136,8 +136,9 @@ def test_date_range_reads_only_the_partitions_it_needs(demo_store: FeatureStore,
     root = tmp_path_factory.mktemp("pruned")
     shutil.copytree(demo_store.root / "AAPL", root / "AAPL")
     store = FeatureStore(root)
-    days = sorted(p.name for p in (root / "AAPL").glob("dt=*"))
-    (root / "AAPL" / days[0] / "v1.parquet").write_bytes(b"not parquet")  # a corrupt day outside the range
+    files = store.day_files("AAPL")["v1"]  # the committed files, by date
+    days = [f.parent.name for f in files]
+    files[0].write_bytes(b"not parquet")  # a corrupt day outside the range
     start = days[1][3:]
     ds = load_dataset(store, LoadRequest.build("AAPL", start=start, end=days[3][3:]))
     assert ds.ts.dt.date.min().isoformat() == start

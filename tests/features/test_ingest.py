@@ -102,6 +102,24 @@ def test_file_stem_names_the_symbol_and_reingest_replaces_a_day_atomically(tmp_p
             r"row 10 \(line 11\): column 'volume' is not a finite number",
         ),
         (lambda df: df.iloc[:0], r"bad\.csv: the file holds no rows"),
+        (
+            lambda df: df.iloc[:1],
+            r"bad\.csv: a single bar; the bar size \(minute, hour, day\) cannot be inferred from one row: "
+            "ingest at least two bars",
+        ),
+        (
+            lambda df: df.assign(volume=df["volume"].where(df.index != 4, -5.0)),
+            r"bad\.csv: row 5 \(line 6\): negative count volume=-5.0; volume must be >= 0 "
+            r"\(is the column's sign right\?\) \(1 bad row\(s\)\)$",
+        ),
+        (
+            lambda df: df.assign(trade_count=np.where(df.index == 2, -1.0, 7.0)),
+            r"row 3 \(line 4\): negative count trade_count=-1.0; trade_count must be >= 0",
+        ),
+        (
+            lambda df: df.assign(adj_factor=np.where(df.index == 6, 0.0, 1.0)),
+            r"row 7 \(line 8\): non-positive adj_factor=0.0; an adjustment factor must be > 0",
+        ),
         (lambda df: df.assign(high=df["low"] * 0.5), r"row 1 \(line 2\): high < low"),
     ],
 )
@@ -137,3 +155,45 @@ def test_unreadable_and_unknown_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="invalid symbol '../x'"):
         ingest_paths(store, [weird], symbol="../x")
     assert not store.root.exists()
+
+
+def _split_file(tmp_path: Path, *, adjust: str | None = None) -> tuple[Path, str, pd.DataFrame]:
+    """30 days of minute bars of ABC with an unadjusted 2:1 split on day 16; optionally an adjustment column."""
+    bars = _bars(n=390 * 30, seed=3)
+    bars["volume"] = 1e4 * np.exp(np.random.default_rng(4).normal(0, 0.3, len(bars)))
+    day = sorted(bars["timestamp"].str[:10].unique())[15]
+    after = (bars["timestamp"] >= day).to_numpy()
+    raw = bars.copy()
+    raw.loc[after, ["open", "high", "low", "close"]] /= 2
+    raw.loc[after, "volume"] *= 2
+    if adjust == "adj_factor":
+        raw["adj_factor"] = np.where(after, 1.0, 0.5)
+    elif adjust == "adj_close":
+        raw["adj_close"] = raw["close"] * np.where(after, 1.0, 0.5)
+    path = tmp_path / "ABC.csv"
+    raw.to_csv(path, index=False)
+    return path, day, bars
+
+
+def test_an_unadjusted_split_is_refused_unless_allowed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path, day, _ = _split_file(tmp_path)
+    store = FeatureStore(tmp_path / "store")
+    with pytest.raises(IngestError, match=rf"^ABC: {day} looks like an unadjusted 2:1 split .*--allow-unadjusted"):
+        ingest_paths(store, [path])
+    assert not store.root.exists()
+    (summary,) = ingest_paths(store, [path], allow_unadjusted=True)
+    assert summary.adjustment is None and f"ABC: {day} looks like an unadjusted 2:1 split" in caplog.text
+
+
+@pytest.mark.parametrize("column", ["adj_factor", "adj_close"])
+def test_an_adjustment_column_is_applied_and_recorded(tmp_path: Path, column: str) -> None:
+    path, _, bars = _split_file(tmp_path, adjust=column)
+    store = FeatureStore(tmp_path / "store")
+    (summary,) = ingest_paths(store, [path])
+    assert summary.adjustment == column
+    assert store.read_meta("ABC")["options"]["v1"]["adjustment"] == column
+    assert store.describe("ABC").adjustment == column
+    ds = load_dataset(store, LoadRequest.build("ABC"))
+    expected = bars["close"].to_numpy() * 0.5  # the pre-split scale halved: one continuous series
+    np.testing.assert_allclose(ds.frame["close"].to_numpy(), expected[: len(ds.frame)], rtol=1e-9)
+    assert "adj_factor" not in ds.frame.columns and "adj_close" not in ds.frame.columns

@@ -70,7 +70,7 @@ def test_ingest_reads_naive_times_in_the_zone_given_and_says_so(
 def test_store_migrate_through_the_cli(tmp_path: Path, store: FeatureStore) -> None:
     res = CliRunner().invoke(app, ["ingest", str(_file(tmp_path, "OLD.csv")), "--timezone", "Europe/London"])
     assert res.exit_code == 0, res.output
-    (day,) = store.symbol_dir("OLD").glob("dt=*/v1.parquet")
+    (day,) = store.day_files("OLD")["v1"]
     current = pd.read_parquet(day)
     local = current["ts"].dt.tz_convert("Europe/London").dt.tz_localize(None)
     current.assign(ts=local).to_parquet(day)  # as an older version wrote it: naive local times, no zone
@@ -80,7 +80,9 @@ def test_store_migrate_through_the_cli(tmp_path: Path, store: FeatureStore) -> N
     res = CliRunner().invoke(app, ["store", "migrate", "--timezone", "Europe/London", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == [{"symbol": "OLD", "timezone": "Europe/London", "status": "migrated", "files": 1}]
-    assert pd.read_parquet(day)["ts"].equals(current["ts"])
+    (migrated,) = store.day_files("OLD")["v1"]  # a new file, committed with the zone
+    assert migrated != day and not day.exists()
+    assert pd.read_parquet(migrated)["ts"].equals(current["ts"])
     res = CliRunner().invoke(app, ["store", "migrate", "--json"])  # again: nothing to do
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)[0]["status"] == "current"

@@ -97,9 +97,17 @@ def ingest(
             f"local dates [default: WALKFORWARD_TIMEZONE or {DEFAULT_TIMEZONE}]."
         ),
     ] = None,
+    allow_unadjusted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unadjusted",
+            help="Ingest bars that look like they hold an unadjusted split (default: refused; "
+            "better: add an adj_factor or adj_close column).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ingest OHLCV bars: validate, compute causal features, write the store (a day at a time, atomically)."""
+    """Ingest OHLCV bars: validate, compute causal features, commit each symbol's days at once."""
     from walkforward.features.pipeline import ingest_paths, summary_dict
 
     zone, source = _zone(timezone)
@@ -113,6 +121,7 @@ def ingest(
             scheme=SplitScheme.parse(split_scheme),
             progress=step,
             timezone=zone,
+            allow_unadjusted=allow_unadjusted,
         )
     if json_out:
         _emit_json([summary_dict(r) for r in rows])

@@ -8,6 +8,7 @@ reads the partitions that the same instants fall in.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from walkforward.errors import StoreFormatError
@@ -16,14 +17,15 @@ from walkforward.features.store import FeatureStore
 Window = tuple[dt.datetime | None, dt.datetime | None]
 
 
-def symbol_timezone(store: FeatureStore, symbol: str) -> str | None:
-    """The exchange zone recorded for ``symbol`` (``None`` if it is not stored).
+def symbol_timezone(store: FeatureStore, symbol: str, meta: dict[str, Any] | None = None) -> str | None:
+    """The exchange zone recorded for ``symbol`` (``None`` if nothing of it was committed).
 
     A symbol stored before zones were recorded (naive local times) is refused, never guessed.
+    ``meta``: the symbol's metadata already read (one snapshot).
     """
-    meta = store.read_meta(symbol)
+    meta = store.read_meta(symbol) if meta is None else meta
     zone = meta.get("timezone")
-    if zone is None and any(store.symbol_dir(symbol).glob("dt=*/*.parquet")):
+    if zone is None and store.manifest(symbol, meta):
         raise StoreFormatError(
             f"{symbol}: stored before time zones were recorded (naive local times); run "
             "`walkforward store migrate --timezone ZONE` once, ZONE being the zone those times are in "

@@ -1,13 +1,13 @@
 """Leakage-safe loading: primary + context symbols joined on ``ts``, resampled and targeted in DuckDB.
 
 One SQL statement reads the day files a request needs (partition pruning by construction: the file
-list is built from the ``dt=`` folder names in range), inner-joins the symbols on ``ts`` (UTC
-instants, so symbols of different exchanges align), and resamples with the reference's aggregation
-table on the primary symbol's local clock (a daily bucket is one local trading day). ``start`` and
-``end`` are local dates of the primary's exchange. The loaded ``ts`` is naive UTC
-(``datetime64[ns]``); ``Dataset.timezone`` is the primary's zone and ``Dataset.local_ts`` gives
-local times. Everything a user typed is validated in :mod:`walkforward.domain` and passed as a
-parameter; identifiers come from the files' own schema and are checked and quoted.
+list is the store manifest's committed files of the local dates in range), inner-joins the symbols
+on ``ts`` (UTC instants, so symbols of different exchanges align), and resamples with the
+reference's aggregation table on the primary symbol's local clock (a daily bucket is one local
+trading day). ``start`` and ``end`` are local dates of the primary's exchange. The loaded ``ts`` is
+naive UTC (``datetime64[ns]``); ``Dataset.timezone`` is the primary's zone and ``Dataset.local_ts``
+gives local times. Everything a user typed is validated in :mod:`walkforward.domain` and passed as
+a parameter; identifiers come from the files' own schema and are checked and quoted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -143,35 +142,19 @@ class Dataset:
         return max((int(v) for v in values if v is not None), default=0)
 
 
-def _day_files(store: FeatureStore, symbol: str, start: dt.date | None, end: dt.date | None) -> dict[str, list[Path]]:
-    """Files per version stem in the local date range, from folder names only."""
-    base = store.symbol_dir(symbol)
-    out: dict[str, list[Path]] = {}
-    if not base.is_dir():
-        return out
-    for day_dir in sorted(base.glob("dt=*")):
-        try:
-            day = dt.date.fromisoformat(day_dir.name[3:])
-        except ValueError:
-            continue
-        if (start and day < start) or (end and day > end):
-            continue
-        for f in day_dir.glob("*.parquet"):
-            out.setdefault(f.stem, []).append(f)
-    return out
-
-
 def _resolve_source(
     con: duckdb.DuckDBPyConnection, store: FeatureStore, symbol: str, req: LoadRequest, window: Window
 ) -> _Source | str:
     """Find the files for one symbol in the instants ``window``, or return why there are none."""
-    zone = symbol_timezone(store, symbol)
+    meta = store.read_meta(symbol)  # one snapshot: the files and their metadata of the same commit
+    zone = symbol_timezone(store, symbol, meta)
     if zone is None:
+        if store.unfinished(symbol):
+            return f"an ingest did not finish; rerun `walkforward ingest` with the {symbol} bars"
         return "not in the store"
-    by_version = _day_files(store, symbol, *local_date_range(window, zone))
+    start, end = local_date_range(window, zone)
+    by_version = store.day_files(symbol, start=start, end=end, meta=meta)  # committed files only
     if not by_version:
-        if not store.symbol_dir(symbol).is_dir():
-            return "not in the store"
         return f"no data between {req.start or 'the start'} and {req.end or 'the end'}"
     legacy = False
     if req.data_options:
@@ -201,7 +184,7 @@ def _resolve_source(
             )
         version, files = next(iter(by_version.items()))
     paths = tuple(str(f) for f in sorted(files))
-    # The file list comes from the dt= folder names, so DuckDB's own partition detection is not needed.
+    # The file list comes from the manifest's dates, so DuckDB's own partition detection is not needed.
     # Reading every footer to unify schemas costs ~0.3 s on 750 files: only when the first and last
     # day disagree (a re-ingest that added a column) is the union by name worth it.
     first, last = (
@@ -218,7 +201,6 @@ def _resolve_source(
         else first
     )
     columns = tuple(str(r[0]) for r in schema if _IDENT.fullmatch(str(r[0])))
-    meta = store.read_meta(symbol)
     features = dict(meta.get("options", {}).get(version, {}).get("features", {}))
     if not features:  # legacy data: every numeric column that is not a bar or metadata column
         numeric = {str(r[0]) for r in schema if str(r[1]).upper() in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER")}
@@ -269,6 +251,50 @@ def make_target(ref: pd.Series, transform: TargetTransform, lookforward: int) ->
     return future
 
 
+def _read(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, req: LoadRequest
+) -> tuple[list[_Source], list[str], pd.DataFrame, list[str]]:
+    """Resolve every symbol's files and run the one query: sources, skipped symbols, frame, feature names."""
+    sources: list[_Source] = []
+    skipped: list[str] = []
+    primary_zone = symbol_timezone(store, req.primary) or "UTC"  # not stored: refused just below
+    window = utc_window(req.start, req.end, primary_zone)
+    for i, sym in enumerate(req.symbols):
+        src = _resolve_source(con, store, sym, req, window)
+        if isinstance(src, str):
+            if i == 0:
+                stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
+                raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
+            log.warning("context symbol %s skipped: %s", sym, src)
+            skipped.append(sym)
+            continue
+        sources.append(src)
+    base_seconds = max(s.bar_seconds for s in sources)
+    if req.timeframe.seconds < base_seconds:
+        raise InvalidInputError(
+            f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
+            "choose a timeframe at least as coarse as the data"
+        )
+    sql, params, feature_cols = build_query(sources, req, window)
+    frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
+    frame["ts"] = frame["ts"].astype("datetime64[ns]")
+    return sources, skipped, frame, feature_cols
+
+
+def _read_committed(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, req: LoadRequest
+) -> tuple[list[_Source], list[str], pd.DataFrame, list[str]]:
+    """:func:`_read`, once more if a re-ingest committed meanwhile (it deletes the files it superseded)."""
+    before = [store.stamp(s) for s in req.symbols]
+    try:
+        return _read(con, store, req)
+    except duckdb.Error:
+        if [store.stamp(s) for s in req.symbols] == before:
+            raise
+    log.info("%s: a re-ingest committed while loading; reading its files", ", ".join(req.symbols))
+    return _read(con, store, req)
+
+
 def load_dataset(
     store: FeatureStore,
     req: LoadRequest,
@@ -292,29 +318,7 @@ def load_dataset(
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")  # a library never draws on the caller's terminal
     try:
-        sources: list[_Source] = []
-        skipped: list[str] = []
-        primary_zone = symbol_timezone(store, req.primary) or "UTC"  # not stored: refused just below
-        window = utc_window(req.start, req.end, primary_zone)
-        for i, sym in enumerate(req.symbols):
-            src = _resolve_source(con, store, sym, req, window)
-            if isinstance(src, str):
-                if i == 0:
-                    stored = ", ".join(store.symbols()) or "none (run `walkforward demo-data` or `walkforward ingest`)"
-                    raise DataNotFoundError(f"primary symbol {sym}: {src}. Symbols in the store: {stored}")
-                log.warning("context symbol %s skipped: %s", sym, src)
-                skipped.append(sym)
-                continue
-            sources.append(src)
-        base_seconds = max(s.bar_seconds for s in sources)
-        if req.timeframe.seconds < base_seconds:
-            raise InvalidInputError(
-                f"timeframe {req.timeframe.value} is finer than the stored {base_seconds}s bars: "
-                "choose a timeframe at least as coarse as the data"
-            )
-        sql, params, feature_cols = build_query(sources, req, window)
-        frame = con.sql(sql, params=params).to_arrow_table().to_pandas()
-        frame["ts"] = frame["ts"].astype("datetime64[ns]")
+        sources, skipped, frame, feature_cols = _read_committed(con, store, req)
     finally:
         if own:
             con.close()

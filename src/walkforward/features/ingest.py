@@ -13,13 +13,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from walkforward.domain import BAR_COLUMNS, DEFAULT_TIMEZONE, validate_symbol
+from walkforward.domain import BAR_COLUMNS, DEFAULT_TIMEZONE, RAW_PRICE_COLUMNS, validate_symbol
 from walkforward.errors import IngestError, InvalidInputError
+from walkforward.features.corporate import ADJUSTMENT_COLUMNS
 from walkforward.features.zones import dst_problem, has_offset, localize
 
 TS_ALIASES = ("ts", "timestamp", "time", "datetime", "date")
 SYMBOL_ALIASES = ("symbol", "ticker")
-PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
+COUNT_COLUMNS = ("volume", "trade_count")
+# what a value out of range is, per column: {col} and {v} are filled in
+_RANGE_RULES = {
+    **dict.fromkeys(
+        RAW_PRICE_COLUMNS,
+        "non-positive price {col}={v}; prices must be > 0 (is the file adjusted or scaled correctly?)",
+    ),
+    **dict.fromkeys(COUNT_COLUMNS, "negative count {col}={v}; {col} must be >= 0 (is the column's sign right?)"),
+    "adj_factor": "non-positive adj_factor={v}; an adjustment factor must be > 0 (adjusted = raw x adj_factor)",
+    "adj_close": "non-positive adj_close={v}; an adjusted close must be > 0",
+}
 
 
 def _read_any(path: Path) -> pd.DataFrame:
@@ -80,7 +91,7 @@ def _timestamps(values: pd.Series, path: Path, rows: np.ndarray, zone: str) -> p
 
 
 def validate_bars(raw: pd.DataFrame, path: Path, timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
-    """Normalise one symbol's bars (UTC ``ts`` + present bar columns, float64, sorted) or raise IngestError.
+    """Normalise one symbol's bars (UTC ``ts`` + bar and adjustment columns, float64, sorted) or raise IngestError.
 
     Naive timestamps are local times in ``timezone`` (an IANA name, already validated).
     """
@@ -96,7 +107,7 @@ def validate_bars(raw: pd.DataFrame, path: Path, timezone: str = DEFAULT_TIMEZON
     if df.empty:
         raise IngestError(f"{path}: the file holds no rows")
     out = pd.DataFrame({"ts": _timestamps(df[ts_col], path, rows, timezone)})
-    for col in BAR_COLUMNS:
+    for col in (*BAR_COLUMNS, *ADJUSTMENT_COLUMNS):
         if col not in df.columns:
             continue
         values = pd.to_numeric(df[col], errors="coerce").astype("float64")
@@ -108,14 +119,13 @@ def validate_bars(raw: pd.DataFrame, path: Path, timezone: str = DEFAULT_TIMEZON
                 f"({df[col].iloc[i]!r}); "
                 f"fix or remove the row ({bad.size} bad row(s))"
             )
-        nonpos = values <= 0 if col in PRICE_COLUMNS else values < 0
-        bad = np.flatnonzero(nonpos.to_numpy())
+        positive = col not in COUNT_COLUMNS
+        bad = np.flatnonzero((values <= 0 if positive else values < 0).to_numpy())
         if bad.size:
             i = int(bad[0])
-            what = "non-positive price" if col in PRICE_COLUMNS else "negative count"
             raise IngestError(
-                f"{path}: {_row(int(rows[i]), path)}: {what} {col}={values.iloc[i]}; prices must be > 0 "
-                f"(is the file adjusted or scaled correctly?) ({bad.size} bad row(s))"
+                f"{path}: {_row(int(rows[i]), path)}: {_RANGE_RULES[col].format(col=col, v=values.iloc[i])} "
+                f"({bad.size} bad row(s))"
             )
         out[col] = values.to_numpy()
     dup = np.flatnonzero(out["ts"].duplicated().to_numpy())
@@ -131,6 +141,11 @@ def validate_bars(raw: pd.DataFrame, path: Path, timezone: str = DEFAULT_TIMEZON
         if bad.size:
             i = int(bad[0])
             raise IngestError(f"{path}: {_row(int(rows[i]), path)}: high < low; check the column order")
+    if len(out) < 2:
+        raise IngestError(
+            f"{path}: a single bar; the bar size (minute, hour, day) cannot be inferred from one row: "
+            "ingest at least two bars of the series"
+        )
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
 
 

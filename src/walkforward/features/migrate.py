@@ -2,16 +2,17 @@
 
 A format-1 symbol (no ``timezone`` in its ``_meta.json``) holds naive timestamps that mean local
 exchange time, partitioned by that local date. Migrating reads them in the zone given, rewrites
-each day file with UTC instants (same ``dt=`` folder: the local date does not change), and records
-the zone and ``format_version`` in the metadata last. Every file of every symbol is checked before
-anything is written (a local time the zone cannot place, at a DST change, refuses the whole
-migration naming the file and row). It is idempotent: a symbol with a zone is left alone, and a
-file already holding instants (from an interrupted run) is not converted twice.
+each committed day file with UTC instants (same ``dt=`` folder: the local date does not change),
+and commits the new files with the zone and ``format_version`` at once (one ``_meta.json``
+replace per symbol, see :meth:`FeatureStore.rewrite_days`; a pre-manifest store gets its manifest
+then). Every file of every symbol is checked before anything is written (a local time the zone
+cannot place, at a DST change, refuses the whole migration naming the file and row). It is
+idempotent: a symbol with a zone is left alone, and a file already holding instants (from a run of
+the earlier, file-by-file migration that was interrupted) is not converted twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -22,10 +23,7 @@ import pyarrow.parquet as pq
 
 from walkforward.domain import validate_symbol, validate_timezone
 from walkforward.errors import DataNotFoundError, StoreFormatError
-
-# The store's own atomic writers (temporary file + rename), so that a migration interrupted at any
-# point leaves every file either old or new, never half written.
-from walkforward.features.store import META_FILE, FeatureStore, _atomic_write_bytes, _atomic_write_table
+from walkforward.features.store import FeatureStore
 from walkforward.features.zones import STORE_FORMAT, dst_problem, localize
 
 log = logging.getLogger(__name__)
@@ -41,14 +39,15 @@ class MigrationResult:
     files: int  # day files rewritten
 
 
-def _legacy_files(base: Path) -> list[Path]:
-    """Day files of a symbol whose ``ts`` is still naive (files holding instants are done)."""
-    out = []
-    for f in sorted(base.glob("dt=*/*.parquet")):
-        field = pq.read_schema(f).field("ts")
-        if not (pa.types.is_timestamp(field.type) and field.type.tz):
-            out.append(f)
-    return out
+def _naive(schema: pa.Schema) -> bool:
+    field = schema.field("ts")
+    return not (pa.types.is_timestamp(field.type) and field.type.tz)
+
+
+def _legacy_files(store: FeatureStore, symbol: str) -> list[Path]:
+    """Committed day files of a symbol whose ``ts`` is still naive (files holding instants are done)."""
+    files = sorted(f for fs in store.day_files(symbol).values() for f in fs)
+    return [f for f in files if _naive(pq.read_schema(f))]
 
 
 def _check(f: Path, zone: str) -> None:
@@ -89,20 +88,20 @@ def migrate_store(
         if stored:
             results[sym] = MigrationResult(sym, str(stored), "current", 0)
             continue
-        todo[sym] = _legacy_files(store.symbol_dir(sym))
+        todo[sym] = _legacy_files(store, sym)
         for f in todo[sym]:  # every file of every symbol is checked before anything is written
             _check(f, zone)
-    for sym, files in todo.items():
-        for f in files:
-            table = pq.read_table(f)
-            i = table.schema.get_field_index("ts")
-            instants = pa.Array.from_pandas(localize(table.column("ts").to_pandas(), zone))
-            _atomic_write_table(f, table.set_column(i, "ts", instants))
-        meta = store.read_meta(sym)
-        meta.update({"symbol": sym, "timezone": zone, "format_version": STORE_FORMAT})
-        _atomic_write_bytes(store.symbol_dir(sym) / META_FILE, json.dumps(meta, indent=1, sort_keys=True).encode())
-        log.info("%s: migrated %d file(s), times read in %s", sym, len(files), zone)
-        results[sym] = MigrationResult(sym, zone, "migrated", len(files))
+
+    def convert(table: pa.Table, path: Path) -> pa.Table | None:
+        if not _naive(table.schema):
+            return None
+        i = table.schema.get_field_index("ts")
+        return table.set_column(i, "ts", pa.Array.from_pandas(localize(table.column("ts").to_pandas(), zone)))
+
+    for sym in todo:
+        n = store.rewrite_days(sym, convert, {"timezone": zone, "format_version": STORE_FORMAT})
+        log.info("%s: migrated %d file(s), times read in %s", sym, n, zone)
+        results[sym] = MigrationResult(sym, zone, "migrated", n)
         if progress:
             progress(f"migrated {sym}")
     return [results[s] for s in chosen]

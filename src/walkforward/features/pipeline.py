@@ -1,9 +1,10 @@
 """The feature pipeline: validated bars -> causal features + split labels -> the store.
 
-This is the reference's ``feature_service/pipeline.py``. Every ingest validates all its input first,
-then writes day by day (each day atomically), then updates the symbol's metadata. Timestamps are UTC
-instants; a "day" is a local date in the symbol's exchange zone (``timezone``, default
-America/New_York), which naive input is read in.
+This is the reference's ``feature_service/pipeline.py``. Every ingest validates all its input first
+(bars, split adjustment, unadjusted splits), computes every feature, then writes each symbol's days
+and commits them at once (see :mod:`walkforward.features.store`). Timestamps are UTC instants; a
+"day" is a local date in the symbol's exchange zone (``timezone``, default America/New_York), which
+naive input is read in.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from walkforward.domain import DEFAULT_TIMEZONE, SplitScheme, validate_options, validate_symbol, validate_timezone
 from walkforward.errors import IngestError, InvalidInputError
+from walkforward.features.corporate import adjust, check_splits
 from walkforward.features.indicators import FEATURE_SET_VERSION, compute_features
 from walkforward.features.ingest import read_bars
 from walkforward.features.store import FeatureStore
@@ -40,6 +42,7 @@ class IngestSummary:
     train_days: int
     test_days: int
     timezone: str  # the exchange zone: naive input was read in it, days are its local dates
+    adjustment: str | None = None  # the column a split adjustment came from
 
 
 def infer_bar_shape(ts: pd.Series, timezone: str = DEFAULT_TIMEZONE) -> tuple[int, int]:
@@ -108,26 +111,38 @@ def ingest_frames(
     scheme: SplitScheme | None = None,
     progress: Callable[[str], None] | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    allow_unadjusted: bool = False,
 ) -> list[IngestSummary]:
     """Compute features for validated bars of each symbol and write them to ``store``.
 
     ``timezone`` is the symbols' exchange zone: tz-aware ``ts`` keep their instants, naive ``ts``
     are local times there, and days are its local dates. A symbol stored in another zone is
-    refused before anything is written. ``progress`` is called with a short message after each
-    step (one per symbol computed and written).
+    refused before anything is written. An ``adj_factor`` or ``adj_close`` column is applied
+    first; bars that still hold a volume-confirmed split are refused unless ``allow_unadjusted``
+    (see :mod:`walkforward.features.corporate`). ``progress`` is called with a short message after
+    each step (one per symbol computed and written).
     """
     opt = validate_options(options)
     zone = validate_timezone(timezone)
-    utc = {validate_symbol(sym): _utc_bars(sym, bars, zone) for sym, bars in frames.items()}
-    for sym in utc:  # a zone conflict stops the ingest before any write
-        store.check_timezone(sym, zone)
+    adjusted = {}
+    for symbol, raw in frames.items():  # check every symbol before computing or writing anything
+        sym = validate_symbol(symbol)
+        if len(raw) < 2:
+            raise IngestError(
+                f"{sym}: a single bar; the bar size cannot be inferred from one row: ingest at least two bars"
+            )
+        bars, adjustment = adjust(_utc_bars(sym, raw, zone), sym)
+        for warning in check_splits(sym, bars, adjustment, allow_unadjusted=allow_unadjusted, timezone=zone):
+            log.warning("%s", warning)
+        store.check_timezone(sym, zone)  # a zone conflict stops the ingest before any write
+        adjusted[sym] = (bars, adjustment)
     built = {}
-    for sym, bars in utc.items():  # compute everything before writing anything
-        built[sym] = build_feature_frame(bars, options=opt, scheme=scheme, timezone=zone)
+    for sym, (bars, adjustment) in adjusted.items():  # compute everything before writing anything
+        built[sym] = (*build_feature_frame(bars, options=opt, scheme=scheme, timezone=zone), adjustment)
         if progress:
             progress(f"features {sym}")
     out = []
-    for sym, (frame, meta, bar_seconds, bars_per_day) in built.items():
+    for sym, (frame, meta, bar_seconds, bars_per_day, adjustment) in built.items():
         days = store.write_days(
             sym,
             frame,
@@ -137,6 +152,7 @@ def ingest_frames(
             features=meta,
             split_scheme=str(scheme) if scheme else None,
             timezone=zone,
+            adjustment=adjustment,
         )
         if progress:
             progress(f"wrote {sym}")
@@ -153,6 +169,7 @@ def ingest_frames(
                 train_days=int((split_by_day == "train").sum()),
                 test_days=int((split_by_day == "test").sum()),
                 timezone=zone,
+                adjustment=adjustment,
             )
         )
     return out
@@ -167,6 +184,7 @@ def ingest_paths(
     scheme: SplitScheme | None = None,
     progress: Callable[[str], None] | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    allow_unadjusted: bool = False,
 ) -> list[IngestSummary]:
     """Validate every file, then ingest them all; a bad file stops the ingest before any write.
 
@@ -183,7 +201,15 @@ def ingest_paths(
             if sym in frames:
                 raise IngestError(f"{path}: symbol {sym} appears in more than one file; ingest one file per symbol")
             frames[sym] = bars
-    return ingest_frames(store, frames, options=options, scheme=scheme, progress=progress, timezone=zone)
+    return ingest_frames(
+        store,
+        frames,
+        options=options,
+        scheme=scheme,
+        progress=progress,
+        timezone=zone,
+        allow_unadjusted=allow_unadjusted,
+    )
 
 
 def summary_dict(s: IngestSummary) -> dict[str, object]:

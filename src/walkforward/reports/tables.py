@@ -45,8 +45,8 @@ def _fmt(v: Any) -> str:
 def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
     """What an ingest wrote, one row per symbol."""
     t = Table(title=title)
-    for col in ("symbol", "days", "rows", "features", "bar", "first", "last", "train days", "test days"):
-        t.add_column(col, justify="right" if col not in ("symbol", "first", "last") else "left")
+    for col in ("symbol", "days", "rows", "features", "bar", "first", "last", "train days", "test days", "adjusted"):
+        t.add_column(col, justify="right" if col not in ("symbol", "first", "last", "adjusted") else "left")
     for r in rows:
         t.add_row(
             r.symbol,
@@ -58,6 +58,7 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
             r.last,
             str(r.train_days),
             str(r.test_days),
+            r.adjustment or "-",
         )
     return t
 
@@ -65,7 +66,17 @@ def ingest_table(rows: Sequence[IngestSummary], title: str) -> Table:
 def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """The feature store's symbols, from :func:`walkforward.queries.symbols`."""
     t = Table(title="Feature store")
-    for col in ("symbol", "first date", "last date", "days", "feature sets", "bar", "features", "time zone"):
+    for col in (
+        "symbol",
+        "first date",
+        "last date",
+        "days",
+        "feature sets",
+        "bar",
+        "features",
+        "time zone",
+        "adjusted",
+    ):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -77,6 +88,7 @@ def symbols_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             f"{r['bar_seconds']}s",
             str(r["features"]),
             r.get("timezone") or "none: store migrate",
+            r.get("adjustment") or "-",
         )
     return t
 
