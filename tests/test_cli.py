@@ -56,10 +56,9 @@ def test_symbols_and_dataset_json(home: Path) -> None:
     d = json.loads(res.stdout)
     assert d["symbols"] == ["AAPL", "QQQ", "VIX"] and d["timeframe"] == "5m"
     assert d["rows"] == 12 * 78 - 3
-    # the default embargo (the regimes' 5-day window) leaves the second 4-day train block empty: said, not hidden
-    assert len(d["folds"]["folds"]) == 1
-    assert d["folds"]["embargo"] > 4 * 78
-    assert "1 of 2 test block(s) had no training row left" in d["folds"]["notes"][0]
+    # walk-forward needs no embargo (every training row precedes its fold's test block): both folds, said
+    assert len(d["folds"]["folds"]) == 2 and d["folds"]["embargo"] == 0
+    assert d["folds"]["notes"][0].startswith("no embargo: in walk-forward")
     res = run(
         home,
         "dataset",

@@ -129,12 +129,16 @@ def model(registry: ModelStore, model_id: str) -> dict[str, Any]:
 
 def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
-    from walkforward.evaluation.selection import cohort_selection
+    from walkforward.registry.artifacts import cohort_predictions_file
+    from walkforward.search.selection import load_matrix
+    from walkforward.training.evaluate import cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
-    return Cohort(cohort_id, list(rows), cohort_selection(rows))
+    path = cohort_predictions_file(registry.models_dir, cohort_id)
+    selection = cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n))
+    return Cohort(cohort_id, list(rows), selection)
 
 
 def lineage(registry: ModelStore, model_id: str) -> Lineage:
@@ -149,6 +153,37 @@ def predictions(
     from walkforward.training import predict
 
     return Predictions(model_id, predict(model_id, store=store, registry=registry, start=start, end=end))
+
+
+def kept_predictions(registry: ModelStore, model_id: str) -> pd.DataFrame:
+    """A model's out-of-sample predictions as its evaluation scored them (hash-checked)."""
+    frame = registry.load_predictions(model_id)
+    if frame is None:
+        raise DataNotFoundError(
+            f"model {model_id} was registered before out-of-sample predictions were kept: "
+            "train it again (same request) to keep them"
+        )
+    return frame
+
+
+def predictions_dict(model_id: str, frame: pd.DataFrame) -> dict[str, Any]:
+    """Kept predictions as JSON columns (ISO timestamps and dates), labelled out-of-sample."""
+    columns = json.loads(frame.to_json(orient="columns", date_format="iso"))
+    return {
+        "model_id": model_id,
+        "in_sample": False,
+        "rows": len(frame),
+        "columns": {name: [values[k] for k in sorted(values, key=int)] for name, values in columns.items()},
+    }
+
+
+def equity(registry: ModelStore, model_id: str) -> dict[str, Any]:
+    """A model's compounded daily net return against buy-and-hold, and its drawdown (out-of-sample)."""
+    from walkforward.training.evaluate import equity_curves
+    from walkforward.training.run import request_of
+
+    record = registry.get(model_id)
+    return {"model_id": model_id, **equity_curves(request_of(record), kept_predictions(registry, model_id))}
 
 
 def delete_model(registry: ModelStore, model_id: str) -> dict[str, Any]:

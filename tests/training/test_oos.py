@@ -120,3 +120,92 @@ def test_a_searched_model_is_judged_as_the_same_single_run(planted_store: Featur
         trained = fit(single, prepare(single, store=planted_store))
         assert rec.metrics["cv"]["sharpe"] == pytest.approx(trained.metrics["cv"]["sharpe"], rel=1e-9)
         assert rec.metrics["trading"]["settings"]["commission_bps"] == 4.0
+
+
+def test_a_cohorts_statistics_come_from_its_kept_predictions(planted_store: FeatureStore, tmp_path) -> None:
+    """A save-all search's selection statistics equal those recomputed from its registered models' files."""
+    from walkforward import queries
+    from walkforward.model_selection.executors import LocalExecutor
+    from walkforward.registry import ModelStore
+    from walkforward.search import SearchRequest, run_search
+
+    registry = ModelStore.open(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "models")
+    try:
+        sreq = SearchRequest(
+            symbol="AAPL,QQQ",
+            timeframe="5m",
+            target_transform="log_return",
+            algorithm="elasticnet_regression",
+            search="grid",
+            use_default_grid=False,
+            grids={"alpha_grid": [1e-5, 1e-4, 1e-3], "l1_ratio_grid": [0.1, 0.9]},
+            save_all_grid_models=True,
+            explain=False,
+        )
+        result = run_search(sreq, store=planted_store, registry=registry, executor=LocalExecutor(n_jobs=1))
+        cohort = queries.cohort(registry, result.cohort_id)
+        for rec in result.saved:
+            kept = registry.load_predictions(rec)
+            assert kept is not None and len(kept) == rec.derived["predictions"]["rows"]
+    finally:
+        registry.dispose()
+    live, stored = result.selection, cohort.selection
+    assert live["n_tried"] == stored["n_tried"] == 6 and live["n_sessions"] == stored["n_sessions"]
+    assert live["n_sessions"] == 6 and "too few for CSCV" in live["notes"][0]  # 3 folds x 2 test days
+    assert stored["notes"] == live["notes"] and "pbo" not in stored
+    assert stored["spa"]["p_consistent"] == pytest.approx(live["spa"]["p_consistent"])
+    assert stored["dsr"]["sharpe"] == pytest.approx(live["dsr"]["sharpe"])
+
+
+def test_the_api_and_cli_serve_the_kept_predictions_and_the_money(planted_store: FeatureStore, tmp_path) -> None:
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from walkforward.cli import app as cli_app
+    from walkforward.config import Settings
+    from walkforward.registry import ModelStore
+    from walkforward.service import create_app
+    from walkforward.training import train
+
+    db, models = tmp_path / "meta.db", tmp_path / "models"
+    registry = ModelStore.open(f"sqlite:///{db}", models)
+    req = TrainRequest(
+        symbol="AAPL,QQQ",
+        algorithm="elasticnet_regression",
+        timeframe="5m",
+        target_transform="log_return",
+        explain=False,
+    )
+    try:
+        rec = train(req, store=planted_store, registry=registry)
+    finally:
+        registry.dispose()
+    env = {"FEATURES_PARQUET_DIR": str(planted_store.root), "MODELS_DIR": str(models), "METADATA_DB_PATH": str(db)}
+    with TestClient(create_app(Settings(_env_file=None, **{k.lower(): v for k, v in env.items()}))) as client:
+        body = client.get(f"/models/{rec.id}/predictions").json()
+        assert body["in_sample"] is False and body["rows"] == rec.derived["predictions"]["rows"]
+        assert (
+            set(body["columns"]) >= {"fold", "ts", "y", "prediction", "session"}
+            and len(body["columns"]["y"]) == body["rows"]
+        )
+        parquet = client.get(f"/models/{rec.id}/predictions", params={"format": "parquet"})
+        assert parquet.status_code == 200 and len(pd.read_parquet(io.BytesIO(parquet.content))) == body["rows"]
+        curve = client.get(f"/models/{rec.id}/equity").json()
+        daily = curve["net"]
+        assert len(daily) == len(curve["benchmark"]) == len(curve["drawdown"]) == len(curve["sessions"])
+        annual = rec.metrics["trading"]["overall"]["total_return"]
+        assert daily[-1] == pytest.approx(annual)  # the curve ends at the report's compounded net return
+        assert max(curve["drawdown"]) <= 0 and min(curve["drawdown"]) == pytest.approx(
+            -rec.metrics["cv"]["max_drawdown"]
+        )
+        listed = client.get("/models", params={"sort": "metrics.sharpe"}).json()
+        assert listed["total"] == 1 and listed["items"][0]["id"] == rec.id  # sortable by the Sharpe ratio
+    res = CliRunner(env=env).invoke(cli_app, ["models", "predictions", rec.id, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0 and json.loads(res.stdout) == body
+    res = CliRunner(env={**env, "COLUMNS": "200"}).invoke(cli_app, ["models", "show", rec.id], catch_exceptions=False)
+    assert (
+        "Trading" in res.stdout and "Sharpe" in res.stdout and "overall" in res.stdout
+    )  # (wrapped on narrow terminals)

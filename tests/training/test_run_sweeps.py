@@ -39,4 +39,4 @@ def test_cli_train_sweeps_old_orphans_and_dead_writers_files(
     res = CliRunner().invoke(app, planted("train", "elasticnet_regression", "--no-explain", "--json"))
     assert res.exit_code == 0, res.output
     model_id = json.loads(res.stdout)["id"]
-    assert {p.name for p in models.iterdir()} == {f"{model_id}.joblib", young.name}
+    assert {p.name for p in models.iterdir()} == {f"{model_id}.joblib", f"{model_id}.predictions.parquet", young.name}

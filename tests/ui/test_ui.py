@@ -248,7 +248,7 @@ def test_cohort_modal_lists_siblings_and_regularisation_path(page: Page, ui_data
     expect(siblings).to_have_count(len(ui_data.cohort_ids))
     ids = siblings.evaluate_all("rows => rows.map(r => r.dataset.modelId)")
     assert set(ids) == set(ui_data.cohort_ids)
-    expect(modal.locator("[data-testid=cohort-summary]")).to_contain_text("deflated score")
+    expect(modal.locator("[data-testid=cohort-summary]")).to_contain_text("PBO")
     path = modal.locator("svg[data-testid=reg-path]")
     expect(path).to_be_visible()
     lines = path.locator("path.series-line")

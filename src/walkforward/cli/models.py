@@ -24,6 +24,7 @@ from walkforward.reports.tables import (
     models_table,
     predictions_table,
     prune_table,
+    trading_table,
 )
 
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -161,6 +162,32 @@ def models_prune(
         _emit_json(found)
     else:
         out.print(prune_table(found))
+
+
+@models_app.command("predictions")
+def models_predictions(
+    model_id: str,
+    output: Annotated[Path | None, typer.Option(help="Write them to a .csv or .parquet file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The out-of-sample predictions a model was evaluated on (each fold's test rows), and its money."""
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise WalkforwardError(f"--output {output}: use a .csv or .parquet file name")
+    registry = _registry()
+    frame = queries.kept_predictions(registry, model_id)
+    if output is not None:
+        frame.to_parquet(output, index=False) if output.suffix.lower() == ".parquet" else frame.to_csv(
+            output, index=False
+        )
+    if json_out:
+        _emit_json(queries.predictions_dict(model_id, frame))
+        return
+    table = trading_table(registry.get(model_id))
+    if table is not None:
+        out.print(table)
+    out.print(f"{len(frame):,} out-of-sample rows in {frame['fold'].nunique()} fold(s)")
+    if output is not None:
+        out.print(f"wrote {len(frame):,} rows to {output}")
 
 
 @app.command("predict")

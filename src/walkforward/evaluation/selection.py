@@ -1,65 +1,99 @@
-"""How much of a search's best cross-validated score survives the number of configurations tried."""
+"""Is the best of N configurations better than luck? Statistics over a search's out-of-sample returns.
+
+Computed from the T x N matrix of daily net returns of every configuration a search scored (from
+their kept out-of-sample predictions, traded under the request's rules):
+
+- **PBO** by CSCV (Bailey, Borwein, López de Prado & Zhu, *J. Computational Finance* 2017):
+  :func:`walkforward.evaluation.pbo.backtest_overfitting`, S = 16 blocks by default (fewer when
+  there are too few sessions: at least 2 sessions per block, an even count, >= 4, said in ``notes``).
+- **DSR** (Bailey & López de Prado 2014) of the best configuration on the per-observation daily
+  Sharpe: :func:`walkforward.evaluation.deflated.deflated_sharpe_ratio`, p = 1 - DSR.
+- **SPA** (Hansen 2005, with White's Reality Check as the upper bound): ``arch.bootstrap.SPA`` on
+  losses = -returns against a flat benchmark (0), stationary bootstrap, a block length of at least
+  the target's horizon in sessions and at least T^(1/3); consistent and upper p-values.
+
+The old "deflated score" (the cohort's score spread times E[max of N normals], and a t-test over
+a few fold scores) mixed real differences between configurations into the luck term; it is gone.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from walkforward.registry import ModelRecord
+#: bootstrap replications of the SPA test (p-values to about +-0.015 at 0.05)
+SPA_REPS = 1000
 
 
-def expected_max_standard_normal(n: int) -> float:
-    """E[max of n independent standard normals], Bailey & Lopez de Prado's approximation.
+def _blocks_for(sessions: int, wanted: int = 16) -> int | None:
+    """The most CSCV blocks <= ``wanted`` with >= 2 sessions each (even, >= 4), or None if too few."""
+    n = min(wanted, sessions // 2)
+    n -= n % 2
+    return n if n >= 4 else None
 
-    Written out because no maintained library ships it; it is two normal quantiles.
+
+def spa_test(daily: np.ndarray, *, block_size: int, reps: int = SPA_REPS, seed: int = 0) -> dict[str, Any]:
+    """Hansen's SPA test that some configuration beats staying flat: p-values (lower, consistent, upper)."""
+    from arch.bootstrap import SPA
+
+    spa = SPA(np.zeros(daily.shape[0]), -daily, block_size=block_size, reps=reps, bootstrap="stationary", seed=seed)
+    spa.compute()
+    p = spa.pvalues
+    return {
+        "p_consistent": float(p["consistent"]),
+        "p_upper": float(p["upper"]),
+        "p_lower": float(p["lower"]),
+        "block_size": block_size,
+        "reps": reps,
+    }
+
+
+def selection_statistics(
+    daily: np.ndarray,
+    *,
+    horizon_sessions: float = 1.0,
+    n_blocks: int = 16,
+    seed: int = 0,
+    selected: int | None = None,
+) -> dict[str, Any]:
+    """PBO, DSR and SPA for a T x N matrix of daily net returns (sessions x configurations).
+
+    ``selected`` is the configuration the search picked (default: the best daily Sharpe). Figures
+    that cannot be computed (one configuration, too few sessions) are absent and ``notes`` says why.
     """
-    if n <= 1:
-        return 0.0
-    gamma = 0.5772156649015329  # Euler-Mascheroni
-    return float((1 - gamma) * stats.norm.ppf(1 - 1.0 / n) + gamma * stats.norm.ppf(1 - 1.0 / (n * math.e)))
+    from walkforward.evaluation.deflated import deflated_sharpe_ratio
+    from walkforward.evaluation.pbo import backtest_overfitting
 
-
-def selection_summary(scores: Sequence[float], best_fold_scores: Sequence[float], *, task: str) -> dict[str, Any]:
-    """How much of the best CV score survives the number of combinations tried.
-
-    ``deflated_score`` subtracts what the luckiest of ``n`` draws would score if every combination
-    were equally good (the spread of the cohort's scores times E[max of n normals]).
-    ``p_value_adjusted`` is the best model's one-sided t-test across folds against no skill (R2 = 0,
-    or accuracy = 0.5), Sidak-adjusted for the ``n`` combinations tried.
-    """
-    arr = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
-    n = int(arr.size)
-    out: dict[str, Any] = {"n_tried": n}
-    if n == 0:
+    r = np.nan_to_num(np.asarray(daily, dtype=float), nan=0.0)
+    t, n = r.shape if r.ndim == 2 else (0, 0)
+    out: dict[str, Any] = {"n_tried": n, "n_sessions": t, "notes": []}
+    if n == 0 or t < 3:
+        out["notes"].append(f"{t} session(s) of {n} configuration(s): too few for selection statistics")
         return out
-    best = float(arr.max())
-    spread = float(arr.std(ddof=1)) if n > 1 else 0.0
-    e_max = expected_max_standard_normal(n)
-    out.update(
-        best=best,
-        mean=float(arr.mean()),
-        std=spread,
-        expected_max_luck=spread * e_max,
-        deflated_score=best - spread * e_max,
-    )
-    folds = np.asarray(best_fold_scores, dtype=float)
-    null = 0.5 if task == "classification" else 0.0
-    if folds.size >= 2 and folds.std(ddof=1) > 0:
-        t = (folds.mean() - null) / (folds.std(ddof=1) / math.sqrt(folds.size))
-        p = float(stats.t.sf(t, df=folds.size - 1))
-        out.update(t_stat=float(t), p_value=p, p_value_adjusted=float(1.0 - (1.0 - p) ** n))
+    dsr = deflated_sharpe_ratio(r, selected=selected)
+    out["dsr"] = dsr.to_dict()
+    out["best_sharpe_annual"] = dsr.sharpe * math.sqrt(252)
+    if n < 2:
+        out["notes"].append("one configuration: no selection to correct for (PBO and SPA need several)")
+        return out
+    blocks = _blocks_for(t, n_blocks)
+    if blocks is None:
+        out["notes"].append(f"{t} sessions are too few for CSCV (at least 8): no PBO")
+    else:
+        if blocks < n_blocks:
+            out["notes"].append(f"PBO with {blocks} blocks ({t} sessions are too few for {n_blocks})")
+        out["pbo"] = backtest_overfitting(r, n_blocks=blocks).to_dict()
+    block_size = max(1, math.ceil(horizon_sessions), round(t ** (1 / 3)))
+    out["spa"] = spa_test(r, block_size=block_size, seed=seed)
     return out
 
 
-def cohort_selection(rows: Sequence[ModelRecord]) -> dict[str, Any]:
-    """The selection summary of a registered cohort (best first): its scores and the best's folds."""
-    if not rows:
-        return {"n_tried": 0}
-    key = rows[0].metrics.get("score", "r2")
-    best_folds = [float(m[key]) for m in rows[0].metrics.get("folds", []) if key in m]
-    scores = [r.cv_score for r in rows if r.cv_score is not None]
-    return selection_summary(scores, best_folds, task="classification" if key == "accuracy" else "regression")
+def headline(stats: dict[str, Any]) -> dict[str, float | None]:
+    """The three numbers a table shows: PBO, the DSR p-value and the SPA consistent p-value."""
+    return {
+        "pbo": stats.get("pbo", {}).get("pbo"),
+        "dsr_p": stats.get("dsr", {}).get("p_value"),
+        "spa_p": stats.get("spa", {}).get("p_consistent"),
+    }

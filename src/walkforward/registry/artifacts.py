@@ -1,7 +1,8 @@
-"""Model artifact files: written atomically, verified by SHA-256 before they are ever unpickled.
+"""Model artifact and predictions files: written atomically, verified by SHA-256 before they are read.
 
 Unpickling runs arbitrary code, so a file whose bytes do not match the digest recorded at save time
-is refused without being loaded.
+is refused without being loaded; a model's kept out-of-sample predictions (Parquet) are checked the
+same way, so statistics are never computed from a changed file.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from walkforward.diskfull import disk_full_error, is_disk_full
 from walkforward.errors import InvalidInputError
 from walkforward.registry.errors import ArtifactIntegrityError, ArtifactMissingError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 logger = logging.getLogger(__name__)
 
 ARTIFACT_SUFFIX = ".joblib"
+PREDICTIONS_SUFFIX = ".predictions.parquet"
 #: Temporary files live next to their target (same filesystem, so the rename is atomic).
 TEMP_PREFIX = ".tmp-"
 MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
@@ -33,6 +40,21 @@ def validate_model_id(model_id: str) -> str:
     if not MODEL_ID_RE.fullmatch(model_id):
         raise InvalidInputError(f"invalid model id {model_id!r}: use 1-64 letters, digits, '_' or '-' (e.g. 3f2a9c...)")
     return model_id
+
+
+def predictions_file_name(model_id: str) -> str:
+    """The file of a model's out-of-sample predictions inside the models directory."""
+    return f"{validate_model_id(model_id)}{PREDICTIONS_SUFFIX}"
+
+
+def cohort_predictions_file(models_dir: Path, cohort_id: str) -> Path:
+    """Where a search keeps the predictions of every combination it scored (see walkforward.search.selection)."""
+    return models_dir / "cohorts" / f"{validate_model_id(cohort_id)}.oos.parquet"
+
+
+def model_files(artifact: Path) -> tuple[Path, Path]:
+    """A model's artifact and (possibly absent) predictions file, from the artifact's path."""
+    return artifact, artifact.with_name(artifact.name.removesuffix(ARTIFACT_SUFFIX) + PREDICTIONS_SUFFIX)
 
 
 def artifact_file_name(model_id: str) -> str:
@@ -87,7 +109,23 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
     """
     import joblib  # here, not at import: joblib loads numpy, which listing models does not need
 
-    name = artifact_file_name(model_id)
+    return _write_atomic(models_dir, artifact_file_name(model_id), model_id, lambda fh: joblib.dump(obj, fh))
+
+
+def save_predictions(models_dir: Path, model_id: str, frame: pd.DataFrame) -> tuple[Path, str]:
+    """Write a model's out-of-sample predictions to ``models_dir/{model_id}.predictions.parquet`` atomically.
+
+    Same guarantees as :func:`save_artifact` (temporary file, fsync, rename; one line on a full disk).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    name = predictions_file_name(model_id)
+    return _write_atomic(models_dir, name, model_id, lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def _write_atomic(models_dir: Path, name: str, model_id: str, write: Callable[[BinaryIO], object]) -> tuple[Path, str]:
     target = models_dir / name
     # The writer's pid and host in the name: a start-up sweep removes a dead writer's file at once.
     prefix = f"{TEMP_PREFIX}{os.getpid()}~{socket.gethostname()}~{model_id}-"
@@ -97,7 +135,7 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
         fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=prefix, suffix=".part")
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as fh:
-            joblib.dump(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         sha = _sha256_of_file(tmp)
@@ -109,8 +147,32 @@ def save_artifact(models_dir: Path, model_id: str, obj: object) -> tuple[Path, s
             raise disk_full_error(getattr(exc, "errno", None), f"MODELS_DIR/{name}", "MODELS_DIR") from None
         raise
     _fsync_dir(models_dir)
-    logger.debug("saved artifact %s (sha256 %s)", target, sha)
+    logger.debug("saved %s (sha256 %s)", target, sha)
     return target, sha
+
+
+def _verified_bytes(path: Path, expected_sha256: str, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactMissingError(
+            f"{what} {path} is missing: it was deleted or the models directory moved (check MODELS_DIR)"
+        ) from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256.lower():
+        raise ArtifactIntegrityError(
+            f"{what} {path} was changed or truncated since it was saved (sha256 {actual}, "
+            f"expected {expected_sha256}); refusing to read it: retrain the model or restore the file"
+        )
+    return data
+
+
+def load_predictions(path: Path, expected_sha256: str) -> pd.DataFrame:
+    """A model's kept predictions after checking their bytes against ``expected_sha256``."""
+    import pyarrow.parquet as pq
+
+    data = _verified_bytes(path, expected_sha256, "predictions file")
+    return pq.read_table(io.BytesIO(data)).to_pandas()
 
 
 def load_artifact(path: Path, expected_sha256: str) -> object:
@@ -123,18 +185,7 @@ def load_artifact(path: Path, expected_sha256: str) -> object:
     ArtifactIntegrityError
         The bytes differ from what was saved (changed or truncated); the file is not unpickled.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactMissingError(
-            f"model artifact {path} is missing: it was deleted or the models directory moved (check MODELS_DIR)"
-        ) from None
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected_sha256.lower():
-        raise ArtifactIntegrityError(
-            f"model artifact {path} was changed or truncated since it was saved (sha256 {actual}, "
-            f"expected {expected_sha256}); refusing to unpickle it: retrain the model or restore the file"
-        )
+    data = _verified_bytes(path, expected_sha256, "model artifact")
     import joblib
 
     return joblib.load(io.BytesIO(data))

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from walkforward.errors import InvalidInputError
 from walkforward.registry._queries import IN_CHUNK
 from walkforward.registry._schema import model_metrics, model_summaries, models
+from walkforward.registry.artifacts import model_files
 from walkforward.registry.database import Database
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ def prune(
             _delete_rows(conn, (row.id for row in delete))
     if apply:
         for row in delete:
-            (models_dir / row.artifact_path).unlink(missing_ok=True)
+            for file in model_files(models_dir / row.artifact_path):
+                file.unlink(missing_ok=True)
         log.info("pruned %d model(s) of %d cohort(s) older than %s", len(delete), len(cohorts), cutoff.isoformat())
     return PrunePlan(cutoff, tuple(cohorts), tuple(delete), tuple(best), tuple(parents), applied=apply)
 

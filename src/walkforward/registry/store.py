@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,8 +32,12 @@ from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
 from walkforward.registry._schema import model_metrics, model_summaries, models
 from walkforward.registry.artifacts import (
+    cohort_predictions_file,
     load_artifact,
+    load_predictions,
+    model_files,
     save_artifact,
+    save_predictions,
     validate_model_id,
 )
 from walkforward.registry.database import Database
@@ -41,6 +45,9 @@ from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.retention import PrunePlan, prune
 from walkforward.registry.sweep import GRACE_SECONDS, sweep_models_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +124,14 @@ class ModelStore:
 
     # ----------------------------------------------------------------------- writes
 
-    def add(self, new: NewModel, artifact: object, *, model_id: str | None = None) -> ModelRecord:
-        """Register a model: write its artifact atomically, then insert its row in one transaction.
+    def add(
+        self, new: NewModel, artifact: object, *, model_id: str | None = None, predictions: pd.DataFrame | None = None
+    ) -> ModelRecord:
+        """Register a model: write its artifact (and predictions) atomically, then insert its row.
 
-        If the insert fails the artifact is deleted, so a row is never committed without its file.
+        ``predictions`` (its out-of-sample predictions) go to ``{id}.predictions.parquet`` beside the
+        artifact, their SHA-256 and row count into ``derived["predictions"]``. If the insert fails
+        the files are deleted, so a row is never committed without its files.
 
         Raises
         ------
@@ -147,6 +158,18 @@ class ModelStore:
 
         path, sha = save_artifact(self._models_dir, model_id, artifact)
         row["artifact_sha256"] = sha
+        files = [path]
+        if predictions is not None:
+            try:
+                kept, kept_sha = save_predictions(self._models_dir, model_id, predictions)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            files.append(kept)
+            row["derived"] = {
+                **(row["derived"] or {}),
+                "predictions": {"file": kept.name, "sha256": kept_sha, "rows": len(predictions)},
+            }
         try:
             with self._db.transaction(write=True) as conn:
                 conn.execute(sa.insert(models).values(**row))
@@ -158,7 +181,8 @@ class ModelStore:
             # Delete the file unless the row is known to be committed (e.g. the connection died
             # while acknowledging COMMIT); if in doubt keep it: sweep_orphans removes it later.
             if self._row_exists(model_id) is False:
-                path.unlink(missing_ok=True)
+                for file in files:
+                    file.unlink(missing_ok=True)
             if isinstance(exc, DuplicateModelError):
                 winner = self.get_by_fingerprint(new.fingerprint)
                 existing_id = winner.id if winner is not None else model_id
@@ -212,7 +236,8 @@ class ModelStore:
             conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id == model_id))
             conn.execute(sa.delete(model_summaries).where(model_summaries.c.id == model_id))
             conn.execute(sa.delete(models).where(models.c.id == model_id))
-        Path(record.artifact_path).unlink(missing_ok=True)
+        for file in model_files(Path(record.artifact_path)):
+            file.unlink(missing_ok=True)
         logger.info("deleted model %s", model_id)
 
     def delete_cohort(self, cohort_id: str) -> int:
@@ -225,7 +250,9 @@ class ModelStore:
             conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(members)))
             conn.execute(sa.delete(models).where(models.c.cohort_id == cohort_id))
         for path in paths:
-            path.unlink(missing_ok=True)
+            for file in model_files(path):
+                file.unlink(missing_ok=True)
+        cohort_predictions_file(self._models_dir, cohort_id).unlink(missing_ok=True)
         logger.info("deleted cohort %s (%d models)", cohort_id, len(paths))
         return len(paths)
 
@@ -276,6 +303,14 @@ class ModelStore:
         """Load a model's fitted object after verifying its SHA-256 (see :func:`load_artifact`)."""
         record = model if isinstance(model, ModelRecord) else self.get(model)
         return load_artifact(Path(record.artifact_path), record.artifact_sha256)
+
+    def load_predictions(self, model: str | ModelRecord) -> pd.DataFrame | None:
+        """A model's kept out-of-sample predictions, hash-checked; None for a model registered without them."""
+        record = model if isinstance(model, ModelRecord) else self.get(model)
+        kept = record.derived.get("predictions")
+        if not kept:
+            return None
+        return load_predictions(self._models_dir / str(kept["file"]), str(kept["sha256"]))
 
     def list(
         self,

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.registry._schema import jobs, models
-from walkforward.registry.artifacts import ARTIFACT_SUFFIX, TEMP_PREFIX
+from walkforward.registry.artifacts import ARTIFACT_SUFFIX, PREDICTIONS_SUFFIX, TEMP_PREFIX, model_files
 from walkforward.registry.database import Database
 from walkforward.registry.jobs import ACTIVE
 
@@ -96,7 +96,7 @@ def removable(
             if writer_host == host:
                 return not alive(pid)
         return age >= grace
-    if name.endswith(ARTIFACT_SUFFIX):
+    if name.endswith((ARTIFACT_SUFFIX, PREDICTIONS_SUFFIX)):
         return age >= grace
     return False
 
@@ -120,7 +120,7 @@ def sweep_models_dir(database: Database, models_dir: Path, *, grace: float = GRA
     found: dict[Path, float] = {}
     for path in models_dir.iterdir():
         name = path.name
-        if not (name.endswith(ARTIFACT_SUFFIX) or name.startswith(TEMP_PREFIX)):
+        if not (name.endswith((ARTIFACT_SUFFIX, PREDICTIONS_SUFFIX)) or name.startswith(TEMP_PREFIX)):
             continue
         try:
             info = path.lstat()
@@ -132,7 +132,8 @@ def sweep_models_dir(database: Database, models_dir: Path, *, grace: float = GRA
         return []
     host = socket.gethostname()
     with database.transaction() as conn:
-        referenced = set(conn.execute(sa.select(models.c.artifact_path)).scalars())
+        artifacts = list(conn.execute(sa.select(models.c.artifact_path)).scalars())
+        referenced = {f.name for name in artifacts for f in model_files(Path(name))}
         live = live_job_writers(conn, host=host, alive=pid_alive)
     removed = []
     for path, age in found.items():

@@ -210,7 +210,64 @@ def model_tables(r: ModelRecord) -> list[Table]:
         mt.add_row(f"{m['fold']} ({str(info.get('test_start', ''))[:10]})", *[_fmt(m.get(k, "")) for k in keys])
     mt.add_row("[bold]mean[/]", *[_fmt(cv.get(k, "")) for k in keys])
     mt.add_row("[dim]std[/]", *[_fmt(cv.get(f"{k}_std", "")) for k in keys])
-    return [head, mt]
+    trading = trading_table(r)
+    return [head, mt] if trading is None else [head, mt, trading]
+
+
+#: (column, key in a trading segment, percent?) shown per fold, overall and for buy-and-hold
+_TRADING_COLUMNS = (
+    ("Sharpe", "sharpe", False),
+    ("net/yr", "annual_return", True),
+    ("max DD", "max_drawdown", True),
+    ("turnover/day", "turnover_daily", False),
+    ("exposure", "exposure", True),
+    ("hit", "hit_rate", True),
+    ("IC", "ic", False),
+)
+
+
+def _trading_cell(segment: Mapping[str, Any], key: str, percent: bool) -> str:
+    value = segment.get(key)
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if percent else f"{value:.3g}"
+
+
+def trading_table(r: ModelRecord) -> Table | None:
+    """The money: net of costs per fold, overall and buy-and-hold beside it (None if not evaluated)."""
+    report = r.metrics.get("trading")
+    if not report:
+        return None
+    st = report["settings"]
+    caption = (
+        f"out-of-sample, daily Sharpe x sqrt({st['periods_per_year']}); costs {st['commission_bps']}+"
+        f"{st['slippage_bps']} bp per unit traded, lag {st['lag']} bar(s), "
+        f"{'long only' if st['long_only'] else 'long-short'}"
+    )
+    t = Table(title="Trading out-of-sample (net of costs)", caption=caption)
+    t.add_column("segment")
+    for name, _, _ in _TRADING_COLUMNS:
+        t.add_column(name, justify="right")
+    for fold in report["folds"]:
+        t.add_row(f"fold {fold['fold']}", *[_trading_cell(fold, k, pct) for _, k, pct in _TRADING_COLUMNS])
+    t.add_row("[bold]overall[/]", *[_trading_cell(report["overall"], k, pct) for _, k, pct in _TRADING_COLUMNS])
+    bench = report["overall"]["benchmark"]
+    t.add_row("[dim]buy and hold[/]", *[_trading_cell(bench, k, pct) for _, k, pct in _TRADING_COLUMNS])
+    return t
+
+
+def selection_caption(selection: Mapping[str, Any]) -> str:
+    """PBO, DSR and SPA of a search in one line (and why any is missing)."""
+    parts = [f"{selection.get('n_tried', 0)} configuration(s) over {selection.get('n_sessions', 0)} sessions"]
+    if "best_sharpe_annual" in selection:
+        parts.append(f"best net Sharpe {selection['best_sharpe_annual']:.2f}")
+    if "pbo" in selection:
+        parts.append(f"PBO {selection['pbo']['pbo']:.2f}")
+    if "dsr" in selection and selection["dsr"].get("p_value") is not None:
+        parts.append(f"DSR p {selection['dsr']['p_value']:.3g} (N eff {selection['dsr']['n_effective_trials']:.1f})")
+    if "spa" in selection:
+        parts.append(f"SPA p {selection['spa']['p_consistent']:.3g} (upper {selection['spa']['p_upper']:.3g})")
+    return "; ".join(parts) + "".join(f"\n{note}" for note in selection.get("notes", []))
 
 
 def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, title: str) -> Table:
@@ -218,15 +275,7 @@ def cohort_table(rows: Sequence[ModelRecord], selection: Mapping[str, Any], *, t
     varying = sorted(
         {k for r in rows for k, v in r.hyperparameters.items() if any(o.hyperparameters.get(k) != v for o in rows)}
     )
-    caption = ""
-    if "deflated_score" in selection:
-        caption = (
-            f"best {selection['best']:.4g} of {selection['n_tried']} tried; expected from luck alone "
-            f"{selection['expected_max_luck']:.4g}; deflated {selection['deflated_score']:.4g}"
-        )
-        if "p_value_adjusted" in selection:
-            caption += f"; p (adjusted for {selection['n_tried']} tries) {selection['p_value_adjusted']:.3g}"
-    t = Table(title=title, caption=caption)
+    t = Table(title=title, caption=selection_caption(selection))
     for col in ("rank", "id", *varying, "score", "std", "features", "note"):
         t.add_column(col, justify="right" if col not in ("id", "note") else "left")
     for r in rows:

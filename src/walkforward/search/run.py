@@ -37,11 +37,11 @@ from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import TRADING_FIELDS, SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
+from walkforward.search.selection import search_selection
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
-from walkforward.training.evaluate import add_to_metrics, evaluate
-from walkforward.training.fit import TrainedModel, fold_scores, summarize
-from walkforward.training.oos import predictions_frame
+from walkforward.training.evaluate import evaluated
+from walkforward.training.fit import TrainedModel, summarize
 from walkforward.training.run import register
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,7 @@ class SearchRun:
         )[:24]
         self.scores: dict[int, float] = {}
         self.fold_metrics: dict[int, list[dict[str, Any]]] = {}
-        #: each full-fidelity scored combination's out-of-sample predictions, all folds end to end
-        #: (float32: a 19,208-combination grid over 2,340 test rows holds 180 MB)
-        self.oos: dict[int, np.ndarray] = {}
+        self.oos: dict[int, np.ndarray] = {}  # scored combinations' predictions, all folds (float32)
         self._folds: tuple[PreparedFold, ...] | None = None
         self.saved: list[ModelRecord] = []
         self.duplicates = 0
@@ -325,10 +323,7 @@ class SearchRun:
         metrics, score = summarize(o.fold_metrics, self.spec.score_key)
         grid_point = {k: v for k, v in o.params.items() if k in self.grid or k in self.sreq.hyperparameters}
         request = self.sreq.training().model_copy(update={"hyperparameters": grid_point})
-        predictions = None
-        if o.predictions is not None:
-            predictions = predictions_frame(self.data, o.predictions, classifier=self.spec.is_classifier)
-            add_to_metrics(metrics, metrics["folds"], evaluate(request, predictions))
+        predictions = evaluated(request, self.data, o.predictions, metrics)
         trained = TrainedModel(
             request=request,
             data=self.data,
@@ -370,8 +365,6 @@ class SearchRun:
 
     # -- the result
     def result(self, existing: int) -> SearchResult:
-        from walkforward.evaluation.selection import selection_summary
-
         registry, cohort_id = self.registry, self.cohort_id
         cohort = registry.cohort(cohort_id)
         if cohort:
@@ -380,12 +373,9 @@ class SearchRun:
             cohort = registry.cohort(cohort_id)
         tried = {self.fps[i] for i in self.scores}
         # Combinations registered before by a single run or another cohort were skipped, not lost:
-        # their records compete for the best and count in the selection statistics.
+        # their records compete for the best.
         outside = self.registry.existing_fingerprints(set(self.fps) - tried - {r.fingerprint for r in cohort})
         elsewhere = [r for fp in sorted(outside) if (r := registry.get_by_fingerprint(fp)) is not None]
-        all_scores = list(self.scores.values()) + [
-            r.cv_score for r in [*cohort, *elsewhere] if r.cv_score is not None and r.fingerprint not in tried
-        ]
         candidates = cohort[:1]
         if self.scores:  # the best tried combination may be registered by another cohort (found by fingerprint)
             top = registry.get_by_fingerprint(self.fps[self.ranked()[0]])
@@ -393,8 +383,6 @@ class SearchRun:
         candidates += elsewhere
         scored = [r for r in candidates if r.cv_score is not None]
         best = max(scored, key=lambda r: r.cv_score or 0.0) if scored else (cohort[0] if cohort else None)
-        key = self.spec.score_key
-        best_folds = fold_scores(best.metrics.get("folds", []), key) if best else []
         return SearchResult(
             cohort_id=cohort_id,
             strategy=self.strategy.value,
@@ -405,7 +393,7 @@ class SearchRun:
             saved=self.saved,
             duplicates=self.duplicates,
             best=best,
-            selection=selection_summary(all_scores, best_folds, task=self.spec.task),
+            selection=search_selection(self),
             notes=self.notes,
             complete=not self.budget.stopped,
         )

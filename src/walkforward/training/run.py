@@ -90,7 +90,7 @@ def register(
         feature_details=details,
         regime_importance=regimes,
     )
-    return registry.add(new, artifact)
+    return registry.add(new, artifact, predictions=trained.predictions)
 
 
 def explain_pipeline(pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec) -> Explanations:

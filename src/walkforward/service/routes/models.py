@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -85,6 +86,33 @@ def predict_model(model_id: ModelId, svc: Svc, body: PredictBody) -> dict[str, A
     """The latest ``limit`` predictions of a model on its symbols and timeframe."""
     found = queries.predictions(svc.registry, svc.store, model_id, start=body.start, end=body.end)
     return found.to_dict(body.limit)
+
+
+@router.get(
+    "/models/{model_id}/predictions",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "application/vnd.apache.parquet": {}}}},
+)
+def model_predictions(
+    model_id: ModelId, reg: Registry, format: Literal["json", "parquet"] = "json"
+) -> Response | dict[str, Any]:
+    """The out-of-sample predictions a model was evaluated on (one row per test row of each fold).
+
+    ``format=parquet`` downloads the file as kept (hash-checked) instead of JSON columns.
+    """
+    frame = queries.kept_predictions(reg, model_id)
+    if format == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        headers = {"Content-Disposition": f'attachment; filename="{model_id}.predictions.parquet"'}
+        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet", headers=headers)
+    return queries.predictions_dict(model_id, frame)
+
+
+@router.get("/models/{model_id}/equity")
+def model_equity(model_id: ModelId, reg: Registry) -> dict[str, Any]:
+    """Compounded daily net return out-of-sample, buy-and-hold beside it, and the drawdown under it."""
+    return queries.equity(reg, model_id)
 
 
 @router.get(

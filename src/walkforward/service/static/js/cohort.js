@@ -56,12 +56,16 @@ function summary(selection, models) {
   const facts = [
     ['tried', sel.n_tried ?? models.length],
     ['best', top ? `${num(bestScore)} (${shortId(top.id)})` : num(bestScore)],
-    ['deflated score', num(sel.deflated_score)],
-    ['expected max luck', num(sel.expected_max_luck)],
-    ['p adjusted', num(sel.p_value_adjusted)],
+    ['best net Sharpe', num(sel.best_sharpe_annual)],
+    ['PBO', num(sel.pbo?.pbo)],
+    ['DSR p', num(sel.dsr?.p_value)],
+    ['SPA p', num(sel.spa?.p_consistent)],
   ];
-  return h('dl', {class: 'facts', 'data-testid': 'cohort-summary'},
-    facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null ? DASH : String(v))]));
+  return h('div', {}, [
+    h('dl', {class: 'facts', 'data-testid': 'cohort-summary'},
+      facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null ? DASH : String(v))])),
+    ...(sel.notes || []).map((n) => h('p', {class: 'muted', 'data-testid': 'selection-note'}, n)),
+  ]);
 }
 
 /** Open the modal for a cohort; highlight currentId among the siblings. */
