@@ -193,6 +193,9 @@ def test_the_api_and_cli_serve_the_kept_predictions_and_the_money(planted_store:
         )
         parquet = client.get(f"/models/{rec.id}/predictions", params={"format": "parquet"})
         assert parquet.status_code == 200 and len(pd.read_parquet(io.BytesIO(parquet.content))) == body["rows"]
+        served = client.post(f"/models/{rec.id}/predict", json={"limit": 5}).json()["predictions"]
+        # rows it was trained or selected on are in-sample; the last bar (no target yet) is a true forecast
+        assert [p["in_sample"] for p in served] == [True] * 4 + [False]
         curve = client.get(f"/models/{rec.id}/equity").json()
         daily = curve["net"]
         assert len(daily) == len(curve["benchmark"]) == len(curve["drawdown"]) == len(curve["sessions"])
@@ -209,3 +212,40 @@ def test_the_api_and_cli_serve_the_kept_predictions_and_the_money(planted_store:
     assert (
         "Trading" in res.stdout and "Sharpe" in res.stdout and "overall" in res.stdout
     )  # (wrapped on narrow terminals)
+
+
+def test_two_models_are_compared_on_their_shared_out_of_sample_rows(planted_store: FeatureStore, tmp_path) -> None:
+    """Diebold-Mariano through the API on kept predictions equals the test on losses computed here."""
+    from fastapi.testclient import TestClient
+
+    from walkforward.config import Settings
+    from walkforward.evaluation.comparison import diebold_mariano
+    from walkforward.registry import ModelStore
+    from walkforward.service import create_app
+    from walkforward.training import train
+
+    db, models = tmp_path / "meta.db", tmp_path / "models"
+    registry = ModelStore.open(f"sqlite:///{db}", models)
+    base = dict(symbol="AAPL,QQQ", timeframe="5m", target_transform="log_return", explain=False, lookforward=3)
+    try:
+        good = train(TrainRequest(algorithm="elasticnet_regression", **base), store=planted_store, registry=registry)
+        other = train(
+            TrainRequest(algorithm="lightgbm_regressor", hyperparameters={"n_estimators": 10}, **base),
+            store=planted_store,
+            registry=registry,
+        )
+        a, b = registry.load_predictions(good), registry.load_predictions(other)
+        clf = train(TrainRequest(algorithm="logistic_classification", **base), store=planted_store, registry=registry)
+    finally:
+        registry.dispose()
+    assert a is not None and b is not None
+    expected = diebold_mariano((a["prediction"] - a["y"]) ** 2, (b["prediction"] - b["y"]) ** 2, horizon=3)
+    settings = Settings(
+        _env_file=None, metadata_db_path=str(db), models_dir=str(models), features_parquet_dir=str(planted_store.root)
+    )
+    with TestClient(create_app(settings)) as client:
+        got = client.get(f"/models/{good.id}/compare/{other.id}").json()
+        assert got["rows"] == len(a) and got["diebold_mariano"]["statistic"] == pytest.approx(expected.statistic)
+        assert got["diebold_mariano"]["horizon"] == 3
+        refused = client.get(f"/models/{good.id}/compare/{clf.id}")
+        assert refused.status_code == 422 and "forecast different things" in refused.json()["detail"]

@@ -164,6 +164,24 @@ def models_prune(
         out.print(prune_table(found))
 
 
+@models_app.command("compare")
+def models_compare(model_a: str, model_b: str, json_out: JsonOpt = False) -> None:
+    """Is one model's forecast better than the other's? Diebold-Mariano on their out-of-sample rows."""
+    found = queries.compare(_registry(), model_a, model_b)
+    if json_out:
+        _emit_json(found)
+        return
+    dm = found["diebold_mariano"]
+    better = model_a if dm["mean_difference"] < 0 else model_b
+    p = "-" if dm["p_value"] is None else f"{dm['p_value']:.3g}"
+    out.print(
+        f"{found['rows']:,} shared out-of-sample rows; mean {found['loss']}: "
+        f"{model_a[:12]} {found['mean_loss_a']:.4g}, {model_b[:12]} {found['mean_loss_b']:.4g}; "
+        f"lower loss: {better[:12]}; "
+        f"Diebold-Mariano (HAC, {dm['lags']} lags) p = {p}"
+    )
+
+
 @models_app.command("predictions")
 def models_predictions(
     model_id: str,

@@ -51,6 +51,8 @@ class PreparedData:
             "feature_source": self.feature_source,
             "dropped_features": list(self.dropped_features),
             "skipped_symbols": list(self.dataset.skipped_symbols),
+            # the last bar the model was trained or selected on (UTC): predictions up to it are in-sample
+            "data_end": pd.Timestamp(self.dataset.ts.iloc[-1]).isoformat() if len(self.dataset.ts) else None,
         }
 
 

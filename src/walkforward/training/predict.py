@@ -30,7 +30,8 @@ def predict(
 
     Returns ``ts``, ``prediction`` (the target's units, or 0/1 "up or flat" for classifiers),
     ``probability_up`` for classifiers, the price prediction for return targets, and the realised
-    ``target`` where it is already known. Rows inside the model's training range are in-sample.
+    ``target`` where it is already known, and ``in_sample``: True up to the last bar the model was
+    trained or selected on (its historical rows), False for rows that arrived after.
     """
     record = registry.get(model_id)
     artifact = walkforward_artifact(registry, record)
@@ -57,4 +58,7 @@ def predict(
         ref = ds.frame[req.target_col].to_numpy(dtype=float)
         out["predicted_price"] = ref * (np.exp(pred) if transform is TargetTransform.LOG_RETURN else 1.0 + pred)
     out["target"] = ds.y.to_numpy()
+    data_end = record.derived.get("data_end")
+    if data_end:  # rows the model was trained or selected on: in-sample, whatever they look like
+        out["in_sample"] = out["ts"] <= pd.Timestamp(data_end)
     return out

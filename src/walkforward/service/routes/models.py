@@ -109,6 +109,12 @@ def model_predictions(
     return queries.predictions_dict(model_id, frame)
 
 
+@router.get("/models/{model_id}/compare/{other_id}")
+def compare_models(model_id: ModelId, other_id: ModelId, reg: Registry) -> dict[str, Any]:
+    """Diebold-Mariano test of two models' out-of-sample forecasts on the rows both scored."""
+    return queries.compare(reg, model_id, other_id)
+
+
 @router.get("/models/{model_id}/equity")
 def model_equity(model_id: ModelId, reg: Registry) -> dict[str, Any]:
     """Compounded daily net return out-of-sample, buy-and-hold beside it, and the drawdown under it."""
