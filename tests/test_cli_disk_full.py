@@ -58,7 +58,8 @@ def test_demo_data_on_a_full_disk(small_disk: Any, tmp_path: Path) -> None:
     assert line.startswith("error: no space left on device writing FEATURES_PARQUET_DIR"), line
     assert line.endswith("free space or set FEATURES_PARQUET_DIR to a directory on a larger disk")
     assert str(disk) not in line
-    assert not [p for p in store.rglob("*") if p.is_file()]  # no partial or temporary file
+    # no partial or temporary file (an empty per-symbol lock file holds no data and is reused)
+    assert not [p for p in store.rglob("*") if p.is_file() and not (p.name == ".lock" and p.stat().st_size == 0)]
     assert res.stdout == ""
 
 

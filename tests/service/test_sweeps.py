@@ -90,11 +90,11 @@ def test_the_server_sweeps_after_every_job(
     assert submitted.status_code == 202, submitted.text
     job = server.wait_job(submitted.json()["job_id"])
     assert job["status"] == "done", job
-    model_file = f"{job['result']['model_id']}.joblib"
+    model_files = {f"{job['result']['model_id']}.joblib", f"{job['result']['model_id']}.predictions.parquet"}
     deadline = time.monotonic() + 60  # the runner sweeps once it has reaped the worker
     while time.monotonic() < deadline and left["orphan"].exists():
         time.sleep(0.2)
-    assert {p.name for p in (tmp_path / "models").iterdir()} == {model_file, left["young"].name}
+    assert {p.name for p in (tmp_path / "models").iterdir()} == {*model_files, left["young"].name}
 
     # A search sweeps as it starts, in the job's worker: its log says so without the server's paths.
     plant_leftovers(tmp_path / "models")

@@ -225,10 +225,11 @@ def test_after_sigkills_the_next_server_start_leaves_only_registered_artifacts(
     settings = Settings(features_parquet_dir=planted_store.root, models_dir=models, metadata_db_path=db)
     svc = Services.open(settings, run_jobs=False)  # what `walkforward serve` does first
     try:
-        rows = {Path(r.artifact_path).name for r in svc.registry.list(limit=100)[0]}
+        ids = [r.id for r in svc.registry.list(limit=100)[0]]
     finally:
         svc.close()
-    assert len(rows) == _saved(db) and {p.name for p in models.iterdir()} == rows
+    rows = {name for i in ids for name in (f"{i}.joblib", f"{i}.predictions.parquet")}  # a model's two files
+    assert len(ids) == _saved(db) and {p.name for p in models.iterdir() if p.is_file()} == rows
 
 
 def test_a_search_off_a_terminal_prints_progress_lines(planted_store: FeatureStore, tmp_path: Path) -> None:

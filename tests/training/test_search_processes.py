@@ -130,7 +130,7 @@ def test_the_cli_shows_progress_and_a_ranked_cohort(planted_store: FeatureStore,
     )
     assert res.returncode == 0, res.stderr
     assert "0/12 already exist, training 12" in res.stdout
-    assert "Cohort" in res.stdout and "deflated" in res.stdout and "rank" in res.stdout
+    assert "Cohort" in res.stdout and "sessions" in res.stdout and "rank" in res.stdout
     again = subprocess.run(
         [sys.executable, "-m", "walkforward", *ARGS, "--no-explain"],
         env=env,
