@@ -47,7 +47,7 @@ class LockboxRecord:
         }
 
 
-def _to_record(row: Mapping[str, Any]) -> LockboxRecord:
+def _to_record(row: Mapping[Any, Any]) -> LockboxRecord:
     at: dt.datetime = row["evaluated_at"]
     return LockboxRecord(
         model_id=row["model_id"],
@@ -91,7 +91,7 @@ def record(
     sessions: int,
     metrics: Mapping[str, Any],
 ) -> LockboxRecord:
-    """Insert the evaluation of ``model_id``; a second one (same id or fingerprint) raises :class:`LockboxEvaluatedError`."""
+    """Insert the evaluation of ``model_id``; a second (same id or fingerprint) is :class:`LockboxEvaluatedError`."""
     values = {
         "model_id": model_id,
         "fingerprint": fingerprint,

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from walkforward.data.lockbox import SETTING, in_lockbox
 from walkforward.data.loader import load_dataset
+from walkforward.data.lockbox import SETTING, in_lockbox
 from walkforward.errors import DataNotFoundError, InvalidInputError
 from walkforward.evaluation.metrics import classification_metrics, direction_labels, regression_metrics
 from walkforward.features.store import FeatureStore

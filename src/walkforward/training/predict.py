@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from walkforward.data.lockbox import in_lockbox
 from walkforward.data.loader import load_dataset
+from walkforward.data.lockbox import in_lockbox
 from walkforward.domain import TargetTransform, parse_date
 from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
