@@ -75,7 +75,7 @@ def test_no_training_or_fold_row_reaches_the_lockbox(lockbox_store: FeatureStore
     assert data.derived()["lockbox"] == {
         "start": start.isoformat(),
         "held_out_sessions": 5,
-        "data_end": str(data.dataset.request.end),
+        "last_day": str(data.dataset.request.end),
     }
     # the full load does hold lock-box rows: the guard is what kept them out
     assert any(d >= start for d in full.local_ts.dt.date)
