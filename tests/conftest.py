@@ -82,7 +82,10 @@ def _drop_registry_tables(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
-                sa.text(f"DROP TABLE IF EXISTS jobs, model_metrics, model_summaries, models, trials, {VERSION_TABLE}")
+                sa.text(
+                    "DROP TABLE IF EXISTS jobs, lockbox_evaluations, model_metrics, model_summaries, models, trials, "
+                    f"{VERSION_TABLE}"
+                )
             )
     finally:
         engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -21,6 +22,10 @@ class Settings(BaseSettings):
     worker processes. ``WALKFORWARD_TIMEZONE`` (an IANA name, default ``America/New_York``) is the
     exchange zone an ingest reads naive timestamps in when ``--timezone`` is not given; it is
     checked where it is used, so that a bad value is one line naming the variable.
+    ``WALKFORWARD_LOCKBOX_START`` (``YYYY-MM-DD``, a local date of the primary symbol's exchange)
+    starts the lock box: no training, search or statistic reads a bar from that day on, and a
+    registered model is evaluated on it once, on request (``walkforward models lockbox``). A date
+    rather than "the last N days", so the lock box does not move as new data arrives.
     """
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
@@ -34,6 +39,23 @@ class Settings(BaseSettings):
     # Named as the variable itself: an alias would also read DASK_SCHEDULER, which is Dask's own setting.
     walkforward_dask_scheduler: str | None = None
     walkforward_timezone: str = DEFAULT_TIMEZONE
+    walkforward_lockbox_start: dt.date | None = None
+
+    @field_validator("walkforward_lockbox_start", mode="before")
+    @classmethod
+    def _lockbox_date(cls, value: object) -> object:
+        """Blank is unset; anything but ``YYYY-MM-DD`` is refused with the fix (not pydantic's parse error)."""
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    f"WALKFORWARD_LOCKBOX_START={value!r} is not a date: use YYYY-MM-DD (the lock box's first day)"
+                ) from None
+        return value
 
     @field_validator("walkforward_dask_scheduler")
     @classmethod

@@ -123,8 +123,29 @@ def list_models(
 
 
 def model(registry: ModelStore, model_id: str) -> dict[str, Any]:
-    """A model in full: request, features, folds, metrics, explanations."""
-    return model_dict(registry.get(model_id))
+    """A model in full: request, features, folds, metrics, explanations, and its lock-box evaluation apart."""
+    record = registry.get(model_id)
+    found = registry.lockbox(model_id)
+    return {**model_dict(record), "lockbox": None if found is None else found.to_dict()}
+
+
+def lockbox(registry: ModelStore, model_id: str) -> dict[str, Any]:
+    """A model's recorded lock-box evaluation; none recorded is not found."""
+    registry.get(model_id)  # an unknown model is ModelNotFoundError, not "not evaluated"
+    found = registry.lockbox(model_id)
+    if found is None:
+        raise DataNotFoundError(
+            f"model {model_id} has not been evaluated on the lock box: "
+            f"`walkforward models lockbox {model_id}` (or POST /models/{model_id}/lockbox) does it, once"
+        )
+    return found.to_dict()
+
+
+def evaluate_lockbox(registry: ModelStore, store: FeatureStore, model_id: str) -> dict[str, Any]:
+    """Evaluate a model on the lock box once and record it (a second time raises ``LockboxEvaluatedError``)."""
+    from walkforward.training.lockbox import evaluate_lockbox as run
+
+    return run(model_id, store=store, registry=registry).to_dict()
 
 
 def cohort(registry: ModelStore, cohort_id: str) -> Cohort:

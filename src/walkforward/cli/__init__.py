@@ -74,7 +74,7 @@ def _setup(ctx: typer.Context) -> None:
 def _store() -> FeatureStore:
     from walkforward.features.store import FeatureStore
 
-    return FeatureStore(state.settings.features_parquet_dir)
+    return FeatureStore(state.settings.features_parquet_dir, lockbox_start=state.settings.walkforward_lockbox_start)
 
 
 def _registry() -> ModelStore:

@@ -1,4 +1,4 @@
-"""The ``models`` group (list, show, cohort, explain, lineage, delete, delete-cohort, prune) and ``predict``.
+"""The ``models`` group (list, show, lockbox, cohort, explain, lineage, delete, delete-cohort, prune) and ``predict``.
 
 Every read goes through :mod:`walkforward.queries`, as the API's routes do: ``--json`` prints the
 payload the API returns, and the tables render the same query's records.
@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from walkforward import queries
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out
 from walkforward.errors import WalkforwardError
 from walkforward.model_summary import MAX_PAGE
+from walkforward.reports.lockbox import lockbox_table
 from walkforward.reports.tables import (
     cohort_table,
     importance_table,
@@ -67,8 +69,40 @@ def models_show(model_id: str, json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(queries.model(_registry(), model_id))
         return
-    for table in model_tables(_registry().get(model_id)):
+    registry = _registry()
+    record = registry.get(model_id)
+    for table in model_tables(record):
         out.print(table)
+    found = registry.lockbox(model_id)
+    if found is not None:
+        out.print(lockbox_table(found, record))
+
+
+@models_app.command("lockbox")
+def models_lockbox(model_id: str, json_out: JsonOpt = False) -> None:
+    """Evaluate a model on the lock box (WALKFORWARD_LOCKBOX_START) once; the result is recorded and shown apart.
+
+    A second evaluation is refused (exit 2) and shows the recorded result.
+    """
+    from walkforward.registry import LockboxEvaluatedError
+    from walkforward.training.lockbox import evaluate_lockbox
+
+    registry = _registry()
+    record = registry.get(model_id)
+    try:
+        with err.status("evaluating on the lock box", spinner="dots") if not json_out else contextlib.nullcontext():
+            found = evaluate_lockbox(model_id, store=_store(), registry=registry)
+    except LockboxEvaluatedError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        if json_out:
+            _emit_json({"detail": str(exc), "lockbox": exc.evaluation.to_dict()})
+        else:
+            out.print(lockbox_table(exc.evaluation, record))
+        raise typer.Exit(2) from None
+    if json_out:
+        _emit_json(found.to_dict())
+    else:
+        out.print(lockbox_table(found, record))
 
 
 @models_app.command("cohort")

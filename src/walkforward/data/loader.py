@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from walkforward.data import lockbox
 from walkforward.data.calendar import Window, local_date_range, symbol_timezone, utc_window
 from walkforward.data.sql import _Source, build_query
 from walkforward.domain import (
@@ -111,6 +112,9 @@ class Dataset:
     has_split: bool
     dropped_no_target: int
     timezone: str = "UTC"  # the primary symbol's exchange zone: its local dates are the trading days
+    #: the store's lock box start (``None``: no lock box); ``held_out_sessions`` counts its stored days
+    lockbox_start: dt.date | None = None
+    held_out_sessions: int = 0
 
     @property
     def X(self) -> pd.DataFrame:  # noqa: N802 - the conventional name
@@ -301,11 +305,15 @@ def load_dataset(
     *,
     con: duckdb.DuckDBPyConnection | None = None,
     drop_unlabelled: bool = True,
+    include_lockbox: bool = False,
 ) -> Dataset:
     """Load ``req`` from ``store``: join, resample, target; raw prices never become features.
 
     The last ``lookforward`` rows have no target yet; they are dropped for training and kept (with a
     NaN target) when ``drop_unlabelled=False``, which prediction uses to score the latest bars.
+    When ``store`` carries a lock box, the load ends the day before it (a ``start`` or ``end`` inside
+    it is refused, see :mod:`walkforward.data.lockbox`) unless ``include_lockbox``: only prediction
+    and a registered model's one lock-box evaluation ask for it.
 
     Examples
     --------
@@ -313,6 +321,12 @@ def load_dataset(
     ...                                            target_transform="log_return"))  # doctest: +SKIP
     >>> ds.X.shape, ds.y.name  # doctest: +SKIP
     """
+    lockbox_start = store.lockbox_start
+    held_out = 0
+    if lockbox_start is not None:
+        held_out = lockbox.held_out_sessions(store, req.primary, lockbox_start)
+        if not include_lockbox:
+            req = lockbox.guard(req, lockbox_start)
     own = con is None
     if con is None:
         con = duckdb.connect()
@@ -356,4 +370,6 @@ def load_dataset(
         has_split=has_split,
         dropped_no_target=req.lookforward if drop_unlabelled else 0,
         timezone=sources[0].timezone,
+        lockbox_start=lockbox_start,
+        held_out_sessions=held_out,
     )

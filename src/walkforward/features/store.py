@@ -94,10 +94,16 @@ class _Generation:
 
 
 class FeatureStore:
-    """Writes and describes the date-partitioned Parquet feature store rooted at ``root``."""
+    """Writes and describes the date-partitioned Parquet feature store rooted at ``root``.
 
-    def __init__(self, root: Path) -> None:
+    ``lockbox_start`` (the ``WALKFORWARD_LOCKBOX_START`` setting) travels with the store so that every
+    load for training, search or statistics through it is clipped before the lock box by the loader
+    (:mod:`walkforward.data.lockbox`): a caller cannot forget to pass it.
+    """
+
+    def __init__(self, root: Path, *, lockbox_start: dt.date | None = None) -> None:
         self.root = Path(root)
+        self.lockbox_start = lockbox_start
 
     def symbol_dir(self, symbol: str) -> Path:
         return self.root / validate_symbol(symbol)

@@ -151,5 +151,20 @@ trials = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: Each model's one evaluation on the lock box (0007). Not a foreign key: the record outlives the
+#: model, and its fingerprint is unique too, so a model deleted and trained again is not evaluated twice.
+lockbox_evaluations = sa.Table(
+    "lockbox_evaluations",
+    metadata,
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lockbox_start", sa.Date(), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("sessions", sa.Integer(), nullable=False),
+    sa.Column("metrics", json_type(), nullable=False),
+    sa.UniqueConstraint("fingerprint", name="uq_lockbox_evaluations_fingerprint"),
+)
+
 #: Alembic's bookkeeping table, named so the registry can share a database with other apps.
 VERSION_TABLE = "walkforward_registry_version"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from walkforward.errors import WalkforwardError
+
+if TYPE_CHECKING:
+    from walkforward.registry.lockbox import LockboxRecord
 
 
 class RegistryError(WalkforwardError):
@@ -35,3 +40,11 @@ class ArtifactIntegrityError(WalkforwardError):
 
 class ArtifactMissingError(ArtifactIntegrityError):
     """The artifact file a registry row points to does not exist."""
+
+
+class LockboxEvaluatedError(RegistryError):
+    """A model (or one with its fingerprint) was already evaluated on the lock box; ``evaluation`` is that record."""
+
+    def __init__(self, message: str, evaluation: LockboxRecord) -> None:
+        super().__init__(message)
+        self.evaluation = evaluation

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
-from walkforward.registry import _page, _queries
+from walkforward.registry import _page, _queries, lockbox
 from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
 from walkforward.registry._schema import model_metrics, model_summaries, models
@@ -42,6 +42,7 @@ from walkforward.registry.artifacts import (
 )
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
+from walkforward.registry.lockbox import LockboxRecord
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.retention import PrunePlan, prune
 from walkforward.registry.sweep import GRACE_SECONDS, sweep_models_dir
@@ -274,7 +275,33 @@ class ModelStore:
         """
         return sweep_models_dir(self._db, self._models_dir, grace=older_than_seconds)
 
+    def record_lockbox(
+        self,
+        model_id: str,
+        *,
+        fingerprint: str,
+        lockbox_start: dt.date,
+        rows: int,
+        sessions: int,
+        metrics: Mapping[str, Any],
+    ) -> LockboxRecord:
+        """Record ``model_id``'s one lock-box evaluation; a second (same id or fingerprint) raises
+        :class:`~walkforward.registry.errors.LockboxEvaluatedError` carrying the first."""
+        return lockbox.record(
+            self._db,
+            model_id=model_id,
+            fingerprint=fingerprint,
+            lockbox_start=lockbox_start,
+            rows=rows,
+            sessions=sessions,
+            metrics=metrics,
+        )
+
     # ----------------------------------------------------------------------- reads
+
+    def lockbox(self, model_id: str, fingerprint: str | None = None) -> LockboxRecord | None:
+        """The lock-box evaluation of ``model_id`` (or of a model with ``fingerprint``), if one was recorded."""
+        return lockbox.find(self._db, model_id, fingerprint)
 
     def get(self, model_id: str) -> ModelRecord:
         """The model with ``model_id``, or :class:`ModelNotFoundError`."""

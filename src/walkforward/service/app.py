@@ -19,7 +19,13 @@ from walkforward.config import Settings
 from walkforward.errors import DataNotFoundError, DiskFullError, InvalidInputError, WalkforwardError
 from walkforward.model_selection.executors import SchedulerUnreachableError
 from walkforward.redaction import redact_paths, store_roots
-from walkforward.registry import ArtifactIntegrityError, DuplicateModelError, ModelNotFoundError, RegistryError
+from walkforward.registry import (
+    ArtifactIntegrityError,
+    DuplicateModelError,
+    LockboxEvaluatedError,
+    ModelNotFoundError,
+    RegistryError,
+)
 from walkforward.registry.jobs import JobNotFoundError, JobStateError
 from walkforward.request import describe_errors
 from walkforward.service import capacity
@@ -43,6 +49,7 @@ _STATUS: dict[type[Exception], int] = {
     JobNotFoundError: 404,
     JobStateError: 409,
     DuplicateModelError: 409,
+    LockboxEvaluatedError: 409,
     ArtifactIntegrityError: 409,
     SchedulerUnreachableError: 503,
     DiskFullError: 507,

@@ -51,7 +51,9 @@ class Services:
         if self._store is None:
             from walkforward.features.store import FeatureStore
 
-            self._store = FeatureStore(self.settings.features_parquet_dir)
+            self._store = FeatureStore(
+                self.settings.features_parquet_dir, lockbox_start=self.settings.walkforward_lockbox_start
+            )
         return self._store
 
     @classmethod

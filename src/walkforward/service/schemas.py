@@ -114,6 +114,12 @@ class PredictBody(BaseModel):
     limit: int = Field(default=100, ge=1, le=10_000, description="How many of the latest rows to return.")
 
 
+class LockboxBody(BaseModel):
+    """A lock-box evaluation takes no parameters: ``{}`` (the lock box is the server's setting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Health(BaseModel):
     status: str
     database: dict[str, Any]

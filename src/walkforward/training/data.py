@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from walkforward.data import lockbox
 from walkforward.data.loader import Dataset, load_dataset
 from walkforward.errors import InvalidInputError
 from walkforward.evaluation.metrics import direction_labels
@@ -45,8 +46,12 @@ class PreparedData:
         return self.dataset.frame.loc[:, list(self.features)]
 
     def derived(self) -> dict[str, Any]:
-        """What the data step derived from the request (recorded apart from the request)."""
-        return {
+        """What the data step derived from the request (recorded apart from the request).
+
+        With a lock box, its start and held-out sessions, and the last training day it left (the
+        lock-box evaluation checks the model never read a lock-box day).
+        """
+        out: dict[str, Any] = {
             "input_features": list(self.features),
             "feature_source": self.feature_source,
             "dropped_features": list(self.dropped_features),
@@ -54,6 +59,14 @@ class PreparedData:
             # the last bar the model was trained or selected on (UTC): predictions up to it are in-sample
             "data_end": pd.Timestamp(self.dataset.ts.iloc[-1]).isoformat() if len(self.dataset.ts) else None,
         }
+        ds = self.dataset
+        if ds.lockbox_start is not None:
+            out["lockbox"] = {
+                "start": ds.lockbox_start.isoformat(),
+                "held_out_sessions": ds.held_out_sessions,
+                "last_day": str(ds.request.end),
+            }
+        return out
 
 
 def _resolve_features(ds: Dataset, req: TrainRequest, registry: ModelStore | None) -> tuple[list[str], str]:
@@ -93,6 +106,8 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
     embargo, note = resolve_embargo(ds, features, scheme=scheme, embargo=req.embargo, strict=req.strict_embargo)
     plan = make_folds(ds.split, ds.ts.to_numpy(), lookforward=req.lookforward, embargo=embargo, scheme=scheme)
     plan = with_note(plan, note)
+    if ds.lockbox_start is not None:
+        plan = with_note(plan, lockbox.note(ds.lockbox_start, ds.held_out_sessions))
     train_rows = np.unique(np.concatenate([plan.final_train_index, *[f.train_index for f in plan.folds]]))
     nunique = ds.frame.loc[train_rows, features].nunique(dropna=True)
     dropped = [c for c in features if nunique[c] <= 1]

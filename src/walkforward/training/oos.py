@@ -19,6 +19,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from walkforward.data.loader import Dataset
     from walkforward.domain import Fold
     from walkforward.training.data import PreparedData
 
@@ -30,18 +31,31 @@ def fold_frame(
     data: PreparedData, fold: Fold, prediction: np.ndarray, probability: np.ndarray | None = None
 ) -> pd.DataFrame:
     """One fold's test rows with their realised target, prediction (label for classifiers) and price."""
+    return rows_frame(data.dataset, data.y, fold.test_index, fold.number, prediction, probability)
+
+
+def rows_frame(
+    ds: Dataset,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    fold: int,
+    prediction: np.ndarray,
+    probability: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The frame of ``rows`` of ``ds`` scored as fold ``fold`` (``labels``: the fitted ``y``, 0/1 for classifiers).
+
+    The lock-box evaluation builds its rows with this too, so they are judged exactly as the folds'.
+    """
     from walkforward.evaluation.pnl import bar_returns
     from walkforward.evaluation.positions import forecast_edge
 
-    rows = fold.test_index
-    ds = data.dataset
     price = ds.frame[ds.request.target_col].to_numpy(dtype=float)
     target = ds.y.to_numpy(dtype=float)[rows]
     return pd.DataFrame(
         {
-            "fold": np.full(rows.size, fold.number, dtype=np.int32),
+            "fold": np.full(rows.size, fold, dtype=np.int32),
             "ts": ds.frame["ts"].to_numpy()[rows],
-            "y": np.asarray(data.y, dtype=float)[rows],
+            "y": np.asarray(labels, dtype=float)[rows],
             "prediction": np.asarray(prediction, dtype=float),
             "probability": np.full(rows.size, np.nan) if probability is None else np.asarray(probability, dtype=float),
             "price": price[rows],

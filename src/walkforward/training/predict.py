@@ -10,6 +10,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from walkforward.data.loader import load_dataset
+from walkforward.data.lockbox import in_lockbox
 from walkforward.domain import TargetTransform, parse_date
 from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
@@ -32,6 +33,9 @@ def predict(
     ``probability_up`` for classifiers, the price prediction for return targets, and the realised
     ``target`` where it is already known, and ``in_sample``: True up to the last bar the model was
     trained or selected on (its historical rows), False for rows that arrived after.
+    Serving is not selection, so prediction reads the lock box too; with a lock box set, a boolean
+    ``lockbox`` column marks its rows (their realised targets are the lock box's: judging a model on
+    them is ``walkforward models lockbox``, once).
     """
     record = registry.get(model_id)
     artifact = walkforward_artifact(registry, record)
@@ -39,7 +43,7 @@ def predict(
     req = base.model_copy(
         update={"start": parse_date(start, "start date") or base.start, "end": parse_date(end, "end date") or base.end}
     )
-    ds = load_dataset(store, req.load_request(), drop_unlabelled=False)
+    ds = load_dataset(store, req.load_request(), drop_unlabelled=False, include_lockbox=True)
     features: Sequence[str] = artifact["input_features"]
     missing = [c for c in features if c not in ds.frame.columns]
     if missing:
@@ -61,4 +65,6 @@ def predict(
     data_end = record.derived.get("data_end")
     if data_end:  # rows the model was trained or selected on: in-sample, whatever they look like
         out["in_sample"] = out["ts"] <= pd.Timestamp(data_end)
+    if ds.lockbox_start is not None:
+        out["lockbox"] = in_lockbox(ds.local_ts.dt.date.to_numpy(), ds.lockbox_start)
     return out

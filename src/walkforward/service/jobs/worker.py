@@ -245,7 +245,7 @@ def run_job(job_id: str, settings: Settings) -> int:
             reporter.line(f"executor: {executor.where if executor is not None else IN_WORKER}")
             result = execute(
                 job_request(job),
-                store=FeatureStore(settings.features_parquet_dir),
+                store=FeatureStore(settings.features_parquet_dir, lockbox_start=settings.walkforward_lockbox_start),
                 registry=registry,
                 reporter=reporter,
                 executor=executor,

@@ -1,4 +1,4 @@
-"""Registered models and cohorts: list, show, delete, lineage, predict, plots."""
+"""Registered models and cohorts: list, show, delete, lineage, predict, lock box, plots."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from walkforward import queries
 from walkforward.model_summary import MAX_PAGE
-from walkforward.registry import ModelStore
+from walkforward.registry import LockboxEvaluatedError, ModelStore
 from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
-from walkforward.service.schemas import ModelPage, PredictBody
+from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody
 
 router = APIRouter(tags=["models"])
 
@@ -86,6 +87,30 @@ def predict_model(model_id: ModelId, svc: Svc, body: PredictBody) -> dict[str, A
     """The latest ``limit`` predictions of a model on its symbols and timeframe."""
     found = queries.predictions(svc.registry, svc.store, model_id, start=body.start, end=body.end)
     return found.to_dict(body.limit)
+
+
+@router.post(
+    "/models/{model_id}/lockbox",
+    responses={
+        409: {"description": "Already evaluated: the detail and the recorded evaluation (`lockbox`)."},
+        422: {"description": "No lock box is set, or the model was trained on data reaching it."},
+    },
+)
+def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
+    """Evaluate a model on the lock box (``WALKFORWARD_LOCKBOX_START``) once and record the result.
+
+    A second request is refused with 409, whose body carries the recorded evaluation under ``lockbox``.
+    """
+    try:
+        return queries.evaluate_lockbox(svc.registry, svc.store, model_id)
+    except LockboxEvaluatedError as exc:
+        return JSONResponse({"detail": str(exc), "lockbox": exc.evaluation.to_dict()}, status_code=409)
+
+
+@router.get("/models/{model_id}/lockbox")
+def model_lockbox(model_id: ModelId, reg: Registry) -> dict[str, Any]:
+    """A model's recorded lock-box evaluation (404 if it was never evaluated)."""
+    return queries.lockbox(reg, model_id)
 
 
 @router.get(
