@@ -121,11 +121,6 @@ async def registry(svc: Annotated[Services, Depends(services)]) -> ModelStore:
     return svc.registry
 
 
-def feature_store(svc: Annotated[Services, Depends(services)]) -> FeatureStore:
-    # A thread's work: the first call imports the store's module.
-    return svc.store
-
-
 async def job_store(svc: Annotated[Services, Depends(services)]) -> JobStore:
     return svc.jobs
 

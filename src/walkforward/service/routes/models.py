@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from walkforward import queries
 from walkforward.model_summary import MAX_PAGE
@@ -30,7 +31,7 @@ PageSize = Annotated[
 
 
 @router.get("/models", response_model=ModelPage)
-def list_models(
+async def list_models(
     reg: Registry,
     symbol: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,14}$")] = None,
     algorithm: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
@@ -48,18 +49,24 @@ def list_models(
     The rows are brief (no request, folds or explanations: ``GET /models/{id}`` has them), read from
     the registry's list tables without decoding any model's JSON.
     """
-    page = queries.list_models(
-        reg,
-        symbol=symbol,
-        algorithm=algorithm,
-        cohort_id=cohort_id,
-        parent_model_id=parent_model_id,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-    )
-    return ModelPage(total=page.total, items=page.items())
+
+    # One trip to a route thread for the database and the rows (a ``def`` route would take a second
+    # one to validate the answer).
+    def read() -> ModelPage:
+        page = queries.list_models(
+            reg,
+            symbol=symbol,
+            algorithm=algorithm,
+            cohort_id=cohort_id,
+            parent_model_id=parent_model_id,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+        return ModelPage(total=page.total, items=page.items())
+
+    return await run_in_threadpool(read)
 
 
 @router.get("/models/{model_id}")
