@@ -60,6 +60,8 @@ class UiData:
     parent_id: str
     cohort_id: str
     cohort_ids: list[str]
+    classifier_id: str
+    old_id: str
 
 
 def _build(root: Path) -> UiData:
@@ -69,7 +71,7 @@ def _build(root: Path) -> UiData:
     from walkforward.features.pipeline import ingest_frames
     from walkforward.features.store import FeatureStore
     from walkforward.model_selection.executors import LocalExecutor
-    from walkforward.registry import ModelStore
+    from walkforward.registry import ModelStore, NewModel
     from walkforward.search import SearchRequest, run_search
     from walkforward.training import TrainRequest, train
 
@@ -95,9 +97,23 @@ def _build(root: Path) -> UiData:
             **base,
         )
         result = run_search(child, store=store, registry=registry, executor=LocalExecutor(n_jobs=1))
+        classifier = train(
+            TrainRequest(symbol=SYMBOLS, algorithm="logistic_classification", explain=False, **base),
+            store=store,
+            registry=registry,
+        )
+        old = registry.add(_as_registered_before_predictions(NewModel, parent), registry.load_artifact(parent))
     finally:
         registry.dispose()
-    return UiData(root, parent.id, result.cohort_id, [m.id for m in result.saved])
+    return UiData(root, parent.id, result.cohort_id, [m.id for m in result.saved], classifier.id, old.id)
+
+
+def _as_registered_before_predictions(new_model: Any, record: Any) -> Any:
+    """The parent as a model registered before issue 11 would be: no kept predictions, no trading metrics."""
+    fields = {name: getattr(record, name) for name in new_model.__dataclass_fields__}
+    metrics = {k: v for k, v in record.metrics.items() if k != "trading"}
+    derived = {k: v for k, v in record.derived.items() if k != "predictions"}
+    return new_model(**{**fields, "metrics": metrics, "derived": derived, "fingerprint": f"{record.fingerprint}-old"})
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +135,20 @@ def ui_data(tmp_path_factory: pytest.TempPathFactory) -> UiData:
             built.mkdir()
             data = _build(built)
             manifest.write_text(
-                json.dumps({"parent_id": data.parent_id, "cohort_id": data.cohort_id, "cohort_ids": data.cohort_ids})
+                json.dumps(
+                    {
+                        "parent_id": data.parent_id,
+                        "cohort_id": data.cohort_id,
+                        "cohort_ids": data.cohort_ids,
+                        "classifier_id": data.classifier_id,
+                        "old_id": data.old_id,
+                    }
+                )
             )
     meta = json.loads(manifest.read_text())
     mine = tmp_path_factory.mktemp("ui") / "store"
     shutil.copytree(built, mine, ignore=shutil.ignore_patterns("ui.json"))
-    return UiData(mine, meta["parent_id"], meta["cohort_id"], meta["cohort_ids"])
+    return UiData(mine, meta["parent_id"], meta["cohort_id"], meta["cohort_ids"], meta["classifier_id"], meta["old_id"])
 
 
 def _free_port() -> int:
@@ -325,3 +349,86 @@ def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
     page.locator("[data-testid=job-cancel]").click()  # the page's POST carries the header the server requires
     expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
     expect(page.locator("[data-testid=job-error]")).to_contain_text("cancelled")
+
+
+def _json(server: str, path: str) -> Any:
+    with urllib.request.urlopen(f"{server}/{path}", timeout=30) as res:
+        return json.load(res)
+
+
+def _num(value: float, digits: int) -> str:
+    """The UI's number format (util.js num) for values between 1e-3 and 1e6: ``digits`` significant digits."""
+    return f"{float(f'{value:.{digits}g}'):g}"
+
+
+def _screenshots(pg: Page, name: str, anchor: str) -> None:
+    """The view around ``anchor`` at desktop (1400x900) and mobile (390x844) sizes, into test-artifacts/ui."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for label, size in [("desktop", {"width": 1400, "height": 900}), ("mobile", {"width": 390, "height": 844})]:
+        pg.set_viewport_size(size)
+        pg.locator(anchor).first.scroll_into_view_if_needed()
+        pg.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"))
+    pg.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_model_page_shows_the_money_out_of_sample(page: Page, server: str, ui_data: UiData) -> None:
+    model = _json(server, f"models/{ui_data.parent_id}")
+    trading = model["metrics"]["trading"]
+    equity = _json(server, f"models/{ui_data.parent_id}/equity")
+    page.goto(f"/#/models/{ui_data.parent_id}")
+    money = page.locator("[data-testid=money]")
+    expect(money.locator("[data-testid=sample-label]").first).to_have_text("out-of-sample")
+    settings = money.locator("[data-testid=trading-settings]")
+    cost = trading["settings"]["commission_bps"] + trading["settings"]["slippage_bps"]
+    expect(settings).to_contain_text(f"costs {cost:g} bp")
+    expect(settings).to_contain_text(f"execution lag {trading['settings']['lag']} bar")
+
+    table = money.locator("[data-testid=trading-table]")
+    expect(table.locator("tbody tr[data-row=fold]")).to_have_count(len(trading["folds"]))
+    overall = table.locator("tbody tr[data-row=overall] td")
+    expect(overall.nth(1)).to_have_text(_num(trading["overall"]["sharpe"], 3))
+    expect(table.locator("tbody tr[data-row=benchmark]")).to_contain_text("buy-and-hold")
+    expect(table.locator("thead")).to_contain_text("IC")
+
+    curve = page.locator("svg[data-testid=equity-chart]")
+    expect(curve).to_be_visible()
+    names = curve.locator("path.series-line").evaluate_all("ls => ls.map(l => l.dataset.series)")
+    assert names == ["strategy (net)", "buy-and-hold"]
+    assert curve.locator("g.dots[data-series='strategy (net)'] circle").count() == len(equity["sessions"])
+    expect(page.locator("svg[data-testid=drawdown-chart] path.series-area")).to_have_count(1)
+
+    scatter = page.locator("svg[data-testid=pred-actual]")
+    expect(scatter).to_be_visible()
+    folds = scatter.locator("g.dots").evaluate_all("gs => gs.map(g => g.dataset.series)")
+    assert folds == [f"fold {f['fold']}" for f in trading["folds"]]
+    assert scatter.locator("path.series-line").count() == 0  # a scatter: points only
+    expect(page.locator("svg[data-testid=fold-chart-hit_rate] line.baseline")).to_have_count(1)
+    _screenshots(page, "model-money", "[data-testid=money]")
+
+
+def test_classifier_page_shows_calibration_and_confusion_matrix(page: Page, server: str, ui_data: UiData) -> None:
+    metrics = _json(server, f"models/{ui_data.classifier_id}")["metrics"]
+    page.goto(f"/#/models/{ui_data.classifier_id}")
+    calibration = page.locator("svg[data-testid=calibration-chart]")
+    expect(calibration).to_be_visible()
+    bins = metrics["calibration"]["reliability"]["prob_pred"]
+    assert calibration.locator("g.dots[data-series=model] circle").count() == len(bins)
+    brier = _num(metrics["calibration"]["brier"], 4)
+    expect(page.locator("[data-testid=brier]")).to_contain_text(f"Brier score {brier}")
+    cells = page.locator("[data-testid=confusion-matrix] tbody td").all_inner_texts()
+    assert [int(c) for c in cells] == [v for row in metrics["cv"]["confusion_matrix"] for v in row]
+    expect(page.locator("[data-testid=confusion-fold-1]")).to_be_visible()
+    expect(page.locator("[data-testid=majority-baseline]")).to_contain_text("majority class")
+    headers = page.locator("[data-testid=fold-metrics] thead th").all_inner_texts()
+    assert "confusion_matrix" not in headers and "accuracy" in headers
+    expect(page.locator("svg[data-testid=pred-actual] g.dots").first).to_be_visible()
+    _screenshots(page, "model-classifier", "[data-testid=calibration-chart]")
+
+
+def test_a_model_without_kept_predictions_says_so(page: Page, ui_data: UiData) -> None:
+    page.goto(f"/#/models/{ui_data.old_id}")
+    note = page.locator("[data-testid=money-note]")
+    expect(note).to_contain_text("registered before they were")
+    expect(page.locator("[data-testid=money] [data-testid=error]")).to_have_count(0)
+    expect(page.locator("[data-testid=money]")).to_contain_text("No trading evaluation was recorded")
+    expect(page.locator("svg[data-testid=equity-chart]")).to_have_count(0)
