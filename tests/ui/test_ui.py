@@ -312,6 +312,8 @@ def test_training_job_from_the_form_finishes(page: Page) -> None:
     expect(page.locator("[data-testid=job-status]")).to_have_text("done")
     link = page.locator("[data-testid=job-model-link]").first
     expect(link).to_be_visible()
+    # The best of a finished run is a link to its model, not a bare number.
+    expect(page.locator("[data-testid=job-best-link]")).to_have_attribute("href", link.get_attribute("href") or "")
     link.click()
     expect(page.locator("[data-testid=model-id]")).to_be_visible()
 
@@ -349,6 +351,17 @@ def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
     page.locator("[data-testid=job-cancel]").click()  # the page's POST carries the header the server requires
     expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
     expect(page.locator("[data-testid=job-error]")).to_contain_text("cancelled")
+
+    # Resume from the page: the same request is queued again as a new job, which is cancelled in turn.
+    page.locator("[data-testid=job-resume]").click()
+    expect(page).not_to_have_url(re.compile(rf"#/jobs/{job_id}$"))
+    expect(page).to_have_url(re.compile(r"#/jobs/\w+$"))
+    resumed = page.url.rsplit("/", 1)[-1]
+    assert _json(server, f"jobs/{resumed}")["resumed_from"] == job_id
+    expect(page.locator("[data-testid=job-cancel]")).to_be_enabled()
+    page.locator("[data-testid=job-cancel]").click()
+    expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
+    expect(page.locator("[data-testid=job-resume]")).to_be_visible()
 
 
 def _json(server: str, path: str) -> Any:
@@ -432,3 +445,50 @@ def test_a_model_without_kept_predictions_says_so(page: Page, ui_data: UiData) -
     expect(page.locator("[data-testid=money] [data-testid=error]")).to_have_count(0)
     expect(page.locator("[data-testid=money]")).to_contain_text("No trading evaluation was recorded")
     expect(page.locator("svg[data-testid=equity-chart]")).to_have_count(0)
+
+
+def _column(pg: Page, index: int) -> list[str]:
+    return pg.locator(f"[data-testid=models-table] tbody tr td:nth-child({index})").all_inner_texts()
+
+
+def test_models_table_sorts_by_sharpe_within_a_task(page: Page, ui_data: UiData) -> None:
+    page.goto("/#/models?sort=cv_score")
+    expect(page.locator("[data-testid=mixed-score-note]")).to_be_visible()  # R² beside accuracy is called out
+
+    page.locator("[data-testid=task-filter]").select_option("regression")
+    expect(page).to_have_url(re.compile(r"task=regression"))
+    expect(page.locator(f"tr[data-model-id='{ui_data.classifier_id}']")).to_have_count(0)
+    rows = page.locator("[data-testid=model-row]")
+    expect(rows.first).to_be_visible()
+    expect(page.locator("[data-testid=mixed-score-note]")).to_have_count(0)
+    # The cohort, its parent and the old model (and any model the form test trained): regressors only.
+    assert {ui_data.parent_id, ui_data.old_id, *ui_data.cohort_ids} <= set(_row_ids(page))
+    assert not any("classif" in a for a in _column(page, 4))
+
+    page.locator("[data-testid=sort-sharpe]").click()
+    expect(page).to_have_url(re.compile(r"sort=metrics\.sharpe"))
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Sharpe")
+    sharpe = [float(v) for v in _column(page, 7) if v != "-"]
+    assert len(sharpe) >= 2 and sharpe == sorted(sharpe, reverse=True)
+    assert all(v.endswith("%") for v in _column(page, 8) if v != "-")
+    page.locator("[data-testid=sort-ic]").click()
+    expect(page).to_have_url(re.compile(r"sort=metrics\.ic"))
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("IC")
+    ic = [float(v) for v in _column(page, 9) if v != "-"]
+    assert len(ic) >= 2 and ic == sorted(ic, reverse=True)
+    _screenshots(page, "models-table", "[data-testid=models-table]")
+
+    page.goto("/#/models?task=classification")
+    expect(rows).to_have_count(1)
+    assert _row_ids(page) == [ui_data.classifier_id]
+
+
+def test_a_short_id_as_shown_opens_its_model(page: Page, ui_data: UiData) -> None:
+    page.goto(f"/#/models/{ui_data.parent_id[:8]}")
+    expect(page.locator("[data-testid=model-id]")).to_have_text(ui_data.parent_id)
+    expect(page).to_have_url(re.compile(rf"#/models/{ui_data.parent_id}$"))
+
+    page.goto("/#/models/nosuchmodel")
+    expect(page.locator("[data-testid=error]")).to_be_visible()
+    page.locator("[data-testid=back-link]").click()
+    expect(page.locator("[data-testid=models-table]")).to_be_visible()

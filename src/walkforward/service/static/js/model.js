@@ -1,7 +1,7 @@
 // One model's page: facts, per-fold metrics, feature importance, per-regime importance, fold timeline,
 // pruning and lineage.
 
-import {api, blobUrl} from './api.js';
+import {api, blobUrl, query} from './api.js';
 import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.js';
 import {openCohort} from './cohort.js';
 import {moneySections} from './money.js';
@@ -195,12 +195,35 @@ function safeAll(title, build, m) {
   }
 }
 
+/** A short id as shown (a prefix): go to its model when one matches, list them when several do. */
+async function resolvePrefix(view, prefix) {
+  let page;
+  try {
+    page = await api(`models${query({id_prefix: prefix, limit: 20})}`);
+  } catch {
+    return false;
+  }
+  const items = page?.items || [];
+  if (items.length === 1) {
+    location.replace(`#/models/${encodeURIComponent(items[0].id)}`);
+    return true;
+  }
+  if (items.length < 2) return false;
+  view.replaceChildren(h('h1', {}, 'Models starting with ', h('span', {class: 'mono'}, prefix)),
+    h('p', {}, `${page.total} models match: pick one.`),
+    h('ul', {'data-testid': 'prefix-matches'}, items.map((b) => h('li', {}, h('a', {href: `#/models/${b.id}`, class: 'mono'}, b.id),
+      ' ', h('small', {class: 'muted'}, `${text(b.algorithm)} · ${dateTime(b.created_at)}`)))),
+    h('p', {}, h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models')));
+  return true;
+}
+
 export async function renderModel(view, id) {
   view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), h('p', {class: 'muted'}, 'Loading…'));
   let m;
   try {
     m = await api(`models/${encodeURIComponent(id)}`);
   } catch (err) {
+    if (err.status === 404 && await resolvePrefix(view, id)) return;
     view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), errorBox(err),
       h('p', {}, h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models')));
     return;
