@@ -220,6 +220,7 @@ def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Itera
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server)
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)  # a cold server's first cohort (selection statistics) can take seconds
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
@@ -492,3 +493,42 @@ def test_a_short_id_as_shown_opens_its_model(page: Page, ui_data: UiData) -> Non
     expect(page.locator("[data-testid=error]")).to_be_visible()
     page.locator("[data-testid=back-link]").click()
     expect(page.locator("[data-testid=models-table]")).to_be_visible()
+
+
+def test_cohort_modal_states_its_selection_statistics(page: Page, server: str, ui_data: UiData) -> None:
+    selection = _json(server, f"cohorts/{ui_data.cohort_id}")["selection"]
+    page.goto("/#/models")
+    page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=cohort-badge]").click()
+    modal = page.locator("[data-testid=cohort-modal]")
+    summary = modal.locator("[data-testid=cohort-summary]")
+    expect(summary).to_contain_text(f"{selection['n_tried']}")
+    dsr = modal.locator("[data-testid=stat-dsr]")
+    expect(dsr).to_contain_text(_num(selection["dsr"]["p_value"], 3))
+    expect(dsr).to_have_class(re.compile("good" if selection["dsr"]["p_value"] < 0.05 else "bad"))
+    expect(modal.locator("[data-testid=stat-spa]")).to_contain_text(_num(selection["spa"]["p_consistent"], 3))
+    pbo = (selection.get("pbo") or {}).get("pbo")
+    expect(modal.locator("[data-testid=stat-pbo]")).to_contain_text("not computed" if pbo is None else _num(pbo, 3))
+    expect(modal.locator("[data-testid=selection-note]")).to_have_count(len(selection.get("notes", [])))
+    best = modal.locator("[data-testid=cohort-best-link]")
+    rank1 = modal.locator("[data-testid=cohort-sibling]").first.get_attribute("data-model-id")
+    expect(best).to_have_attribute("href", f"#/models/{rank1}")
+    _screenshots(page, "cohort-modal", "[data-testid=cohort-summary]")
+    best.click()
+    expect(modal).not_to_be_visible()
+    expect(page.locator("[data-testid=model-id]")).to_have_text(rank1 or "")
+
+
+def test_mobile_pages_fit_the_screen(browser: Browser, server: str, ui_data: UiData) -> None:
+    """At 390 px the page is no wider than the screen and the Token button is on it (issue 12, defect 8)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server)
+    pg = context.new_page()
+    try:
+        for route in ("/#/models", f"/#/models/{ui_data.parent_id}"):
+            pg.goto(route)
+            expect(pg.locator("[data-testid=models-table], [data-testid=model-id]").first).to_be_visible()
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{route} is {width} px wide"
+            box = pg.locator("#token-button").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 390
+    finally:
+        context.close()
