@@ -532,3 +532,42 @@ def test_mobile_pages_fit_the_screen(browser: Browser, server: str, ui_data: UiD
             assert box is not None and box["x"] + box["width"] <= 390
     finally:
         context.close()
+
+
+def test_the_train_form_shows_the_search_size_before_it_starts(page: Page) -> None:
+    """Grids no longer silently add to the default grid: the switch, the plan and a second click above 200."""
+    page.goto("/#/train")
+    page.get_by_label("Algorithm").select_option("lightgbm_regressor")
+    page.get_by_label("Symbols").fill(SYMBOLS)
+    page.get_by_label("Search").select_option("grid")
+    grids = {"num_leaves_grid": [5, 9, 31], "min_data_in_leaf_grid": [20, 80]}
+    page.get_by_label("Grids (JSON)").fill(json.dumps(grids))
+    page.locator("[data-testid=train-explain]").uncheck()
+    default_grid = page.locator("[data-testid=train-default-grid]")
+    expect(default_grid).to_be_checked()
+    expect(page.locator("label", has=default_grid)).to_contain_text("combinations")
+
+    # With the default grid the search is large: the first click only shows the plan and asks again.
+    submit = page.locator("[data-testid=train-submit]")
+    submit.click()
+    configurations = page.locator("[data-testid=plan-configurations]")
+    expect(configurations).to_be_visible()
+    large = int(configurations.inner_text().split()[0].replace(",", ""))
+    assert large > 200
+    expect(submit).to_contain_text("anyway")
+    expect(page).to_have_url(re.compile(r"#/train$"))
+    _screenshots(page, "train-plan", "[data-testid=train-plan]")
+
+    # Only the grids typed: 3 x 2 combinations, started at the first click.
+    default_grid.uncheck()
+    page.locator("[data-testid=train-preview]").click()
+    expect(configurations).to_have_text("6 combinations")
+    expect(submit).to_have_text("Start training")
+    with page.expect_request(lambda r: r.url.endswith("/train") and r.method == "POST") as sent:
+        submit.click()
+    body = json.loads(sent.value.post_data or "{}")
+    assert body["use_default_grid"] is False and body["grids"]["num_leaves_grid"] == [5, 9, 31]
+    expect(page).to_have_url(re.compile(r"#/jobs/\w+"))
+    page.locator("[data-testid=job-cancel]").click()
+    ended = re.compile("cancelled|done")
+    expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", ended, timeout=60_000)
