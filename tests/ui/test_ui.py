@@ -7,6 +7,7 @@ Chromium is Debian's package (``make browser``); without it these tests skip, ex
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -164,6 +165,12 @@ def _tail(path: Path) -> str:
 @pytest.fixture(scope="session")
 def server(ui_data: UiData) -> Iterator[str]:
     """``python -m walkforward serve`` on a free port over the worker's copy of the store."""
+    with _serve(ui_data, {}, "server.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(ui_data: UiData, extra_env: dict[str, str], log_name: str) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -172,7 +179,8 @@ def server(ui_data: UiData) -> Iterator[str]:
         "METADATA_DB_PATH": str(ui_data.root / "metadata.db"),
     }
     env.pop("METADATA_DB_URL", None)
-    log = open(ui_data.root / "server.log", "wb")  # noqa: SIM115 - closed below
+    env.update(extra_env)
+    log = open(ui_data.root / log_name, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "walkforward", "serve", "--port", str(port)],
         env=env,
@@ -184,7 +192,7 @@ def server(ui_data: UiData) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"the server exited ({proc.returncode}): {_tail(ui_data.root / 'server.log')}")
+                pytest.fail(f"the server exited ({proc.returncode}): {_tail(ui_data.root / log_name)}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as res:
                     if res.status == 200:
@@ -192,7 +200,7 @@ def server(ui_data: UiData) -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /health in 60 s: {_tail(ui_data.root / 'server.log')}")
+                pytest.fail(f"the server did not answer /health in 60 s: {_tail(ui_data.root / log_name)}")
             time.sleep(0.3)
         yield url
     finally:
@@ -571,3 +579,33 @@ def test_the_train_form_shows_the_search_size_before_it_starts(page: Page) -> No
     page.locator("[data-testid=job-cancel]").click()
     ended = re.compile("cancelled|done")
     expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", ended, timeout=60_000)
+
+
+def test_a_rejected_token_is_said_to_be_rejected(browser: Browser, ui_data: UiData) -> None:
+    """With API_TOKEN set, a wrong stored token brings the token dialog back saying it was rejected."""
+    with _serve(ui_data, {"API_TOKEN": "right-token"}, "server-token.log") as url:
+        context = browser.new_context(base_url=url)
+        pg = context.new_page()
+        try:
+            pg.goto("/#/models")
+            pg.evaluate("localStorage.setItem('walkforward.token', 'wrong-token')")
+            pg.reload()
+            expect(pg.locator("[data-testid=token-dialog]")).to_be_visible()
+            expect(pg.locator("[data-testid=token-reason]")).to_contain_text("rejected")
+            pg.locator("[data-testid=token-input]").fill("right-token")
+            pg.locator("[data-testid=token-save]").click()
+            expect(pg.locator("[data-testid=model-row]").first).to_be_visible()
+        finally:
+            context.close()
+
+
+def test_the_pager_agrees_with_the_url(page: Page) -> None:
+    page.goto("/#/models?limit=5")
+    expect(page.locator("[data-testid=model-row]")).to_have_count(5)
+    expect(page.locator("#page-size")).to_have_value("5")
+    expect(page.locator("[data-testid=page-info]")).to_contain_text("1–5 of")
+    page.goto("/#/models?offset=500")
+    expect(page.locator("[data-testid=page-info]")).to_contain_text("past the last of")
+    page.locator("[data-testid=first-page]").click()
+    expect(page.locator("[data-testid=page-info]")).to_contain_text("1–")
+    expect(page.locator("[data-testid=model-row]").first).to_be_visible()

@@ -25,7 +25,7 @@ function stateFrom(params) {
     parent_model_id: params.get('parent_model_id') || '',
     sort: params.get('sort') || 'created_at',
     descending: params.get('descending') !== 'false',
-    limit: Number(params.get('limit')) || 50,
+    limit: Math.min(Math.max(Math.trunc(Number(params.get('limit'))) || 50, 1), 200),
     offset: Math.max(Number(params.get('offset')) || 0, 0),
   };
 }
@@ -126,16 +126,19 @@ function filters(state, names) {
 }
 
 function pager(state, total) {
-  const from = total ? state.offset + 1 : 0;
-  const to = Math.min(state.offset + state.limit, total);
+  const past = total > 0 && state.offset >= total; // an offset beyond the last model (an old link, a hand-edited URL)
+  const from = total && !past ? state.offset + 1 : 0;
+  const to = past ? 0 : Math.min(state.offset + state.limit, total);
   const go = (offset) => () => { location.hash = hrefFor({...state, offset}); };
+  const sizes = [...new Set([...PAGE_SIZES, state.limit])].sort((a, b) => a - b);
   return h('div', {class: 'pager', 'data-testid': 'pager'},
     h('button', {type: 'button', class: 'ghost', disabled: state.offset <= 0, onclick: go(Math.max(state.offset - state.limit, 0))}, '‹ Prev'),
-    h('span', {'data-testid': 'page-info'}, `${from}–${to} of ${total}`),
+    h('span', {'data-testid': 'page-info'}, past ? `past the last of ${total}` : `${from}–${to} of ${total}`),
+    past ? h('button', {type: 'button', class: 'ghost', 'data-testid': 'first-page', onclick: go(0)}, 'First page') : null,
     h('button', {type: 'button', class: 'ghost', disabled: to >= total, onclick: go(state.offset + state.limit), 'data-testid': 'next-page'}, 'Next ›'),
     h('label', {for: 'page-size'}, 'per page'),
     h('select', {id: 'page-size', onchange: (ev) => { location.hash = hrefFor({...state, limit: Number(ev.target.value), offset: 0}); }},
-      PAGE_SIZES.map((n) => h('option', {value: n, selected: n === state.limit}, n))));
+      sizes.map((n) => h('option', {value: n, selected: n === state.limit}, n))));
 }
 
 export async function renderModels(view, params) {
