@@ -56,10 +56,18 @@ class Cohort:
     selection: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """Each sibling as a list row plus its hyperparameters and fallback (one request shows a cohort)."""
         return {
             "cohort_id": self.cohort_id,
             "selection": self.selection,
-            "models": [model_dict(r, brief=True) for r in self.models],
+            "models": [
+                {
+                    **model_dict(r, brief=True),
+                    "hyperparameters": r.hyperparameters,
+                    "fallback": r.derived.get("fallback") or r.derived.get("ols_fallback"),
+                }
+                for r in self.models
+            ],
         }
 
 

@@ -505,9 +505,20 @@ def test_a_short_id_as_shown_opens_its_model(page: Page, ui_data: UiData) -> Non
 
 def test_cohort_modal_states_its_selection_statistics(page: Page, server: str, ui_data: UiData) -> None:
     selection = _json(server, f"cohorts/{ui_data.cohort_id}")["selection"]
+    fallbacks = [i for i in ui_data.cohort_ids if _json(server, f"models/{i}")["derived"].get("fallback")]
     page.goto("/#/models")
+    expect(page.locator("[data-testid=model-row]").first).to_be_visible()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/models" in r.url or "/cohorts" in r.url else None)
     page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=cohort-badge]").click()
     modal = page.locator("[data-testid=cohort-modal]")
+    expect(modal.locator("[data-testid=cohort-sibling]")).to_have_count(len(ui_data.cohort_ids))
+    assert len(requests) <= 2, requests  # the siblings come with their hyperparameters (issue 12, defect 12)
+    # OLS-fallback combinations are marked, and drawn apart from the elastic-net lines (defect 3).
+    expect(modal.locator("[data-testid=fallback-badge]")).to_have_count(len(fallbacks))
+    expect(modal.locator("svg[data-testid=reg-path] g.dots[data-series='OLS fallback'] circle")).to_have_count(
+        len(fallbacks)
+    )
     summary = modal.locator("[data-testid=cohort-summary]")
     expect(summary).to_contain_text(f"{selection['n_tried']}")
     dsr = modal.locator("[data-testid=stat-dsr]")
@@ -609,3 +620,17 @@ def test_the_pager_agrees_with_the_url(page: Page) -> None:
     page.locator("[data-testid=first-page]").click()
     expect(page.locator("[data-testid=page-info]")).to_contain_text("1–")
     expect(page.locator("[data-testid=model-row]").first).to_be_visible()
+
+
+def test_keyboard_focus_survives_sorting(page: Page) -> None:
+    """Enter on a sort header sorts and leaves the focus on that header (issue 12, defect 9)."""
+    page.goto("/#/models")
+    expect(page.locator("[data-testid=model-row]").first).to_be_visible()
+    page.locator("[data-testid=sort-sharpe]").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"sort=metrics\.sharpe"))
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Sharpe")
+    expect(page.locator("[data-testid=sort-sharpe]")).to_be_focused()
+    page.keyboard.press("Enter")  # again: ascending, focus still there
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Sharpe")
+    expect(page.locator("[data-testid=sort-sharpe]")).to_be_focused()

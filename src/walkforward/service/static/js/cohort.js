@@ -31,19 +31,35 @@ export function varyingKeys(models) {
   return varying.length ? varying : keys;
 }
 
+/** What a sibling fitted instead of what was asked (the elastic net's OLS fallback), or null. */
+function fallbackOf(m) {
+  const fb = m.fallback;
+  return fb ? (fb.fitted || 'fallback') : null;
+}
+
 function regularisationPath(models) {
   const byRatio = new Map();
+  const fallbacks = [];
   for (const m of models) {
     const hp = m.hyperparameters || {};
     if (hp.alpha === undefined || m.cv_score === null || m.cv_score === undefined) continue;
+    if (fallbackOf(m)) {
+      // Not an elastic-net result: drawn apart, not joined into its l1_ratio's line.
+      fallbacks.push({x: Number(hp.alpha), y: Number(m.cv_score), label: `alpha ${hp.alpha}, l1_ratio ${hp.l1_ratio} (${fallbackOf(m)})`});
+      continue;
+    }
     const ratio = hp.l1_ratio ?? 'default';
     if (!byRatio.has(ratio)) byRatio.set(ratio, []);
     byRatio.get(ratio).push({x: Number(hp.alpha), y: Number(m.cv_score)});
   }
-  if (!byRatio.size) return null;
+  if (!byRatio.size && !fallbacks.length) return null;
   const ratios = [...byRatio.keys()].sort((a, b) => Number(a) - Number(b));
+  // Lines of equal scores overlap: each l1_ratio's line is drawn a little thinner than the one under it.
+  const series = ratios.map((r, i) => ({name: `l1_ratio ${r}`, points: byRatio.get(r), color: PALETTE[i % PALETTE.length],
+    r: 3.5 + 1.5 * (ratios.length - 1 - i)}));
+  if (fallbacks.length) series.push({name: 'OLS fallback', points: fallbacks, color: '#111827', line: false, r: 5});
   return lineChart({
-    series: ratios.map((r, i) => ({name: `l1_ratio ${r}`, points: byRatio.get(r), color: PALETTE[i % PALETTE.length]})),
+    series,
     label: 'Regularisation path: cv score against alpha, one line per l1_ratio',
     testid: 'reg-path', xLabel: 'alpha', yLabel: `cv ${scoreName(models[0])}`, logX: true,
   });
@@ -102,7 +118,9 @@ export async function openCohort(cohortId, currentId = null) {
     const metric = models.length ? scoreName(models[0]) : 'score';
     const columns = [
       {label: 'rank', value: (m) => (m.cohort_rank ?? DASH)},
-      {label: 'id', value: (m) => h('a', {href: `#/models/${m.id}`, 'data-close-link': true}, shortId(m.id))},
+      {label: 'id', value: (m) => h('span', {}, h('a', {href: `#/models/${m.id}`, 'data-close-link': true}, shortId(m.id)),
+        fallbackOf(m) ? [' ', h('span', {class: 'badge fallback', 'data-testid': 'fallback-badge',
+          title: `${m.fallback.reason || 'fallback'}: ${fallbackOf(m)} was fitted instead`}, `${fallbackOf(m)} fitted`)] : null)},
       ...keys.map((k) => ({label: k, value: (m) => text(m.hyperparameters?.[k]), className: 'num'})),
       {label: `cv ${metric}`, value: (m) => num(m.cv_score), className: 'num'},
       {label: 'features', value: (m) => text(m.features), className: 'num'},

@@ -6,6 +6,8 @@ import {pct} from './money.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
 let algorithmsPromise = null;
+/** The sort button to focus once the next page is drawn (a keyboard user sorting stays on the header). */
+let focusSort = null;
 /** The algorithms the server knows (GET /algorithms), fetched once per page load. */
 export function algorithms() {
   algorithmsPromise = algorithmsPromise || api('algorithms').catch((err) => { algorithmsPromise = null; throw err; });
@@ -96,7 +98,7 @@ function header(state) {
     const next = {...state, sort: c.sort, offset: 0, descending: active ? !state.descending : c.sort !== 'algorithm' && c.sort !== 'symbol' && c.sort !== 'cohort_rank'};
     return h('th', {scope: 'col', class: c.className, title: c.title, 'aria-sort': active ? (state.descending ? 'descending' : 'ascending') : null},
       h('button', {type: 'button', class: 'sort', 'data-sort': c.sort, 'data-testid': `sort-${c.sort.replace('metrics.', '')}`,
-        onclick: () => { location.hash = hrefFor(next); }},
+        onclick: () => { focusSort = c.sort; location.hash = hrefFor(next); }},
       c.label, active ? (state.descending ? ' ▼' : ' ▲') : ''));
   }));
 }
@@ -171,4 +173,6 @@ export async function renderModels(view, params) {
       h('thead', {}, header(state)), h('tbody', {}, rows))),
     items.length ? null : empty('No models match.'),
     pager(state, total)].filter(Boolean));
+  if (focusSort) body.querySelector(`button.sort[data-sort="${CSS.escape(focusSort)}"]`)?.focus();
+  focusSort = null;
 }
