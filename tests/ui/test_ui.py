@@ -357,6 +357,7 @@ def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
     with urllib.request.urlopen(submit, timeout=30) as res:
         job_id = json.load(res)["job_id"]
     page.goto(f"/#/jobs/{job_id}")
+    expect(page.locator("[data-testid=job-trains]")).to_contain_text("lightgbm_regressor · AAPL,QQQ,VIX · 5m")
     page.locator("[data-testid=job-cancel]").click()  # the page's POST carries the header the server requires
     expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
     expect(page.locator("[data-testid=job-error]")).to_contain_text("cancelled")
@@ -371,6 +372,8 @@ def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
     page.locator("[data-testid=job-cancel]").click()
     expect(page.locator("[data-testid=job]")).to_have_attribute("data-status", "cancelled", timeout=60_000)
     expect(page.locator("[data-testid=job-resume]")).to_be_visible()
+    page.goto("/#/jobs")
+    expect(page.locator(f"tr[data-job-id='{resumed}'] [data-testid=job-trains]")).to_contain_text("lightgbm_regressor")
 
 
 def _json(server: str, path: str) -> Any:

@@ -62,6 +62,7 @@ export async function renderJobs(view, ctx) {
       items.length ? h('div', {class: 'table-wrap'}, table([
         {label: 'id', value: (j) => h('a', {href: `#/jobs/${j.id}`, class: 'mono'}, shortId(j.id))},
         {label: 'kind', value: (j) => text(j.kind)},
+        {label: 'trains', value: (j) => h('span', {'data-testid': 'job-trains'}, text(j.trains))},
         {label: 'status', value: (j) => statusBadge(j.status)},
         {label: 'progress', value: progress},
         {label: 'created', value: (j) => dateTime(j.created_at)},
@@ -122,6 +123,7 @@ export async function renderJob(view, id, ctx) {
         h('dl', {class: 'facts'},
           h('dt', {}, 'status'), h('dd', {}, statusBadge(job.status)),
           h('dt', {}, 'kind'), h('dd', {}, text(job.kind)),
+          h('dt', {}, 'trains'), h('dd', {'data-testid': 'job-trains'}, text(job.trains)),
           h('dt', {}, 'progress'), h('dd', {}, progress(job)),
           h('dt', {}, finished ? 'best' : 'best so far'),
           h('dd', {'data-testid': 'job-best'}, best((finished ? resultBest(job.result) : null) ?? job.best)),
