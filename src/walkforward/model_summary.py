@@ -14,7 +14,19 @@ from collections.abc import Mapping
 from typing import Any
 
 #: The cross-validated metrics a list row carries (the rest are one sort away: ``metrics.<name>``).
-LISTED_METRICS: tuple[str, ...] = ("r2", "rmse", "rmse_price", "hit_rate", "accuracy", "f1", "base_rate")
+#: Append only: migration 0006 backfilled the first seven, so models saved before a later one was listed lack it.
+LISTED_METRICS: tuple[str, ...] = (
+    "r2",
+    "rmse",
+    "rmse_price",
+    "hit_rate",
+    "accuracy",
+    "f1",
+    "base_rate",
+    "sharpe",
+    "net_annual_return",
+    "ic",
+)
 #: Most models one page of the list may hold (a list row is ~0.5 KB of JSON; page on with ``offset``).
 MAX_PAGE = 200
 #: Longest metric name kept as a sortable value (longer ones stay in the metrics JSON only).

@@ -56,10 +56,18 @@ class Cohort:
     selection: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """Each sibling as a list row plus its hyperparameters and fallback (one request shows a cohort)."""
         return {
             "cohort_id": self.cohort_id,
             "selection": self.selection,
-            "models": [model_dict(r, brief=True) for r in self.models],
+            "models": [
+                {
+                    **model_dict(r, brief=True),
+                    "hyperparameters": r.hyperparameters,
+                    "fallback": r.derived.get("fallback") or r.derived.get("ols_fallback"),
+                }
+                for r in self.models
+            ],
         }
 
 
@@ -107,8 +115,19 @@ def list_models(
     descending: bool = True,
     limit: int = 50,
     offset: int = 0,
+    task: str | None = None,
+    id_prefix: str | None = None,
 ) -> ModelPage:
-    """Models matching the filters (``symbol`` is the primary symbol, any case), sorted, one page."""
+    """Models matching the filters (``symbol`` is the primary symbol, any case), sorted, one page.
+
+    ``task`` (regression or classification) keeps the models of that task's algorithms, so a sort by
+    score never mixes R² with accuracy; ``id_prefix`` those whose id starts with it.
+    """
+    algorithms = None
+    if task is not None:
+        from walkforward.models.catalog import ALGORITHMS
+
+        algorithms = sorted(name for name, spec in ALGORITHMS.items() if spec.task == task)
     rows, total = registry.list(
         symbol=symbol.upper() if symbol else None,
         algorithm=algorithm,
@@ -118,6 +137,8 @@ def list_models(
         descending=descending,
         limit=limit,
         offset=offset,
+        algorithms=algorithms,
+        id_prefix=id_prefix,
     )
     return ModelPage(list(rows), total, offset)
 

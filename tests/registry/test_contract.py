@@ -223,6 +223,11 @@ def test_list_filters(store: ModelStore, population: dict[str, ModelRecord]) -> 
     assert selected(parent_model_id=p["a"].id) == {p["e"].id}
     assert selected(symbol="AAPL", algorithm="ridge", cohort_id="c1") == {p["a"].id, p["e"].id}
     assert selected(symbol="NONE") == set()
+    assert selected(algorithms=("rf",)) == {p["b"].id, p["d"].id}
+    assert selected(algorithms=("rf", "ridge"), symbol="MSFT") == {p["c"].id, p["d"].id}
+    assert selected(algorithms=()) == set()
+    assert selected(id_prefix=p["c"].id[:8]) == {p["c"].id}
+    assert selected(id_prefix="%") == set()  # a LIKE wildcard is matched literally
 
 
 def test_list_sorts_by_columns(store: ModelStore, population: dict[str, ModelRecord]) -> None:

@@ -63,7 +63,9 @@ def test_migration_0006_backfills_with_the_same_rule(metrics: dict[str, Any]) ->
 
 
 def test_migration_lists_the_same_metrics() -> None:
-    assert _migration()._LISTED == LISTED_METRICS
+    """Metrics listed after migration 0006 are appended: models saved before simply lack them."""
+    frozen = _migration()._LISTED
+    assert LISTED_METRICS[: len(frozen)] == frozen
 
 
 def test_score_name() -> None:

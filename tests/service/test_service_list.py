@@ -36,21 +36,21 @@ REGIMES = {"regime_vix": {"0": {"rsi_14": 0.2, "macd": 0.05}, "1": {"rsi_14": 0.
 
 
 def _model(fingerprint: str, **extra: Any) -> NewModel:
-    return NewModel(
-        symbol="AAPL",
-        symbols=("AAPL", "QQQ"),
-        algorithm="elasticnet_regression",
-        timeframe="5m",
-        target_transform="log_return",
-        request={"symbol": "AAPL,QQQ"},
-        features=("rsi_14", "macd"),
-        hyperparameters={"alpha": 0.001},
-        folds={},
-        metrics={"cv": {"r2": 0.125, "rmse": 0.5}, "score": "r2"},
-        fingerprint=fingerprint,
-        cv_score=0.125,
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "symbol": "AAPL",
+        "symbols": ("AAPL", "QQQ"),
+        "algorithm": "elasticnet_regression",
+        "timeframe": "5m",
+        "target_transform": "log_return",
+        "request": {"symbol": "AAPL,QQQ"},
+        "features": ("rsi_14", "macd"),
+        "hyperparameters": {"alpha": 0.001},
+        "folds": {},
+        "metrics": {"cv": {"r2": 0.125, "rmse": 0.5}, "score": "r2"},
+        "fingerprint": fingerprint,
+        "cv_score": 0.125,
+    }
+    return NewModel(**{**fields, **extra})
 
 
 def test_pages_are_capped_with_a_message_that_says_how_to_page(make_app: Callable[..., Any]) -> None:
@@ -134,3 +134,28 @@ print("loaded:" + ",".join(m for m in {HEAVY!r} if m in sys.modules))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+def test_task_and_id_prefix_filters(make_app: Callable[..., Any], app_services: Services) -> None:
+    """A task filter keeps score sorts to one metric (R² or accuracy); a short id as shown finds its model."""
+    reg = app_services.registry
+    regressor = reg.add(_model("fp-reg"), "a")
+    classifier = reg.add(
+        _model(
+            "fp-clf",
+            algorithm="logistic_classification",
+            metrics={"cv": {"accuracy": 0.9, "sharpe": 1.5, "ic": 0.1}, "score": "accuracy"},
+            cv_score=0.9,
+        ),
+        "b",
+    )
+    client = TestClient(make_app())
+    ids = lambda **q: [m["id"] for m in client.get("/models", params={"sort": "cv_score", **q}).json()["items"]]  # noqa: E731
+    assert ids() == [classifier.id, regressor.id]
+    assert ids(task="regression") == [regressor.id]
+    assert ids(task="classification") == [classifier.id]
+    assert client.get("/models", params={"task": "clustering"}).status_code == 422
+    assert ids(id_prefix=classifier.id[:8]) == [classifier.id]
+    assert ids(id_prefix="zz") == []
+    page = client.get("/models", params={"sort": "metrics.sharpe", "task": "classification"}).json()
+    assert page["items"][0]["metrics"] == {"accuracy": 0.9, "sharpe": 1.5, "ic": 0.1}

@@ -87,14 +87,19 @@ def page_ids(
     descending: bool,
     limit: int,
     offset: int,
+    where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> tuple[list[str], int]:
     """The ids of one page of models whose columns equal the non-``None`` ``filters``, and the total.
+
+    ``where`` adds conditions on ``model_summaries`` that are not equalities (a set of algorithms,
+    an id prefix).
 
     Ties are broken by id (in the sort's direction) so pages are stable; models without the key
     come last in both directions.
     """
     check_page(limit, offset)
     conditions = [summaries.c[name] == value for name, value in filters.items() if value is not None]
+    conditions.extend(where)
     spec = _sort(sort, conditions)
     total = int(conn.execute(sa.select(sa.func.count()).select_from(summaries).where(*conditions)).scalar_one())
 
@@ -126,9 +131,10 @@ def page(
     descending: bool,
     limit: int,
     offset: int,
+    where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> tuple[list[Row], int]:
     """One page of ``model_summaries`` rows and the total (see :func:`page_ids` for filters and order)."""
-    ids, total = page_ids(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+    ids, total = page_ids(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset, where=where)
     if not ids:
         return [], total
     rows = conn.execute(sa.select(summaries).where(summaries.c.id.in_(ids))).mappings().all()

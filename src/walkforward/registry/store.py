@@ -19,7 +19,7 @@ import builtins
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -350,6 +350,8 @@ class ModelStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        algorithms: Sequence[str] | None = None,
+        id_prefix: str | None = None,
     ) -> tuple[builtins.list[ModelSummary], int]:
         """One page of models matching the filters, as list rows, and how many match in total.
 
@@ -357,10 +359,19 @@ class ModelStore:
         without it sort last). Ties are broken by id so pages are stable. ``limit`` is 1 to
         :data:`MAX_PAGE`; larger is refused (:class:`~walkforward.errors.InvalidInputError`). The
         rows are :class:`ModelSummary` values, read without any JSON column: :meth:`get` has the rest.
+        ``algorithms`` keeps models of any of those algorithms (a task's, say); ``id_prefix`` those whose
+        id starts with it (a short id as shown).
         """
         filters = {"symbol": symbol, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
+        where: builtins.list[sa.ColumnElement[bool]] = []
+        if algorithms is not None:
+            where.append(model_summaries.c.algorithm.in_(list(algorithms)))
+        if id_prefix:
+            where.append(model_summaries.c.id.startswith(id_prefix, autoescape=True))
         with self._db.transaction() as conn:
-            rows, total = _page.page(conn, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+            rows, total = _page.page(
+                conn, filters, sort=sort, descending=descending, limit=limit, offset=offset, where=where
+            )
         return [to_summary(row) for row in rows], total
 
     def cohort_ids(self, cohort_id: str) -> builtins.list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +73,9 @@ class JobOut(BaseModel):
     worker_host: str | None
     request: dict[str, Any] | None = None
     log: list[str] | None = None
+    trains: str | None = Field(
+        default=None, description="What the job trains, in brief (algorithm, symbols, timeframe, search)."
+    )
 
     @classmethod
     def of(cls, job: JobRecord, *, detail: bool = True) -> JobOut:
@@ -93,7 +97,19 @@ class JobOut(BaseModel):
             worker_host=job.worker_host,
             request=job.request if detail else None,
             log=list(job.log[-LOG_TAIL:]) if detail else None,
+            trains=_trains(job.request),
         )
+
+
+def _trains(request: Mapping[str, Any] | None) -> str | None:
+    """``algorithm · symbols · timeframe · search`` of a job's request (the fields it has)."""
+    if not request:
+        return None
+    parts = [request.get(k) for k in ("algorithm", "symbol", "timeframe")]
+    search = request.get("search")
+    if search and search != "none":
+        parts.append(f"{search} search")
+    return " · ".join(str(p) for p in parts if p) or None
 
 
 class JobPage(BaseModel):

@@ -43,6 +43,12 @@ async def list_models(
     descending: bool = True,
     limit: PageSize = 50,
     offset: Offset = 0,
+    task: Annotated[
+        Literal["regression", "classification"] | None, Query(description="Only the models of this task's algorithms.")
+    ] = None,
+    id_prefix: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="Only models whose id starts with this.")
+    ] = None,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page at a time (at most 200); ``total`` counts every match.
 
@@ -63,6 +69,8 @@ async def list_models(
             descending=descending,
             limit=limit,
             offset=offset,
+            task=task,
+            id_prefix=id_prefix,
         )
         return ModelPage(total=page.total, items=page.items())
 

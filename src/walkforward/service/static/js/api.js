@@ -24,11 +24,12 @@ export function setToken(token) {
 let pendingPrompt = null;
 
 /** Ask for a token once, however many requests are waiting for it; resolves to true when one was given. */
-export function promptToken() {
+export function promptToken({rejected = false} = {}) {
   if (pendingPrompt) return pendingPrompt;
   const dialog = document.getElementById('token-dialog');
   const input = document.getElementById('token-input');
   input.value = getToken();
+  document.getElementById('token-reason').textContent = rejected ? 'The server rejected the stored token: enter another.' : '';
   pendingPrompt = new Promise((resolve) => {
     dialog.addEventListener('close', () => {
       pendingPrompt = null;
@@ -72,7 +73,7 @@ export async function api(path, {method = 'GET', body, raw = false} = {}) {
       throw new ApiError(0, `cannot reach the server: ${err.message}`);
     }
     if (res.status === 401 && attempt < 3) {
-      if (await promptToken()) continue;
+      if (await promptToken({rejected: Boolean(token)})) continue;
       throw new ApiError(401, 'an API token is required');
     }
     if (!res.ok) {

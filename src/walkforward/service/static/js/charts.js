@@ -47,10 +47,10 @@ function legend(items, x, y) {
 }
 
 /** Vertical bars, one per label; negative values hang below the zero line; an optional reference line. */
-export function barChart({labels, values, label, testid, reference = null, width = 320, height = 170}) {
+export function barChart({labels, values, label, testid, reference = null, baseline = null, width = 320, height = 170}) {
   const m = {l: 56, r: 8, t: 10, b: 24};
   const el = svg(width, height, label, testid);
-  const [lo, hi] = extent(reference === null ? values : [...values, reference]);
+  const [lo, hi] = extent([...values, ...[reference, baseline].filter((v) => v !== null)]);
   const y = scale(lo, hi, height - m.b, m.t);
   const band = Math.min((width - m.l - m.r) / Math.max(values.length, 1), 90);
   el.append(s('text', {x: m.l - 6, y: y(hi) + 4, class: 'axis', 'text-anchor': 'end'}, fmt(hi)),
@@ -67,6 +67,11 @@ export function barChart({labels, values, label, testid, reference = null, width
   if (reference !== null && Number.isFinite(reference)) {
     el.append(s('line', {x1: m.l, x2: width - m.r, y1: y(reference), y2: y(reference), class: 'ref'},
       s('title', {}, `mean ${fmt(reference)}`)));
+  }
+  if (baseline !== null && Number.isFinite(baseline)) {
+    el.append(s('line', {x1: m.l, x2: width - m.r, y1: y(baseline), y2: y(baseline), class: 'baseline'},
+      s('title', {}, `chance ${fmt(baseline)}`)),
+    s('text', {x: width - m.r, y: y(baseline) - 3, class: 'axis', 'text-anchor': 'end'}, `chance ${fmt(baseline)}`));
   }
   return el;
 }
@@ -118,38 +123,59 @@ export function groupedBars({categories, series, label, testid, width = 720, hei
   return el;
 }
 
-/** Lines through points [{x, y}] per series (x on a log axis when logX), with dots and a legend. */
-export function lineChart({series, label, testid, xLabel = '', yLabel = '', logX = false, width = 520, height = 260}) {
+/**
+ * Lines through points [{x, y}] per series (x on a log axis when logX), with dots and a legend.
+ * Options: dots/lines per series ({dots: false} or {line: false} for a scatter; {dashed: true}); xTicks
+ * (a number: that many evenly spaced ticks instead of one per distinct x); xFormat/yFormat for tick text;
+ * area (fill each line down to zero, for a drawdown); square (equal ranges on both axes, for calibration).
+ */
+export function lineChart({series, label, testid, xLabel = '', yLabel = '', logX = false, width = 520, height = 260,
+  xTicks = null, xFormat = fmt, yFormat = fmt, area = false, includeZero = false, domain = null}) {
   const m = {l: 64, r: 12, t: 12, b: 58};
   const el = svg(width, height, label, testid);
   const tx = (v) => (logX ? Math.log10(v) : v);
   const pts = series.flatMap((sr) => sr.points).filter((p) => Number.isFinite(p.y) && (!logX || p.x > 0));
-  const [x0, x1] = extent(pts.map((p) => tx(p.x)), false);
-  const [y0, y1] = extent(pts.map((p) => p.y), false);
+  const [x0, x1] = domain?.x || extent(pts.map((p) => tx(p.x)), false);
+  const [y0, y1] = domain?.y || extent(pts.map((p) => p.y), includeZero);
   const x = scale(x0, x1, m.l + 10, width - m.r - 10);
   const y = scale(y0, y1, height - m.b, m.t);
-  const xs = [...new Set(pts.map((p) => p.x))].sort((a, b) => a - b);
+  const xs = xTicks ? Array.from({length: xTicks}, (_, i) => x0 + ((x1 - x0) * i) / Math.max(xTicks - 1, 1))
+    : [...new Set(pts.map((p) => p.x))].sort((a, b) => a - b);
   el.append(s('line', {x1: m.l, x2: width - m.r, y1: height - m.b, y2: height - m.b, class: 'axisline'}),
     s('line', {x1: m.l, x2: m.l, y1: m.t, y2: height - m.b, class: 'axisline'}));
-  for (const v of xs) {
-    el.append(s('text', {x: x(tx(v)), y: height - m.b + 14, class: 'axis', 'text-anchor': 'middle'}, fmt(v)));
-  }
+  xs.forEach((v, i) => {
+    // Evenly spaced ticks run edge to edge: the outer labels are anchored inwards so they are not clipped.
+    const anchor = xTicks && xs.length > 1 && i === 0 ? 'start' : xTicks && xs.length > 1 && i === xs.length - 1 ? 'end' : 'middle';
+    el.append(s('text', {x: x(xTicks ? v : tx(v)), y: height - m.b + 14, class: 'axis', 'text-anchor': anchor}, xFormat(v)));
+  });
   for (const v of [y0, (y0 + y1) / 2, y1]) {
-    el.append(s('text', {x: m.l - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end'}, fmt(v)));
+    el.append(s('text', {x: m.l - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end'}, yFormat(v)));
   }
+  if (y0 < 0 && y1 > 0) el.append(s('line', {x1: m.l, x2: width - m.r, y1: y(0), y2: y(0), class: 'zero'}));
   el.append(s('text', {x: (m.l + width) / 2, y: height - m.b + 30, class: 'axis label', 'text-anchor': 'middle'},
     xLabel + (logX ? ' (log scale)' : '')));
   el.append(s('text', {x: 12, y: (m.t + height - m.b) / 2, class: 'axis label', 'text-anchor': 'middle',
     transform: `rotate(-90 12 ${(m.t + height - m.b) / 2})`}, yLabel));
   series.forEach((sr, i) => {
     const color = sr.color || PALETTE[i % PALETTE.length];
-    const ok = sr.points.filter((p) => Number.isFinite(p.y) && (!logX || p.x > 0)).sort((a, b) => a.x - b.x);
+    const ok = sr.points.filter((p) => Number.isFinite(p.y) && (!logX || p.x > 0));
+    if (sr.line !== false) ok.sort((a, b) => a.x - b.x);
     const d = ok.map((p, j) => `${j ? 'L' : 'M'}${x(tx(p.x)).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
-    el.append(s('path', {d, stroke: color, class: 'series-line', 'data-series': sr.name}));
-    for (const p of ok) {
-      el.append(s('circle', {cx: x(tx(p.x)), cy: y(p.y), r: 3.5, fill: color},
-        s('title', {}, `${sr.name}, x=${fmt(p.x)}: ${fmt(p.y)}`)));
+    if (area && ok.length) {
+      const base = y(Math.max(Math.min(0, y1), y0)).toFixed(1);
+      el.append(s('path', {d: `${d}L${x(tx(ok[ok.length - 1].x)).toFixed(1)},${base}L${x(tx(ok[0].x)).toFixed(1)},${base}Z`,
+        fill: color, class: 'series-area', 'data-series': sr.name}));
     }
+    if (sr.line !== false) {
+      el.append(s('path', {d, stroke: color, class: `series-line${sr.dashed ? ' dashed' : ''}`, 'data-series': sr.name}));
+    }
+    if (sr.dots === false) return;
+    const g = s('g', {class: 'dots', 'data-series': sr.name});
+    for (const p of ok) {
+      g.append(s('circle', {cx: x(tx(p.x)), cy: y(p.y), r: sr.r ?? 3.5, fill: color, 'fill-opacity': sr.opacity ?? 1},
+        s('title', {}, `${sr.name}, ${p.label ?? `x=${xFormat(p.x)}`}: ${yFormat(p.y)}`)));
+    }
+    el.append(g);
   });
   el.append(legend(series.map((sr, i) => ({label: sr.name, color: sr.color || PALETTE[i % PALETTE.length]})),
     m.l, height - 8));

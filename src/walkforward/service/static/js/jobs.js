@@ -4,6 +4,8 @@ import {api} from './api.js';
 import {dateTime, empty, errorBox, h, num, shortId, table, text} from './util.js';
 
 export const TERMINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
+/** Ended without finishing: POST /jobs/{id}/resume queues the request again (it trains only what is missing). */
+const RESUMABLE = new Set(['failed', 'cancelled', 'interrupted']);
 
 function progress(job) {
   const done = Number(job.progress_done) || 0;
@@ -21,7 +23,10 @@ function best(b) {
   if (b === null || b === undefined) return '-';
   if (typeof b !== 'object') return num(b);
   const parts = [];
-  if (b.model_id || b.id) parts.push(h('a', {href: `#/models/${b.model_id || b.id}`, class: 'mono'}, shortId(b.model_id || b.id)));
+  if (b.model_id || b.id) {
+    parts.push(h('a', {href: `#/models/${b.model_id || b.id}`, class: 'mono', 'data-testid': 'job-best-link', title: b.model_id || b.id},
+      shortId(b.model_id || b.id)));
+  }
   const score = b.cv_score ?? b.score;
   if (score !== undefined) parts.push(` ${num(score)}`);
   const hp = b.hyperparameters || b.params;
@@ -32,6 +37,7 @@ function best(b) {
 function resultBest(r) {
   if (!r) return null;
   if (r.best_model_id) return {id: r.best_model_id, cv_score: r.best_score};
+  if (r.model_ids?.length === 1 || r.model_id) return {id: r.model_id || r.model_ids[0], cv_score: r.best_score};
   return r.best && typeof r.best === 'object' ? r.best : null;
 }
 
@@ -56,6 +62,7 @@ export async function renderJobs(view, ctx) {
       items.length ? h('div', {class: 'table-wrap'}, table([
         {label: 'id', value: (j) => h('a', {href: `#/jobs/${j.id}`, class: 'mono'}, shortId(j.id))},
         {label: 'kind', value: (j) => text(j.kind)},
+        {label: 'trains', value: (j) => h('span', {'data-testid': 'job-trains'}, text(j.trains))},
         {label: 'status', value: (j) => statusBadge(j.status)},
         {label: 'progress', value: progress},
         {label: 'created', value: (j) => dateTime(j.created_at)},
@@ -97,19 +104,36 @@ export async function renderJob(view, id, ctx) {
         cancel.disabled = true;
         try { await api(`jobs/${encodeURIComponent(id)}/cancel`, {method: 'POST'}); } catch (err) { view.append(errorBox(err)); }
       }}, 'Cancel');
+    const resume = h('button', {type: 'button', 'data-testid': 'job-resume',
+      title: 'Queue the same request again: only what is missing is trained',
+      onclick: async () => {
+        resume.disabled = true;
+        try {
+          const next = await api(`jobs/${encodeURIComponent(id)}/resume`, {method: 'POST', body: {}});
+          location.hash = `#/jobs/${encodeURIComponent(next.job_id)}`;
+        } catch (err) {
+          resume.disabled = false;
+          view.append(errorBox(err));
+        }
+      }}, 'Resume');
+    // The page is redrawn every second: keep the keyboard focus on the same control.
+    const focused = view.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
     view.replaceChildren(title,
       h('section', {class: 'card', 'data-testid': 'job', 'data-status': job.status},
         h('dl', {class: 'facts'},
           h('dt', {}, 'status'), h('dd', {}, statusBadge(job.status)),
           h('dt', {}, 'kind'), h('dd', {}, text(job.kind)),
+          h('dt', {}, 'trains'), h('dd', {'data-testid': 'job-trains'}, text(job.trains)),
           h('dt', {}, 'progress'), h('dd', {}, progress(job)),
-          h('dt', {}, finished ? 'best' : 'best so far'), h('dd', {'data-testid': 'job-best'}, best(job.best ?? resultBest(job.result))),
+          h('dt', {}, finished ? 'best' : 'best so far'),
+          h('dd', {'data-testid': 'job-best'}, best((finished ? resultBest(job.result) : null) ?? job.best)),
           h('dt', {}, 'created'), h('dd', {}, dateTime(job.created_at))),
         job.error ? h('div', {class: 'error', role: 'alert', 'data-testid': 'job-error'}, text(job.error)) : null,
         finished ? results(job) : null,
-        h('div', {class: 'row-end'}, cancel)),
+        h('div', {class: 'row-end'}, RESUMABLE.has(job.status) ? resume : null, cancel)),
       h('section', {class: 'card'}, h('h2', {}, 'Log'),
         h('pre', {class: 'log', 'data-testid': 'job-log'}, logText(job.log) || '(no output yet)')));
+    if (focused) view.querySelector(`[data-testid="${CSS.escape(focused)}"]`)?.focus();
     const log = view.querySelector('pre.log');
     log.scrollTop = log.scrollHeight;
     if (!finished) ctx.timer(poll, 1000);

@@ -1,25 +1,29 @@
 // One model's page: facts, per-fold metrics, feature importance, per-regime importance, fold timeline,
 // pruning and lineage.
 
-import {api, blobUrl} from './api.js';
+import {api, blobUrl, query} from './api.js';
 import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.js';
 import {openCohort} from './cohort.js';
+import {moneySections} from './money.js';
 import {DASH, dateTime, empty, errorBox, h, num, section, shortId, table, text} from './util.js';
 
 const BAR_SECONDS = {'1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400};
 const TOP_FEATURES = 20;
+/** Where a coin toss lands, drawn as a reference line on that metric's per-fold chart. */
+const CHANCE = {hit_rate: 0.5, roc_auc: 0.5};
 
 function facts(m) {
   const req = m.request || {};
   const cv = m.metrics?.cv || {};
   const score = m.metrics?.score || 'score';
+  const nFolds = (m.metrics?.folds || []).length;
   const rows = [
     ['algorithm', text(m.algorithm)],
     ['status', text(m.status)],
     ['symbols', text(m.symbols?.length ? m.symbols : m.symbol)],
     ['timeframe', text(m.timeframe)],
     ['target', `${text(req.target_col)} · ${text(m.target_transform)} · lookforward ${text(req.lookforward)}`],
-    [`cv ${score}`, `${num(m.cv_score)} ± ${num(cv[`${score}_std`])}`],
+    [`cv ${score}`, nFolds > 1 ? `${num(m.cv_score)} ± ${num(cv[`${score}_std`])}` : `${num(m.cv_score)} (one fold: no spread)`],
     ['validation', `${text(m.folds?.scheme || req.validation)} · embargo ${text(m.folds?.embargo ?? req.embargo)}`],
     ['final train rows', text(m.folds?.final_train_rows)],
     ['features', `${m.features?.length ?? DASH} of ${m.derived?.input_features?.length ?? DASH} (p ≤ ${text(req.p_value_threshold)})`],
@@ -37,15 +41,17 @@ function foldMetrics(m) {
   const folds = m.metrics?.folds || [];
   if (!folds.length) return section('Metrics per fold', empty('No fold metrics.'));
   const cv = m.metrics?.cv || {};
-  const keys = [...new Set(folds.flatMap((f) => Object.keys(f)))].filter((k) => k !== 'fold');
+  // Scalars only: the confusion matrix (a nested list) has its own section.
+  const keys = [...new Set(folds.flatMap((f) => Object.keys(f)))]
+    .filter((k) => k !== 'fold' && folds.some((f) => typeof f[k] === 'number' || f[k] === null) && !folds.some((f) => Array.isArray(f[k])));
   const cols = [{label: 'fold', value: (f) => text(f.fold)}, ...keys.map((k) => ({label: k, className: 'num', value: (f) => num(f[k])}))];
   const mean = {fold: 'cv mean', ...Object.fromEntries(keys.map((k) => [k, cv[k]]))};
   const score = m.metrics?.score || (keys.includes('r2') ? 'r2' : keys[0]);
   const secondary = ['hit_rate', 'rmse', 'f1', 'accuracy'].find((k) => k !== score && keys.includes(k));
   const chart = (k) => h('figure', {class: 'figure'},
     barChart({labels: folds.map((f) => `fold ${f.fold}`), values: folds.map((f) => Number(f[k])), reference: Number(cv[k]),
-      label: `${k} per fold`, testid: `fold-chart-${k}`}),
-    h('figcaption', {}, `${k} per fold (line: cv mean)`));
+      baseline: CHANCE[k] ?? null, label: `${k} per fold`, testid: `fold-chart-${k}`}),
+    h('figcaption', {}, `${k} per fold (red dashes: cv mean${k in CHANCE ? `; grey: chance ${CHANCE[k]}` : ''})`));
   return section('Metrics per fold',
     h('div', {class: 'charts', 'data-testid': 'fold-metrics-charts'}, chart(score), secondary ? chart(secondary) : null),
     h('div', {class: 'table-wrap'}, table(cols, [...folds, mean], {attrs: {class: 'grid', 'data-testid': 'fold-metrics'}})));
@@ -161,7 +167,8 @@ function serverPlots(m) {
   det.addEventListener('toggle', async () => {
     if (!det.open || loaded) return;
     loaded = true;
-    for (const name of ['importance', 'regimes']) {
+    const regimesKept = Object.values(m.regime_importance || {}).some((v) => v && Object.keys(v).length);
+    for (const name of regimesKept ? ['importance', 'regimes'] : ['importance']) {
       const url = await blobUrl(`models/${encodeURIComponent(m.id)}/plots/${name}.png`);
       det.append(url ? h('img', {src: url, alt: `${name} plot`, class: 'plot'}) : empty(`No ${name} plot.`));
     }
@@ -179,18 +186,52 @@ function safe(title, build, m) {
   }
 }
 
+function safeAll(title, build, m) {
+  try {
+    return build(m);
+  } catch (err) {
+    console.error(err);
+    return [section(title, errorBox(`cannot show this part: ${err.message}`))];
+  }
+}
+
+/** A short id as shown (a prefix): go to its model when one matches, list them when several do. */
+async function resolvePrefix(view, prefix) {
+  let page;
+  try {
+    page = await api(`models${query({id_prefix: prefix, limit: 20})}`);
+  } catch {
+    return false;
+  }
+  const items = page?.items || [];
+  if (items.length === 1) {
+    location.replace(`#/models/${encodeURIComponent(items[0].id)}`);
+    return true;
+  }
+  if (items.length < 2) return false;
+  view.replaceChildren(h('h1', {}, 'Models starting with ', h('span', {class: 'mono'}, prefix)),
+    h('p', {}, `${page.total} models match: pick one.`),
+    h('ul', {'data-testid': 'prefix-matches'}, items.map((b) => h('li', {}, h('a', {href: `#/models/${b.id}`, class: 'mono'}, b.id),
+      ' ', h('small', {class: 'muted'}, `${text(b.algorithm)} · ${dateTime(b.created_at)}`)))),
+    h('p', {}, h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models')));
+  return true;
+}
+
 export async function renderModel(view, id) {
   view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), h('p', {class: 'muted'}, 'Loading…'));
   let m;
   try {
     m = await api(`models/${encodeURIComponent(id)}`);
   } catch (err) {
-    view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), errorBox(err));
+    if (err.status === 404 && await resolvePrefix(view, id)) return;
+    view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), errorBox(err),
+      h('p', {}, h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models')));
     return;
   }
   const parts = [
     h('h1', {}, 'Model ', h('span', {class: 'mono', 'data-testid': 'model-id', title: m.id}, m.id)),
     h('section', {class: 'card'}, safe('Facts', facts, m)),
+    ...safeAll('Trading', moneySections, m),
     safe('Metrics per fold', foldMetrics, m),
     safe('Feature importance', importance, m),
     safe('Importance per regime', regimes, m),

@@ -2,15 +2,19 @@
 
 import {api, query} from './api.js';
 import {openCohort} from './cohort.js';
+import {pct} from './money.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
 let algorithmsPromise = null;
+/** The sort button to focus once the next page is drawn (a keyboard user sorting stays on the header). */
+let focusSort = null;
 /** The algorithms the server knows (GET /algorithms), fetched once per page load. */
 export function algorithms() {
   algorithmsPromise = algorithmsPromise || api('algorithms').catch((err) => { algorithmsPromise = null; throw err; });
   return algorithmsPromise;
 }
-const FILTERS = ['symbol', 'algorithm', 'cohort_id', 'parent_model_id'];
+const FILTERS = ['symbol', 'task', 'algorithm', 'cohort_id', 'parent_model_id'];
+const TASKS = ['regression', 'classification'];
 const PAGE_SIZES = [25, 50, 100, 200];
 
 /** The table's state from the route's query, with defaults. */
@@ -18,11 +22,12 @@ function stateFrom(params) {
   return {
     symbol: params.get('symbol') || '',
     algorithm: params.get('algorithm') || '',
+    task: TASKS.includes(params.get('task')) ? params.get('task') : '',
     cohort_id: params.get('cohort_id') || '',
     parent_model_id: params.get('parent_model_id') || '',
     sort: params.get('sort') || 'created_at',
     descending: params.get('descending') !== 'false',
-    limit: Number(params.get('limit')) || 50,
+    limit: Math.min(Math.max(Math.trunc(Number(params.get('limit'))) || 50, 1), 200),
     offset: Math.max(Number(params.get('offset')) || 0, 0),
   };
 }
@@ -75,6 +80,12 @@ const COLUMNS = [
   {label: 'timeframe', value: (m) => text(m.timeframe)},
   {label: 'score', sort: 'cv_score', className: 'num',
     value: (m) => h('span', {}, num(m.cv_score), ' ', h('small', {class: 'muted'}, scoreName(m)))},
+  {label: 'Sharpe', sort: 'metrics.sharpe', className: 'num', title: 'out-of-sample Sharpe of the daily net P&L, annualised',
+    value: (m) => num(m.metrics?.sharpe, 3)},
+  {label: 'net / yr', sort: 'metrics.net_annual_return', className: 'num', title: 'out-of-sample net return a year, after costs',
+    value: (m) => pct(m.metrics?.net_annual_return)},
+  {label: 'IC', sort: 'metrics.ic', className: 'num', title: 'information coefficient: correlation of forecast and outcome',
+    value: (m) => num(m.metrics?.ic, 3)},
   {label: 'features', className: 'num', value: (m) => text(m.features)},
   {label: 'cohort', sort: 'cohort_rank', value: cohortBadge},
   {label: 'parent', value: parentBadge},
@@ -82,12 +93,12 @@ const COLUMNS = [
 
 function header(state) {
   return h('tr', {}, COLUMNS.map((c) => {
-    if (!c.sort) return h('th', {scope: 'col', class: c.className}, c.label);
+    if (!c.sort) return h('th', {scope: 'col', class: c.className, title: c.title}, c.label);
     const active = state.sort === c.sort;
     const next = {...state, sort: c.sort, offset: 0, descending: active ? !state.descending : c.sort !== 'algorithm' && c.sort !== 'symbol' && c.sort !== 'cohort_rank'};
-    return h('th', {scope: 'col', class: c.className, 'aria-sort': active ? (state.descending ? 'descending' : 'ascending') : null},
-      h('button', {type: 'button', class: 'sort', 'data-sort': c.sort, 'data-testid': `sort-${c.sort}`,
-        onclick: () => { location.hash = hrefFor(next); }},
+    return h('th', {scope: 'col', class: c.className, title: c.title, 'aria-sort': active ? (state.descending ? 'descending' : 'ascending') : null},
+      h('button', {type: 'button', class: 'sort', 'data-sort': c.sort, 'data-testid': `sort-${c.sort.replace('metrics.', '')}`,
+        onclick: () => { focusSort = c.sort; location.hash = hrefFor(next); }},
       c.label, active ? (state.descending ? ' ▼' : ' ▲') : ''));
   }));
 }
@@ -102,6 +113,9 @@ function filters(state, names) {
     location.hash = hrefFor(next);
   }},
   field('symbol', 'Symbol', h('input', {id: 'f-symbol', name: 'symbol', value: state.symbol, placeholder: 'AAPL'})),
+  field('task', 'Task', h('select', {id: 'f-task', name: 'task', 'data-testid': 'task-filter',
+    onchange: () => form.requestSubmit()},
+  h('option', {value: ''}, 'any'), TASKS.map((t) => h('option', {value: t, selected: t === state.task}, t)))),
   field('algorithm', 'Algorithm', h('select', {id: 'f-algorithm', name: 'algorithm'},
     h('option', {value: ''}, 'any'),
     names.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
@@ -114,16 +128,19 @@ function filters(state, names) {
 }
 
 function pager(state, total) {
-  const from = total ? state.offset + 1 : 0;
-  const to = Math.min(state.offset + state.limit, total);
+  const past = total > 0 && state.offset >= total; // an offset beyond the last model (an old link, a hand-edited URL)
+  const from = total && !past ? state.offset + 1 : 0;
+  const to = past ? 0 : Math.min(state.offset + state.limit, total);
   const go = (offset) => () => { location.hash = hrefFor({...state, offset}); };
+  const sizes = [...new Set([...PAGE_SIZES, state.limit])].sort((a, b) => a - b);
   return h('div', {class: 'pager', 'data-testid': 'pager'},
     h('button', {type: 'button', class: 'ghost', disabled: state.offset <= 0, onclick: go(Math.max(state.offset - state.limit, 0))}, '‹ Prev'),
-    h('span', {'data-testid': 'page-info'}, `${from}–${to} of ${total}`),
+    h('span', {'data-testid': 'page-info'}, past ? `past the last of ${total}` : `${from}–${to} of ${total}`),
+    past ? h('button', {type: 'button', class: 'ghost', 'data-testid': 'first-page', onclick: go(0)}, 'First page') : null,
     h('button', {type: 'button', class: 'ghost', disabled: to >= total, onclick: go(state.offset + state.limit), 'data-testid': 'next-page'}, 'Next ›'),
     h('label', {for: 'page-size'}, 'per page'),
     h('select', {id: 'page-size', onchange: (ev) => { location.hash = hrefFor({...state, limit: Number(ev.target.value), offset: 0}); }},
-      PAGE_SIZES.map((n) => h('option', {value: n, selected: n === state.limit}, n))));
+      sizes.map((n) => h('option', {value: n, selected: n === state.limit}, n))));
 }
 
 export async function renderModels(view, params) {
@@ -135,7 +152,7 @@ export async function renderModels(view, params) {
   let page;
   try {
     page = await api(`models${query({
-      symbol: state.symbol, algorithm: state.algorithm, cohort_id: state.cohort_id,
+      symbol: state.symbol, algorithm: state.algorithm, task: state.task, cohort_id: state.cohort_id,
       parent_model_id: state.parent_model_id, sort: state.sort, descending: String(state.descending),
       limit: state.limit, offset: state.offset,
     })}`);
@@ -148,8 +165,14 @@ export async function renderModels(view, params) {
   const rows = items.map((m) => h('tr', {'data-model-id': m.id, 'data-testid': 'model-row'},
     COLUMNS.map((c) => { const v = c.value(m); return h('td', {class: c.className}, v instanceof Node ? v : text(v)); })));
   body.replaceChildren(...[
+    state.sort === 'cv_score' && !state.task && new Set(items.map(scoreName)).size > 1
+      ? h('p', {class: 'note', 'data-testid': 'mixed-score-note'},
+        'This page mixes R² (regressors) and accuracy (classifiers), which do not compare: choose a task to sort by score.')
+      : null,
     h('div', {class: 'table-wrap'}, h('table', {class: 'grid', 'data-testid': 'models-table'},
       h('thead', {}, header(state)), h('tbody', {}, rows))),
     items.length ? null : empty('No models match.'),
     pager(state, total)].filter(Boolean));
+  if (focusSort) body.querySelector(`button.sort[data-sort="${CSS.escape(focusSort)}"]`)?.focus();
+  focusSort = null;
 }

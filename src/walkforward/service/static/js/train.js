@@ -7,6 +7,8 @@ import {errorBox, h} from './util.js';
 const TIMEFRAMES = ['1m', '5m', '15m', '1h', '1d'];
 const TRANSFORMS = ['log_return', 'pct_change', 'log', 'none'];
 const SEARCHES = ['none', 'grid', 'halving', 'optuna'];
+/** A search of more combinations than this asks for a second click, with its plan shown. */
+export const CONFIRM_ABOVE = 200;
 
 function field(id, label, input, hint = null) {
   return h('div', {class: 'field'}, h('label', {for: id}, label), input, hint ? h('small', {class: 'muted'}, hint) : null);
@@ -31,9 +33,11 @@ export function parseGrids(textValue) {
 }
 
 export async function renderTrain(view) {
+  let specs;
   let names;
   try {
-    names = (await algorithms()).map((a) => a.name);
+    specs = await algorithms();
+    names = specs.map((a) => a.name);
   } catch (err) {
     view.replaceChildren(h('h1', {}, 'Train'), errorBox(err));
     return;
@@ -52,6 +56,12 @@ export async function renderTrain(view) {
     return r;
   };
   gridsInput.addEventListener('input', validateGrids);
+  const plan = h('div', {class: 'plan', 'data-testid': 'train-plan', 'aria-live': 'polite'});
+  const defaultGrid = h('input', {type: 'checkbox', id: 'use_default_grid', name: 'use_default_grid', checked: true,
+    'data-testid': 'train-default-grid'});
+  const defaultGridLabel = h('span', {});
+  const preview = h('button', {type: 'submit', class: 'ghost', 'data-testid': 'train-preview'}, 'Preview the search');
+  let confirmed = null; // the body (as JSON) the user confirmed a large search for
 
   const form = h('form', {class: 'train-form card', 'data-testid': 'train-form', novalidate: true},
     h('div', {class: 'form-grid'},
@@ -69,10 +79,47 @@ export async function renderTrain(view) {
     field('grids', 'Grids (JSON)', gridsInput, 'names such as alpha_grid, l1_ratio_grid, n_estimators_grid'),
     gridsError,
     h('div', {class: 'checks'},
+      h('label', {}, defaultGrid, ' ', defaultGridLabel)),
+    h('div', {class: 'checks'},
       h('label', {}, h('input', {type: 'checkbox', id: 'save_all_grid_models', name: 'save_all_grid_models', 'data-testid': 'train-save-all'}), ' save every grid model'),
       h('label', {}, h('input', {type: 'checkbox', id: 'explain', name: 'explain', checked: true, 'data-testid': 'train-explain'}), ' explain (permutation, SHAP, regimes)')),
-    h('div', {class: 'row-end'}, submit),
+    plan,
+    h('div', {class: 'row-end'}, preview, submit),
     status, datalist);
+  const algorithmSelect = form.querySelector('#algorithm');
+  const updateDefaultGrid = () => {
+    const spec = specs.find((a) => a.name === algorithmSelect.value);
+    const size = spec?.default_grid_size;
+    defaultGridLabel.textContent = `start from the default grid${size ? ` (${size.toLocaleString('en')} combinations)` : ''}: `
+      + 'your grids replace its values for the parameters they name and the rest stay; unticked, only your grids are tried';
+  };
+  algorithmSelect.addEventListener('change', updateDefaultGrid);
+  updateDefaultGrid();
+  form.addEventListener('change', () => { plan.replaceChildren(); submit.textContent = 'Start training'; });
+  gridsInput.addEventListener('input', () => { plan.replaceChildren(); submit.textContent = 'Start training'; });
+
+  /** The search's plan (POST /train?dry_run=true), shown in the form; null when it cannot be had. */
+  const showPlan = async (body) => {
+    if (body.search === 'none') {
+      plan.replaceChildren(h('p', {class: 'muted'}, 'One model with the default hyperparameters: no search.'));
+      return null;
+    }
+    plan.replaceChildren(h('p', {class: 'muted'}, 'Planning the search…'));
+    try {
+      const p = await api('train?dry_run=true', {method: 'POST', body});
+      const large = p.configurations > CONFIRM_ABOVE;
+      plan.replaceChildren(h('div', {class: large ? 'note' : 'muted'},
+        h('strong', {'data-testid': 'plan-configurations'}, `${p.configurations.toLocaleString('en')} combinations`),
+        ` × ${p.folds} folds = ${p.fits.toLocaleString('en')} fits (${p.strategy})`,
+        p.registered ? ` · ${p.registered} already registered` : '',
+        p.estimate?.text ? h('div', {'data-testid': 'plan-estimate'}, `time: ${p.estimate.text}`) : null,
+        (p.notes || []).map((n) => h('div', {class: 'muted'}, n))));
+      return p;
+    } catch (err) {
+      plan.replaceChildren(errorBox(err));
+      return null;
+    }
+  };
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -92,9 +139,27 @@ export async function renderTrain(view) {
       save_all_grid_models: d.get('save_all_grid_models') === 'on',
       explain: d.get('explain') === 'on',
       embargo: numOrNull('embargo'),
+      use_default_grid: d.get('use_default_grid') === 'on',
     };
     const parent = String(d.get('parent_model_id') || '').trim();
     if (parent) body.parent_model_id = parent;
+    if (ev.submitter === preview) {
+      await showPlan(body);
+      return;
+    }
+    const key = JSON.stringify(body);
+    if (body.search !== 'none' && confirmed !== key) {
+      submit.disabled = true;
+      const p = await showPlan(body);
+      submit.disabled = false;
+      if (!p) return;
+      if (p.configurations > CONFIRM_ABOVE) {
+        confirmed = key;
+        submit.textContent = `Start ${p.configurations.toLocaleString('en')} combinations anyway`;
+        submit.focus();
+        return;
+      }
+    }
     submit.disabled = true;
     status.replaceChildren(h('p', {class: 'muted'}, 'Submitting…'));
     try {
