@@ -505,6 +505,11 @@ def test_a_short_id_as_shown_opens_its_model(page: Page, ui_data: UiData) -> Non
     page.locator("[data-testid=back-link]").click()
     expect(page.locator("[data-testid=models-table]")).to_be_visible()
 
+    page.goto("/#/jobs/nosuchjob")
+    expect(page.locator("[data-testid=error]")).to_be_visible()
+    page.locator("[data-testid=back-link]").click()
+    expect(page).to_have_url(re.compile(r"#/jobs$"))
+
 
 def test_cohort_modal_states_its_selection_statistics(page: Page, server: str, ui_data: UiData) -> None:
     selection = _json(server, f"cohorts/{ui_data.cohort_id}")["selection"]

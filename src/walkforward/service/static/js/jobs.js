@@ -94,7 +94,7 @@ export async function renderJob(view, id, ctx) {
     try {
       job = await api(`jobs/${encodeURIComponent(id)}`);
     } catch (err) {
-      if (ctx.alive()) view.replaceChildren(title, errorBox(err));
+      if (ctx.alive()) view.replaceChildren(title, errorBox(err), h('p', {}, h('a', {href: '#/jobs', 'data-testid': 'back-link'}, '← Back to the jobs')));
       return;
     }
     if (!ctx.alive()) return;
