@@ -4,15 +4,21 @@ A closed loop (N clients, each sending its next request when the last one answer
 the server and so hides its queueing: coordinated omission. Here request ``i`` is due at
 ``start + i / rate`` whatever happened before; at most ``max_in_flight`` are outstanding (a due
 request waits for a slot, in the client), and its latency runs from when it was *due*, so time spent
-waiting for the server or for a slot counts. ``/health`` is probed the same way on a connection of
-its own. The server's memory is sampled from ``/proc/PID/status`` meanwhile.
+waiting for the server or for a slot counts. ``/health`` is probed the same way by a process of its
+own (as a monitor would: the load generator's event loop, busy with 50 answers a second, would
+delay the probes' own answers). The server's memory is sampled from ``/proc/PID/status`` meanwhile.
+
+    python bench/api_load.py probe BASE RATE SECONDS START   # the prober (START: time.monotonic())
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,11 +68,13 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # from the scheduled time
     service: list[float] = field(default_factory=list)  # from the actual send
     health: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)  # completion times, from the first due time
     errors: int = 0
     health_errors: int = 0
     unfinished: int = 0
     elapsed: float = 0.0
     rss_peak_kb: int = 0
+    load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
 
     def summary(self) -> dict[str, Any]:
         def q(values: list[float]) -> dict[str, float]:
@@ -81,6 +89,9 @@ class Run:
             "rate": self.rate,
             "seconds": self.seconds,
             "throughput": done / self.elapsed if self.elapsed else 0.0,
+            # Answers within the scheduled window, a second: what the server kept up with.
+            "served_in_window": sum(1 for t in self.ends if t <= self.seconds) / self.seconds,
+            "load_average": self.load_average,
             "latency_ms": q(self.latencies),
             "service_ms": q(self.service),
             "health_ms": q(self.health),
@@ -89,6 +100,11 @@ class Run:
             "unfinished": self.unfinished,
             "rss_peak_mb": self.rss_peak_kb / 1024,
         }
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def proc_status_kb(pid: int, key: str) -> int:
@@ -112,13 +128,42 @@ async def _sample_rss(pid: int, run: Run, stop: asyncio.Event) -> None:
 
 
 async def _timed(client: httpx.AsyncClient, path: str, params: Params | None) -> tuple[float, bool]:
-    sent = time.perf_counter()
+    sent = time.monotonic()
     try:
         response = await client.get(path, params=params)
         ok = response.status_code == 200
     except httpx.HTTPError:
         ok = False
-    return time.perf_counter() - sent, ok
+    return time.monotonic() - sent, ok
+
+
+async def _probe(base: str, rate: float, seconds: float, start: float) -> dict[str, Any]:
+    """``GET /health`` ``rate`` times a second from ``start`` (``time.monotonic()``) for ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            _, ok = await _timed(client, "/health", None)
+            if ok:
+                latencies.append(time.monotonic() - due)
+            else:
+                errors += 1
+
+        tasks = []
+        for i in range(int(rate * seconds)):
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.wait(tasks, timeout=120)
+    return {"latencies": latencies, "errors": errors}
+
+
+def start_prober(base: str, rate: float, seconds: float, start: float) -> subprocess.Popen[str]:
+    """The ``/health`` prober as a process of its own; its JSON report comes on stdout."""
+    argv = [sys.executable, __file__, "probe", base, str(rate), str(seconds), repr(start)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
 
 
 async def open_loop(
@@ -140,26 +185,20 @@ async def open_loop(
     slots = asyncio.Semaphore(max_in_flight)
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
     stop = asyncio.Event()
-    async with (
-        httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client,
-        httpx.AsyncClient(base_url=base, timeout=120) as prober,
-    ):
+    start = time.monotonic() + 1.5  # the prober's interpreter starts meanwhile
+    prober = start_prober(base, health_rate, seconds, start)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
 
         async def one(due: float, params: Params) -> None:
             async with slots:
                 took, ok = await _timed(client, path, params)
             if ok:
-                run.latencies.append(time.perf_counter() - due)
+                now = time.monotonic()
+                run.latencies.append(now - due)
                 run.service.append(took)
+                run.ends.append(now - start)
             else:
                 run.errors += 1
-
-        async def probe(due: float) -> None:
-            took, ok = await _timed(prober, "/health", None)
-            if ok:
-                run.health.append(time.perf_counter() - due)
-            else:
-                run.health_errors += 1
 
         async def schedule(
             every: float, count: int, start: float, make: Callable[[float], Any]
@@ -167,23 +206,24 @@ async def open_loop(
             tasks = []
             for i in range(count):
                 due = start + i * every
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
                 tasks.append(asyncio.create_task(make(due)))
             return tasks
 
         sampler = asyncio.create_task(_sample_rss(pid, run, stop))
-        start = time.perf_counter() + 0.05
-        lists, probes = await asyncio.gather(
-            schedule(1 / rate, int(rate * seconds), start, lambda due: one(due, mix(rng))),
-            schedule(1 / health_rate, int(health_rate * seconds), start, probe),
-        )
-        done, pending = await asyncio.wait([*lists, *probes], timeout=drain_seconds)
-        run.elapsed = time.perf_counter() - start
+        before = load_average()
+        lists = await schedule(1 / rate, int(rate * seconds), start, lambda due: one(due, mix(rng)))
+        done, pending = await asyncio.wait(lists, timeout=drain_seconds)
+        run.elapsed = time.monotonic() - start
         for task in pending:
             task.cancel()
-        run.unfinished = len([t for t in pending if t in set(lists)])
+        run.unfinished = len(pending)
         stop.set()
         await sampler
+        run.load_average = (before, load_average())
+    out, _ = await asyncio.to_thread(prober.communicate)
+    probes = json.loads(out)
+    run.health, run.health_errors = probes["latencies"], probes["errors"]
     return run
 
 
@@ -201,3 +241,8 @@ async def wait_healthy(base: str, alive: Callable[[], bool], timeout: float = 12
                 pass
             await asyncio.sleep(0.25)
     raise SystemExit(f"the server at {base} was not healthy within {timeout:.0f} s")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:
+    _, _, url, probe_rate, probe_seconds, probe_start = sys.argv
+    print(json.dumps(asyncio.run(_probe(url, float(probe_rate), float(probe_seconds), float(probe_start)))))
