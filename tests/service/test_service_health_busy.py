@@ -3,11 +3,12 @@
 Another connection locks the list table, so ``GET /models`` requests hang inside the database: they
 fill the routes' thread pool and queue behind it (48 of them: more than AnyIO's default 40 threads
 and SQLAlchemy's 15 pooled connections). Health checks run on threads and a connection of their own,
-so ``/health`` still answers 200 before any list does.
+so ``/health`` still answers 200 before any list does, from a check made while they hang.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import httpx
 import sqlalchemy as sa
 
 from walkforward.service.capacity import ROUTE_THREADS
+from walkforward.service.health_check import MAX_AGE
 
 STUCK = 48
 
@@ -37,6 +39,7 @@ def test_health_answers_while_lists_hang(
     try:
         with engine.connect() as locker, engine.connect() as watcher, ThreadPoolExecutor(STUCK) as pool:
             locker.execute(sa.text("LOCK TABLE model_summaries IN ACCESS EXCLUSIVE MODE"))
+            locked_at = dt.datetime.now(dt.UTC)
 
             def list_models(_: int) -> int:
                 with httpx.Client(base_url=server.url, timeout=120) as client:
@@ -47,9 +50,11 @@ def test_health_answers_while_lists_hang(
             while _lock_waiters(watcher) < ROUTE_THREADS and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert _lock_waiters(watcher) == ROUTE_THREADS  # every route thread waits on the lock
+            time.sleep(MAX_AGE + 0.5)  # the last report is too old to answer: this probe waits for a check
             health = httpx.get(f"{server.url}/health", timeout=120)
             assert not any(f.done() for f in lists)  # answered while every list still hangs
             assert health.status_code == 200 and health.json()["database"] == {"backend": "postgresql", "ok": True}
+            assert dt.datetime.fromisoformat(health.json()["checked_at"]) > locked_at  # checked while they hang
             locker.rollback()  # releases the lock
             assert [f.result(timeout=120) for f in lists] == [200] * STUCK
     finally:

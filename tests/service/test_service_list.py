@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,14 @@ def test_a_cohort_delete_forgets_its_charts(make_app: Callable[..., Any], app_se
     assert len(app_services.plots) == 1 and app_services.plots.draws == 2
     assert client.get(f"/models/{kept.id}/plots/importance.png").status_code == 200
     assert app_services.plots.draws == 2  # the kept model's chart is still cached
+
+
+def test_health_probes_share_their_checks(make_app: Callable[..., Any]) -> None:
+    """A burst of probes is answered from one or two checks, not one database round trip each."""
+    with TestClient(make_app()) as client, ThreadPoolExecutor(8) as pool:  # one event loop, as a server has
+        answers = list(pool.map(lambda _: client.get("/health"), range(40)))
+    assert all(a.status_code == 200 for a in answers), {(a.status_code, a.text[:300]) for a in answers}
+    assert len({a.json()["checked_at"] for a in answers}) <= 3
 
 
 #: What listing models and answering /health must not load (imported by training, charts, data only).

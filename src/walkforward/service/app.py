@@ -202,7 +202,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        capacity.install(app)  # thread pools: /health never queues behind other requests
+        capacity.install()  # thread pools: /health never queues behind other requests
         svc: Services | None = app.state.services
         opened_here = svc is None
         if svc is None:

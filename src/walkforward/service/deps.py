@@ -21,6 +21,7 @@ from walkforward.model_selection.executors import scheduler_endpoint
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStore
 from walkforward.request import SearchRequest
+from walkforward.service.health_check import HealthCheck
 from walkforward.service.jobs import JobRunner, resume, submit
 from walkforward.service.plot_cache import PlotCache
 
@@ -34,7 +35,7 @@ _bearer = HTTPBearer(auto_error=False, description="Needed when the server's API
 
 @dataclass
 class Services:
-    """The stores, the job runner and the chart cache one app instance uses."""
+    """The stores, the job runner, the chart cache and the health check one app instance uses."""
 
     settings: Settings
     registry: ModelStore
@@ -42,6 +43,7 @@ class Services:
     runner: JobRunner | None = None
     owned: bool = field(default=True, repr=False)
     plots: PlotCache = field(default_factory=PlotCache, repr=False)
+    health_check: HealthCheck | None = field(default=None, repr=False)  # made by GET /health
     _store: FeatureStore | None = field(default=None, init=False, repr=False)
 
     @property

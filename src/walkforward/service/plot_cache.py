@@ -22,8 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from walkforward.service.capacity import run_heavy
 
 if TYPE_CHECKING:
-    from fastapi import Request
-
     from walkforward.registry import ModelStore
 
 #: PNG bytes kept by default (a chart is 30-150 KB).
@@ -107,7 +105,7 @@ def _source(registry: ModelStore, model_id: str, kind: str) -> tuple[Mapping[str
     return data, data_digest(data)
 
 
-async def chart_png(request: Request, registry: ModelStore, cache: PlotCache, model_id: str, kind: str) -> bytes:
+async def chart_png(registry: ModelStore, cache: PlotCache, model_id: str, kind: str) -> bytes:
     """A model's ``kind`` chart: read its data (a route thread), then the cache, else draw it (heavy thread).
 
     Raises as :func:`walkforward.reports.plots.plot_data` (unknown model, no explanations).
@@ -118,7 +116,7 @@ async def chart_png(request: Request, registry: ModelStore, cache: PlotCache, mo
     found = cache.cached(model_id, kind, digest)
     if found is not None:
         return found
-    return await run_heavy(request, lambda: cache.get(model_id, kind, digest, lambda: render_png(kind, data)))
+    return await run_heavy(lambda: cache.get(model_id, kind, digest, lambda: render_png(kind, data)))
 
 
 __all__ = ["DEFAULT_MAX_BYTES", "PlotCache", "chart_png", "data_digest"]

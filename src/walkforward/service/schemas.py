@@ -141,3 +141,4 @@ class Health(BaseModel):
     database: dict[str, Any]
     store: dict[str, Any]
     executor: dict[str, Any]
+    checked_at: str | None = Field(default=None, description="When the checks ran (UTC, ISO 8601).")

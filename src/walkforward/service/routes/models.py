@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -166,13 +166,13 @@ def model_equity(model_id: ModelId, reg: Registry) -> dict[str, Any]:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such model, or no explanations."}},
 )
-async def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], request: Request, svc: Svc) -> Response:
+async def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], svc: Svc) -> Response:
     """Feature importance (mean |SHAP|) or regime importance of a model, as a PNG.
 
     Drawn once (about 2 s) on the server's heavy-work thread, then served from memory until the
     model's explanations change or it is deleted.
     """
-    png = await chart_png(request, svc.registry, svc.plots, model_id, kind)
+    png = await chart_png(svc.registry, svc.plots, model_id, kind)
     return Response(png, media_type="image/png")
 
 
