@@ -112,22 +112,34 @@ def _utc(created_at: dt.datetime) -> dt.datetime:
     return created_at.astimezone(dt.UTC)
 
 
+_IDENTITY = (
+    "id",
+    "status",
+    "symbol",
+    "algorithm",
+    "timeframe",
+    "target_transform",
+    "fingerprint",
+    "cohort_id",
+    "cohort_rank",
+    "parent_model_id",
+    "cv_score",
+)
+
+
+def _identity(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The fields a list row and a full record share, read the same way."""
+    return {
+        **{name: row[name] for name in _IDENTITY},
+        "created_at": _utc(row["created_at"]),
+        "symbols": tuple(row["symbols"]),
+    }
+
+
 def to_summary(row: Mapping[Any, Any]) -> ModelSummary:
     """The list row of a ``model_summaries`` row."""
     return ModelSummary(
-        id=row["id"],
-        created_at=_utc(row["created_at"]),
-        status=row["status"],
-        symbol=row["symbol"],
-        symbols=tuple(row["symbols"]),
-        algorithm=row["algorithm"],
-        timeframe=row["timeframe"],
-        target_transform=row["target_transform"],
-        fingerprint=row["fingerprint"],
-        cohort_id=row["cohort_id"],
-        cohort_rank=row["cohort_rank"],
-        parent_model_id=row["parent_model_id"],
-        cv_score=row["cv_score"],
+        **_identity(row),
         score_name=row["score_name"],
         n_features=row["n_features"],
         metrics=dict(row["metrics"]),
@@ -137,26 +149,14 @@ def to_summary(row: Mapping[Any, Any]) -> ModelSummary:
 def to_record(row: Mapping[Any, Any], models_dir: Path) -> ModelRecord:
     """The frozen record of a ``models`` row (``artifact_path`` made absolute under ``models_dir``)."""
     return ModelRecord(
-        id=row["id"],
-        created_at=_utc(row["created_at"]),
-        status=row["status"],
-        symbol=row["symbol"],
-        symbols=tuple(row["symbols"]),
-        algorithm=row["algorithm"],
-        timeframe=row["timeframe"],
-        target_transform=row["target_transform"],
+        **_identity(row),
         request=row["request"],
         features=tuple(row["features"]),
         hyperparameters=row["hyperparameters"],
         folds=row["folds"],
         metrics=row["metrics"],
-        fingerprint=row["fingerprint"],
-        cohort_id=row["cohort_id"],
-        parent_model_id=row["parent_model_id"],
         artifact_path=str(models_dir / row["artifact_path"]),
         artifact_sha256=row["artifact_sha256"],
-        cv_score=row["cv_score"],
-        cohort_rank=row["cohort_rank"],
         feature_details=row["feature_details"],
         regime_importance=row["regime_importance"],
         derived=row["derived"] or {},

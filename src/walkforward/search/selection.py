@@ -57,9 +57,8 @@ def search_selection(run: SearchRun) -> dict[str, Any]:
     The selected configuration is the best by cross-validated score (what the search picks).
     A failure to keep the matrix (e.g. a full disk) loses only the matrix: it is said in ``notes``.
     """
-    from walkforward.evaluation.selection import selection_statistics
     from walkforward.registry.artifacts import cohort_predictions_file
-    from walkforward.training.evaluate import daily_net_returns
+    from walkforward.training.evaluate import selection_of
     from walkforward.training.oos import predictions_frame
 
     folds = run.data.plan.folds
@@ -80,13 +79,7 @@ def search_selection(run: SearchRun) -> dict[str, Any]:
     best = run.ranked()[0]
     order = sorted(scored)
     matrix = np.column_stack([columns[run.fps[i]] for i in order])
-    daily = daily_net_returns(run.sreq.training(), rows, matrix)
-    per_session = float(rows.groupby("session").size().median())
-    stats = selection_statistics(
-        daily,
-        horizon_sessions=run.sreq.lookforward / max(per_session, 1.0),
-        selected=order.index(best) if best in order else None,
-    )
+    stats = selection_of(run.sreq.training(), rows, matrix, selected=order.index(best) if best in order else None)
     stats["best_score"] = run.scores[best]
     stats["notes"] = notes + stats["notes"]
     if len(scored) < len(run.scores):

@@ -169,6 +169,20 @@ def equity_curves(req: TrainRequest, rows: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def selection_of(
+    req: TrainRequest, rows: pd.DataFrame, predictions: np.ndarray, *, selected: int | None
+) -> dict[str, Any]:
+    """PBO, DSR and SPA of configurations' predictions (one column each) on out-of-sample ``rows``.
+
+    The SPA block length covers the target's horizon in sessions (``lookforward`` / bars a session).
+    """
+    from walkforward.evaluation.selection import selection_statistics
+
+    per_session = float(rows.groupby("session").size().median())
+    daily = daily_net_returns(req, rows, predictions)
+    return selection_statistics(daily, horizon_sessions=req.lookforward / max(per_session, 1.0), selected=selected)
+
+
 def cohort_selection(
     rows: Sequence[ModelRecord],
     predictions_of: Callable[[ModelRecord], pd.DataFrame | None],
@@ -180,7 +194,6 @@ def cohort_selection(
     registered or not), used when it holds the best model; otherwise the models' own predictions
     files. Models without kept predictions or scored on other rows are left out, and ``notes`` says so.
     """
-    from walkforward.evaluation.selection import selection_statistics
     from walkforward.request import TrainRequest
 
     if not rows:
@@ -201,9 +214,7 @@ def cohort_selection(
         if len(same) < len(rows):
             notes.append(f"{len(rows) - len(same)} of {len(rows)} model(s) without kept predictions on the same rows")
         values = np.column_stack([f[column].to_numpy() for f in same])
-    daily = daily_net_returns(req, base, values)
-    per_session = float(base.groupby("session").size().median())
-    stats = selection_statistics(daily, horizon_sessions=req.lookforward / max(per_session, 1.0), selected=0)
+    stats = selection_of(req, base, values, selected=0)
     stats["notes"] = notes + stats["notes"]
     if kept[0][0].cv_score is not None:
         stats["best_score"] = kept[0][0].cv_score
