@@ -1,250 +1,15 @@
-"""Browser tests of the web UI: a real server on a small real store, driven by headless Chromium.
-
-The store (a 20-day demo market, a linear parent and an elastic-net cohort of 6 children) is built once per
-test run (under a file lock, since pytest-xdist workers share it) and copied for each worker's server.
-Chromium is Debian's package (``make browser``); without it these tests skip, except in CI where they fail.
-"""
+"""Browser tests of the web UI: a real server on a small real store, driven by headless Chromium."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-SYMBOLS = "AAPL,QQQ,VIX"
-ALPHAS = [0.0001, 0.001, 0.01]
-L1_RATIOS = [0.5, 0.9]
-TIMEOUT_MS = 15_000
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"UI tests cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    sync_playwright = None
-
-
-@dataclass(frozen=True)
-class UiData:
-    root: Path
-    parent_id: str
-    cohort_id: str
-    cohort_ids: list[str]
-    classifier_id: str
-    old_id: str
-
-
-def _build(root: Path) -> UiData:
-    """Ingest the demo market and train the parent and its cohort with the library (no server involved)."""
-    from walkforward.domain import SplitScheme
-    from walkforward.features.demo import generate_market
-    from walkforward.features.pipeline import ingest_frames
-    from walkforward.features.store import FeatureStore
-    from walkforward.model_selection.executors import LocalExecutor
-    from walkforward.registry import ModelStore, NewModel
-    from walkforward.search import SearchRequest, run_search
-    from walkforward.training import TrainRequest, train
-
-    store = FeatureStore(root / "features_parquet")
-    ingest_frames(store, generate_market(days=20, symbols=("AAPL", "QQQ", "VIX")), scheme=SplitScheme(5, 2))
-    registry = ModelStore.open(f"sqlite:///{(root / 'metadata.db').resolve()}", root / "models")
-    base = {"timeframe": "5m", "target_transform": "log_return", "embargo": 12}
-    try:
-        parent = train(
-            TrainRequest(symbol=SYMBOLS, algorithm="linear_regression", explain=True, **base),
-            store=store,
-            registry=registry,
-        )
-        child = SearchRequest(
-            symbol=SYMBOLS,
-            algorithm="elasticnet_regression",
-            parent_model_id=parent.id,
-            p_value_threshold=1.0,
-            search="grid",
-            grids={"alpha_grid": ALPHAS, "l1_ratio_grid": L1_RATIOS},
-            save_all_grid_models=True,
-            explain=True,
-            **base,
-        )
-        result = run_search(child, store=store, registry=registry, executor=LocalExecutor(n_jobs=1))
-        classifier = train(
-            TrainRequest(symbol=SYMBOLS, algorithm="logistic_classification", explain=False, **base),
-            store=store,
-            registry=registry,
-        )
-        old = registry.add(_as_registered_before_predictions(NewModel, parent), registry.load_artifact(parent))
-    finally:
-        registry.dispose()
-    return UiData(root, parent.id, result.cohort_id, [m.id for m in result.saved], classifier.id, old.id)
-
-
-def _as_registered_before_predictions(new_model: Any, record: Any) -> Any:
-    """The parent as a model registered before issue 11 would be: no kept predictions, no trading metrics."""
-    fields = {name: getattr(record, name) for name in new_model.__dataclass_fields__}
-    metrics = {k: v for k, v in record.metrics.items() if k != "trading"}
-    derived = {k: v for k, v in record.derived.items() if k != "predictions"}
-    return new_model(**{**fields, "metrics": metrics, "derived": derived, "fingerprint": f"{record.fingerprint}-old"})
-
-
-@pytest.fixture(scope="session")
-def ui_data(tmp_path_factory: pytest.TempPathFactory) -> UiData:
-    """The store, built once for all xdist workers and copied for this one (its server writes to it)."""
-    if sync_playwright is None:
-        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    built = shared / "ui-store"
-    manifest = built / "ui.json"
-    with open(shared / "ui-store.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not manifest.exists():
-            shutil.rmtree(built, ignore_errors=True)
-            built.mkdir()
-            data = _build(built)
-            manifest.write_text(
-                json.dumps(
-                    {
-                        "parent_id": data.parent_id,
-                        "cohort_id": data.cohort_id,
-                        "cohort_ids": data.cohort_ids,
-                        "classifier_id": data.classifier_id,
-                        "old_id": data.old_id,
-                    }
-                )
-            )
-    meta = json.loads(manifest.read_text())
-    mine = tmp_path_factory.mktemp("ui") / "store"
-    shutil.copytree(built, mine, ignore=shutil.ignore_patterns("ui.json"))
-    return UiData(mine, meta["parent_id"], meta["cohort_id"], meta["cohort_ids"], meta["classifier_id"], meta["old_id"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-2000:]
-
-
-@pytest.fixture(scope="session")
-def server(ui_data: UiData) -> Iterator[str]:
-    """``python -m walkforward serve`` on a free port over the worker's copy of the store."""
-    with _serve(ui_data, {}, "server.log") as url:
-        yield url
-
-
-@contextlib.contextmanager
-def _serve(ui_data: UiData, extra_env: dict[str, str], log_name: str) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "FEATURES_PARQUET_DIR": str(ui_data.root / "features_parquet"),
-        "MODELS_DIR": str(ui_data.root / "models"),
-        "METADATA_DB_PATH": str(ui_data.root / "metadata.db"),
-    }
-    env.pop("METADATA_DB_URL", None)
-    env.update(extra_env)
-    log = open(ui_data.root / log_name, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "walkforward", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited ({proc.returncode}): {_tail(ui_data.root / log_name)}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as res:
-                    if res.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /health in 60 s: {_tail(ui_data.root / log_name)}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-@pytest.fixture(scope="session")
-def browser(ui_data: UiData) -> Iterator[Browser]:
-    assert sync_playwright is not None
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh 1280x800 page; its console errors fail the test; a screenshot is kept as an artifact."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)  # a cold server's first cohort (selection statistics) can take seconds
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def _row_ids(pg: Page) -> list[str]:
-    ids: list[Any] = pg.locator("[data-testid=models-table] tbody tr").evaluate_all(
-        "rows => rows.map(r => r.dataset.modelId)"
-    )
-    return [str(i) for i in ids]
+from playwright.sync_api import Browser, Page, expect
+from uikit import L1_RATIOS, SYMBOLS, UiData, _column, _json, _num, _row_ids, _screenshots, _serve
 
 
 def test_models_table_lists_the_models(page: Page, ui_data: UiData) -> None:
@@ -376,26 +141,6 @@ def test_a_job_is_cancelled_from_its_page(page: Page, server: str) -> None:
     expect(page.locator(f"tr[data-job-id='{resumed}'] [data-testid=job-trains]")).to_contain_text("lightgbm_regressor")
 
 
-def _json(server: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{server}/{path}", timeout=30) as res:
-        return json.load(res)
-
-
-def _num(value: float, digits: int) -> str:
-    """The UI's number format (util.js num) for values between 1e-3 and 1e6: ``digits`` significant digits."""
-    return f"{float(f'{value:.{digits}g}'):g}"
-
-
-def _screenshots(pg: Page, name: str, anchor: str) -> None:
-    """The view around ``anchor`` at desktop (1400x900) and mobile (390x844) sizes, into test-artifacts/ui."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for label, size in [("desktop", {"width": 1400, "height": 900}), ("mobile", {"width": 390, "height": 844})]:
-        pg.set_viewport_size(size)
-        pg.locator(anchor).first.scroll_into_view_if_needed()
-        pg.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"))
-    pg.set_viewport_size({"width": 1280, "height": 800})
-
-
 def test_model_page_shows_the_money_out_of_sample(page: Page, server: str, ui_data: UiData) -> None:
     model = _json(server, f"models/{ui_data.parent_id}")
     trading = model["metrics"]["trading"]
@@ -457,10 +202,6 @@ def test_a_model_without_kept_predictions_says_so(page: Page, ui_data: UiData) -
     expect(page.locator("[data-testid=money] [data-testid=error]")).to_have_count(0)
     expect(page.locator("[data-testid=money]")).to_contain_text("No trading evaluation was recorded")
     expect(page.locator("svg[data-testid=equity-chart]")).to_have_count(0)
-
-
-def _column(pg: Page, index: int) -> list[str]:
-    return pg.locator(f"[data-testid=models-table] tbody tr td:nth-child({index})").all_inner_texts()
 
 
 def test_models_table_sorts_by_sharpe_within_a_task(page: Page, ui_data: UiData) -> None:
