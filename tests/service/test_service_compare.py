@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,33 @@ def test_compare_refuses_what_it_cannot_show(services: Services, client: TestCli
 
     ok = client.get("/compare", params={"ids": "abc-1,abc-2"}).json()
     assert ok["ids"] == [one.id, two.id] and ok["differences"]["hyperparameters"] == ["alpha"]
+
+
+def test_the_cli_compares_as_the_api_does(
+    services: Services, client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from walkforward.cli import app as cli_app
+
+    reg = services.registry
+    a = reg.add(_model("fp-a", 0.001), "a")
+    b = reg.add(_model("fp-b", 0.01), "b")
+    settings = services.settings
+    monkeypatch.setenv("FEATURES_PARQUET_DIR", str(settings.features_parquet_dir))
+    monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("METADATA_DB_URL", database_url)
+    monkeypatch.delenv("METADATA_DB_PATH", raising=False)
+
+    res = CliRunner().invoke(cli_app, ["models", "compare-many", a.id[:8], b.id, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == client.get("/compare", params={"ids": f"{a.id[:8]},{b.id}"}).json()
+
+    table = CliRunner().invoke(
+        cli_app, ["models", "compare-many", a.id, b.id, "--only-differences"], env={"COLUMNS": "200"}
+    )
+    assert table.exit_code == 0, table.output
+    assert "≠ alpha" in table.stdout and "l1_ratio" not in table.stdout  # only the rows that differ
+
+    refused = CliRunner().invoke(cli_app, ["models", "compare-many", a.id])
+    assert refused.exit_code != 0 and "2 to 6" in str(refused.exception)

@@ -91,7 +91,11 @@ def test_compare_three_models_side_by_side(page: Page, server: str, ui_data: UiD
     pair = _json(server, f"models/{a['id']}/compare/{b['id']}")
     expect(dm.nth(0).locator("td").nth(0)).to_have_text(str(pair["rows"]))
     expect(dm.nth(1)).to_contain_text("not testable")
+    expect(page.locator("[data-testid=compare-equity]")).not_to_contain_text("null")
     _screenshots(page, "compare", "[data-testid=compare-params]")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / "compare-full-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.locator("[data-testid=back-link]").click()
     expect(page.locator("[data-testid=compare-button]")).to_have_text("Compare (3)")  # the selection came back
@@ -155,4 +159,3 @@ def test_compare_fits_a_phone(browser: Browser, server: str, ui_data: UiData) ->
     finally:
         context.close()
     assert not errors, errors
-

@@ -219,14 +219,14 @@ function equitySection(models) {
         points: (eq.sessions || []).map((d, k) => ({x: Date.parse(d), y: Number(eq.net?.[k]), label: d}))});
     });
     const day = (v) => (Number.isFinite(v) ? new Date(v).toISOString().slice(0, 10) : '');
-    box.replaceChildren(
+    box.replaceChildren(...[
       series.length ? h('figure', {class: 'figure'},
         lineChart({series, label: 'Cumulative net return, out-of-sample, one line per model', testid: 'compare-equity-chart',
           xTicks: 5, xFormat: day, yFormat: (v) => pct(v), yLabel: 'cumulative net return', includeZero: true,
           width: 760, height: 270 + 16 * Math.ceil(series.length / 4)}),
         h('figcaption', {}, 'Compounded daily net return after costs, per session of each model\'s test folds')) : null,
       notes.length ? h('ul', {class: 'notes'}, notes) : null,
-      !series.length && !notes.length ? empty('No equity to show.') : null);
+      !series.length && !notes.length ? empty('No equity to show.') : null].filter(Boolean));
   });
   return box;
 }
