@@ -103,7 +103,8 @@ export function decorateModels(body) {
 // ------------------------------------------------------------------------------------------- the compare page
 
 const color = (i) => PALETTE[i % PALETTE.length];
-const label = (m) => `${shortId(m.id)} ${m.algorithm}`;
+// Short: the chart legends give a name 130 px; the table's column heads pair each colour with its algorithm.
+const label = (m) => shortId(m.id);
 const same = (values) => new Set(values.map((v) => JSON.stringify(v ?? null))).size <= 1;
 
 function valueText(v) {
