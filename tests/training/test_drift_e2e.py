@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from walkforward.config import Settings
 from walkforward.domain import SplitScheme
 from walkforward.errors import DataNotFoundError
 from walkforward.evaluation.drift import DriftConfig
@@ -21,6 +23,7 @@ from walkforward.features.demo import generate_market
 from walkforward.features.pipeline import ingest_frames
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
+from walkforward.service import Services, create_app
 from walkforward.training import TrainRequest, train
 from walkforward.training.drift import drift_report
 
@@ -129,3 +132,33 @@ def test_cli_drift_json_and_table(setup: tuple[Path, FeatureStore, ModelStore, s
     message = " ".join(none.stderr.split())  # rich wraps the line
     assert none.returncode == 2 and "Traceback" not in message
     assert f"training end) from {later}; ingest newer bars" in message, message
+
+
+@pytest.mark.slow
+def test_api_drift_answers_and_says_when_there_is_no_new_data(
+    setup: tuple[Path, FeatureStore, ModelStore, str],
+) -> None:
+    root, store, registry, model_id = setup
+    ingest_frames(store, shifted_market(), scheme=SplitScheme(4, 2))
+    settings_ = Settings(
+        features_parquet_dir=root / "features_parquet",
+        models_dir=root / "models",
+        metadata_db_path=root / "metadata.db",
+        walkforward_drift_draws=200,
+        walkforward_drift_psi_alert=0.5,
+    )
+    svc = Services.open(settings_, run_jobs=False)
+    try:
+        with TestClient(create_app(settings_, services=svc)) as client:
+            found = client.get(f"/models/{model_id}/drift")
+            assert found.status_code == 200, found.text
+            body = found.json()
+            assert body["status"] == "alert" and body["method"]["psi_alert"] == 0.5
+            assert all(c["psi_alert"] >= 0.5 for c in body["features"]["columns"])
+            late = client.get(f"/models/{model_id}/drift", params={"since": "2030-01-02"})
+            assert late.status_code == 404
+            assert late.json()["detail"].endswith("from 2030-01-02; ingest newer bars")
+            assert client.get(f"/models/{model_id}/drift", params={"since": "soon"}).status_code == 422
+            assert client.get("/models/nope/drift").status_code == 404
+    finally:
+        svc.close()

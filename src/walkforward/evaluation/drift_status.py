@@ -14,7 +14,7 @@ window count would need its own multiple-testing rule).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from walkforward.evaluation.drift import ALERT, OK, WARN, DriftConfig, DriftTable, worst
 
-__all__ = ["PerformanceDrift", "Scorer", "overall", "performance"]
+__all__ = ["PerformanceDrift", "Scorer", "overall", "performance", "uncounted_note"]
 
 #: scores rows ``(start, stop)`` of the new labelled window in the model's metric
 Scorer = Callable[[int, int], float]
@@ -139,8 +139,3 @@ def uncounted_note(features: DriftTable) -> str | None:
     if not drifting:
         return None
     return f"{len(drifting)} feature(s) the model does not use drift too (not counted): {', '.join(drifting[:5])}"
-
-
-def summary(status: str, reasons: Sequence[str], parts: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON-ready head of a drift report."""
-    return {"status": status, "reasons": list(reasons), **parts}
