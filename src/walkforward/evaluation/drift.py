@@ -199,8 +199,8 @@ def block_length(ref: np.ndarray) -> int:
 
 
 #: the KS distances of bootstrap draws are read on at most this many quantile cells of each column
-#: (exact when a column has no more distinct values; otherwise a cell holds 1/500 of the reference)
-_KS_CELLS = 500
+#: (exact when a column has no more distinct values; otherwise a cell holds 1/250 of the reference)
+_KS_CELLS = 250
 
 
 def _ks_edges(ref: np.ndarray) -> np.ndarray:
@@ -241,21 +241,23 @@ class _Resampler:
         self.n, self.p = n, p
 
     def _shares(self, rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Each draw's PSI bin shares and KS cell shares (columns x cells x draws; each column sums to 1)."""
         counts = np.array([np.bincount(r, minlength=self.n) for r in rows], dtype=float)  # draws x n
         mass = self.cells.T @ counts.T  # cells x draws (draws last: the sums below run over contiguous rows)
         bins = mass[: self.p * self.k].reshape(self.p, self.k, -1)
-        bins = bins / np.maximum(bins.sum(axis=1, keepdims=True), 1.0)
-        ecdf = mass[self.p * self.k :].reshape(self.p, self.g, -1).cumsum(axis=1)
-        return bins, ecdf / np.maximum(ecdf[:, -1:], 1.0)
+        cells = mass[self.p * self.k :].reshape(self.p, self.g, -1)
+        return (
+            bins / np.maximum(bins.sum(axis=1, keepdims=True), 1.0),
+            cells / np.maximum(cells.sum(axis=1, keepdims=True), 1.0),
+        )
 
-    def distances(
-        self, ref_rows: Sequence[np.ndarray], new_rows: Sequence[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def distances(self, ref_rows: Sequence[np.ndarray], new_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """PSI and KS (draws x columns) between each pair of ``new_rows`` and ``ref_rows`` of the reference."""
-        bins_a, ecdf_a = self._shares(ref_rows)
-        bins_b, ecdf_b = self._shares(new_rows)
+        bins_a, cells_a = self._shares(ref_rows)
+        bins_b, cells_b = self._shares(new_rows)
         psi = _psi_from_shares(np.moveaxis(bins_a, 1, -1), np.moveaxis(bins_b, 1, -1))  # columns x draws
-        return psi.T, np.abs(ecdf_a - ecdf_b).max(axis=1).T
+        gap = np.cumsum(cells_a - cells_b, axis=1)  # the difference of the two ECDFs at each cell's upper edge
+        return psi.T, np.abs(gap).max(axis=1).T
 
 
 def _draws(n: int, m: int, block: int, draws: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
