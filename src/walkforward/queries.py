@@ -24,6 +24,7 @@ from walkforward.reports.payloads import model_dict, summary_dict
 if TYPE_CHECKING:
     import pandas as pd
 
+    from walkforward.config import Settings
     from walkforward.features.store import FeatureStore
     from walkforward.registry import ModelRecord, ModelStore, ModelSummary
 
@@ -167,6 +168,15 @@ def evaluate_lockbox(registry: ModelStore, store: FeatureStore, model_id: str) -
     from walkforward.training.lockbox import evaluate_lockbox as run
 
     return run(model_id, store=store, registry=registry).to_dict()
+
+
+def drift(
+    registry: ModelStore, store: FeatureStore, settings: Settings, model_id: str, *, since: str | None = None
+) -> dict[str, Any]:
+    """A model's drift after its training end (features, predictions, performance): ok / warn / alert."""
+    from walkforward.training.drift import drift_config, drift_report
+
+    return drift_report(model_id, store=store, registry=registry, config=drift_config(settings), since=since)
 
 
 def cohort(registry: ModelStore, cohort_id: str) -> Cohort:

@@ -105,6 +105,26 @@ def models_lockbox(model_id: str, json_out: JsonOpt = False) -> None:
         out.print(lockbox_table(found, record))
 
 
+@models_app.command("drift")
+def models_drift(
+    model_id: str,
+    since: Annotated[str | None, typer.Option(help="First day of the new window (YYYY-MM-DD).")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Features to list (drifting first).")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Drift after a model's training end: features (PSI, KS), predictions, performance; ok / warn / alert."""
+    from walkforward.cli import state
+    from walkforward.reports.drift import drift_tables
+
+    with err.status("comparing with the training rows", spinner="dots") if not json_out else contextlib.nullcontext():
+        found = queries.drift(_registry(), _store(), state.settings, model_id, since=since)
+    if json_out:
+        _emit_json(found)
+        return
+    for part in drift_tables(found, top):
+        out.print(part)
+
+
 @models_app.command("cohort")
 def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
     """A cohort's siblings, ranked by cross-validated score, with the multiple-testing adjustment."""

@@ -149,6 +149,22 @@ def model_predictions(
     return queries.predictions_dict(model_id, frame)
 
 
+@router.get(
+    "/models/{model_id}/drift",
+    responses={404: {"description": "No such model, or no data after its training end (ingest newer bars)."}},
+)
+def model_drift(
+    model_id: ModelId,
+    svc: Svc,
+    since: Annotated[
+        str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day of the new window (YYYY-MM-DD).")
+    ] = None,
+) -> dict[str, Any]:
+    """Drift after the model's training end: features (PSI, KS vs block-bootstrap thresholds), predictions,
+    performance; status ok / warn / alert with reasons, drifting features first."""
+    return queries.drift(svc.registry, svc.store, svc.settings, model_id, since=since)
+
+
 @router.get("/models/{model_id}/compare/{other_id}")
 def compare_models(model_id: ModelId, other_id: ModelId, reg: Registry) -> dict[str, Any]:
     """Diebold-Mariano test of two models' out-of-sample forecasts on the rows both scored."""

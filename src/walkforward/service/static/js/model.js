@@ -4,6 +4,7 @@
 import {api, blobUrl, query} from './api.js';
 import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.js';
 import {openCohort} from './cohort.js';
+import {driftPanel} from './drift.js';
 import {moneySections} from './money.js';
 import {DASH, dateTime, empty, errorBox, h, num, section, shortId, table, text} from './util.js';
 
@@ -233,6 +234,7 @@ export async function renderModel(view, id) {
     h('section', {class: 'card'}, safe('Facts', facts, m)),
     ...safeAll('Trading', moneySections, m),
     safe('Metrics per fold', foldMetrics, m),
+    safe('Drift', driftPanel, m),
     safe('Feature importance', importance, m),
     safe('Importance per regime', regimes, m),
     safe('Fold timeline', timeline, m),
