@@ -251,7 +251,9 @@ class _Resampler:
             cells / np.maximum(cells.sum(axis=1, keepdims=True), 1.0),
         )
 
-    def distances(self, ref_rows: Sequence[np.ndarray], new_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def distances(
+        self, ref_rows: Sequence[np.ndarray], new_rows: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """PSI and KS (draws x columns) between each pair of ``new_rows`` and ``ref_rows`` of the reference."""
         bins_a, cells_a = self._shares(ref_rows)
         bins_b, cells_b = self._shares(new_rows)
