@@ -3,6 +3,7 @@
 
 import {api} from './api.js';
 import {lineChart, PALETTE} from './charts.js';
+import {fetchExplore, renderExplore} from './explore.js';
 import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
 
 /** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
@@ -111,6 +112,7 @@ export async function openCohort(cohortId, currentId = null) {
   body.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
   if (!dialog.open) dialog.showModal();
   try {
+    const exploring = fetchExplore(cohortId); // in parallel with the cohort: the modal's second and last request
     const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
     const models = await withHyperparameters([...(cohort.models || [])]);
     models.sort((a, b) => (a.cohort_rank ?? 1e9) - (b.cohort_rank ?? 1e9));
@@ -136,7 +138,10 @@ export async function openCohort(cohortId, currentId = null) {
         : empty('This cohort has no models.'),
       isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
         h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
+      models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,
     ].filter(Boolean));
+    const explore = body.querySelector('[data-testid=cohort-explore]');
+    if (explore) await renderExplore(explore, exploring, currentId);
   } catch (err) {
     body.replaceChildren(errorBox(err));
   }
