@@ -66,6 +66,7 @@ def test_a_grid_cohort_is_explored_in_one_request(make_app: Callable[..., Any], 
     assert sum(t["fallback"] == "ols" for t in body["trials"]) == 1
     names = [it["name"] for it in body["importance"]["items"]]
     assert names == ["alpha", "l1_ratio"] and body["importance"]["note"] is None
+    assert body["importance"]["left_out"].startswith("1 sibling(s) that fitted a fallback left out")
 
     history = body["history"]
     assert history["order"] == "grid" and "grid order" in history["label"]

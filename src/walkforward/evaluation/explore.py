@@ -7,7 +7,8 @@ Pure computation on the siblings' registry records (no database, no HTTP): the s
   spans decades, ordered categories otherwise; see :func:`~walkforward.evaluation.param_importance.axis_of`).
 - **Trials**: one per sibling, with its score (the cohort's selection score: the cross-validated
   ``metrics["score"]``, higher is better) and what it fitted instead when a fallback replaced it.
-- **Importance**: fANOVA (:mod:`walkforward.evaluation.param_importance`) over the scored siblings.
+- **Importance**: fANOVA (:mod:`walkforward.evaluation.param_importance`) over the scored siblings
+  that fitted what they asked for (a fallback's score is another model's).
 - **History**: score by trial order with the running best. A search records each saved model's trial
   position (``derived["search"]["trial"]``); an exhaustive grid's order is the grid's own (labelled
   so: it is not a learning sequence); models saved before positions were recorded fall back to their
@@ -110,8 +111,14 @@ def explore(cohort_id: str, rows: Sequence[ModelRecord]) -> dict[str, Any]:
         }
         for r in rows
     ]
-    params = [{a.name: r.hyperparameters.get(a.name) for a in varied} for r in rows]
-    importance = param_importance(varied, params, [_score(r) for r in rows])
+    # A sibling that fitted a fallback (the elastic net's OLS) scored another model than its
+    # hyperparameters name: its score would credit them with the fallback's, so it is left out.
+    own = [(t["params"], t["score"]) for t in trials if t["fallback"] is None]
+    importance = param_importance(varied, [p for p, _ in own], [s for _, s in own]).to_dict()
+    if left_out := len(trials) - len(own):
+        importance["left_out"] = (
+            f"{left_out} sibling(s) that fitted a fallback left out: their score is not their hyperparameters'"
+        )
     return {
         "cohort_id": cohort_id,
         "metric": metric,
@@ -121,6 +128,6 @@ def explore(cohort_id: str, rows: Sequence[ModelRecord]) -> dict[str, Any]:
         "axes": [a.to_dict() for a in varied],
         "fixed": fixed,
         "trials": trials,
-        "importance": importance.to_dict(),
+        "importance": importance,
         "history": _history(rows, strategy),
     }

@@ -10,6 +10,7 @@ import {empty, errorBox, h, num, shortId} from './util.js';
 // Viridis at five stops: low scores dark purple, high scores yellow (readable for colour-blind users).
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
 const NO_SCORE = '#9ca3af';
+const FALLBACK = '#111827';
 
 function mix(a, b, t) {
   const p = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
@@ -44,15 +45,17 @@ function fmtValue(v) {
   return typeof v === 'number' ? num(v, 3) : label(v);
 }
 
-function scoreRange(trials) {
-  const scores = trials.map((t) => t.score).filter(Number.isFinite);
+/** The range of the scores (of the siblings that fitted what they asked for, unless all=true). */
+function scoreRange(trials, all = false) {
+  const scores = trials.filter((t) => all || !t.fallback).map((t) => t.score).filter(Number.isFinite);
   return scores.length ? [Math.min(...scores), Math.max(...scores)] : [0, 1];
 }
 
 /** One vertical axis per varied hyperparameter and one for the score; one polyline per sibling. */
 function parallelCoordinates(data, currentId) {
   const axes = [...data.axes, {name: data.score_label, kind: 'score'}];
-  const [lo, hi] = scoreRange(data.trials);
+  const [lo, hi] = scoreRange(data.trials, true); // the score axis: every sibling where it scored
+  const [clo, chi] = scoreRange(data.trials); // the colours: a fallback's score is another model's
   const width = Math.max(520, 170 * axes.length);
   const height = 300;
   const m = {l: 50, r: 60, t: 34, b: 44};
@@ -71,7 +74,7 @@ function parallelCoordinates(data, currentId) {
     const desc = `${shortId(t.model_id)}: ${data.axes.map((a) => `${a.name}=${fmtValue(t.params[a.name])}`).join(', ')}`
       + ` → ${num(t.score)}${t.fallback ? ` (${t.fallback} fitted)` : ''}`;
     lines.append(s('a', {href: `#/models/${t.model_id}`, 'data-close-link': 'true', class: 'pc-link'},
-      s('path', {d, stroke: scoreColor(t.score, lo, hi), class: `pc-line${t.model_id === currentId ? ' current' : ''}${t.fallback ? ' fallback' : ''}`,
+      s('path', {d, stroke: t.fallback ? FALLBACK : scoreColor(t.score, clo, chi), class: `pc-line${t.model_id === currentId ? ' current' : ''}${t.fallback ? ' fallback' : ''}`,
         'data-model-id': t.model_id, 'data-testid': 'pc-line'}, s('title', {}, desc))));
   }
   el.append(lines);
@@ -93,9 +96,10 @@ function parallelCoordinates(data, currentId) {
   const gid = `pc-grad-${Math.random().toString(36).slice(2, 8)}`;
   el.append(s('defs', {}, s('linearGradient', {id: gid}, VIRIDIS.map((c, i) => s('stop', {offset: `${(100 * i) / (VIRIDIS.length - 1)}%`, 'stop-color': c})))),
     s('rect', {x: m.l, y: height - 22, width: 160, height: 8, fill: `url(#${gid})`}),
-    s('text', {x: m.l, y: height - 4, class: 'axis'}, num(lo, 3)),
-    s('text', {x: m.l + 160, y: height - 4, class: 'axis', 'text-anchor': 'end'}, num(hi, 3)),
-    s('text', {x: m.l + 168, y: height - 14, class: 'axis'}, data.score_label));
+    s('text', {x: m.l, y: height - 4, class: 'axis'}, num(clo, 3)),
+    s('text', {x: m.l + 160, y: height - 4, class: 'axis', 'text-anchor': 'end'}, num(chi, 3)),
+    s('text', {x: m.l + 168, y: height - 14, class: 'axis'}, data.score_label),
+    data.trials.some((t) => t.fallback) ? s('text', {x: m.l + 168, y: height - 2, class: 'axis'}, 'dashed black: fitted a fallback') : null);
   // Hover highlights a line (and dims the others); the link opens its model.
   el.addEventListener('mouseover', (ev) => {
     const line = ev.target.closest?.('.pc-line');
@@ -124,16 +128,20 @@ function importanceList(imp) {
 /** Score against one parameter: a scatter on the parameter's own scale (categories in their order). */
 function slice(data, axis) {
   const cat = axis.kind === 'categorical';
-  const points = data.trials.filter((t) => Number.isFinite(t.score)).map((t) => ({
+  const point = (t) => ({
     x: cat ? axis.values.findIndex((c) => label(c) === label(t.params[axis.name])) : Number(t.params[axis.name]),
-    y: t.score, label: `${axis.name}=${fmtValue(t.params[axis.name])} (${shortId(t.model_id)})`}));
+    y: t.score, label: `${axis.name}=${fmtValue(t.params[axis.name])} (${shortId(t.model_id)})`});
+  const scored = data.trials.filter((t) => Number.isFinite(t.score));
   const [lo, hi] = scoreRange(data.trials);
-  const series = [{name: `cv ${data.metric}`, points, line: false, color: PALETTE[0]}];
+  const own = scored.filter((t) => !t.fallback).map(point);
+  const fallbacks = scored.filter((t) => t.fallback).map(point);
+  const series = [{name: `cv ${data.metric}`, points: own, line: false, color: PALETTE[0]}];
+  if (fallbacks.length) series.push({name: 'fitted a fallback', points: fallbacks, line: false, color: FALLBACK});
   const chart = lineChart({series, label: `${data.score_label} against ${axis.name}`, testid: `slice-${axis.name}`,
     xLabel: axis.name, yLabel: `cv ${data.metric} ↑`, logX: axis.kind === 'log', width: 360, height: 240,
     xFormat: cat ? (i) => label(axis.values[i]) : undefined});
   // Dots take the parallel coordinates' colours, so a sibling is the same colour everywhere.
-  chart.querySelectorAll('g.dots circle').forEach((c, i) => c.setAttribute('fill', scoreColor(points[i]?.y, lo, hi)));
+  chart.querySelectorAll('g.dots')[0]?.querySelectorAll('circle').forEach((c, i) => c.setAttribute('fill', scoreColor(own[i]?.y, lo, hi)));
   return h('figure', {class: 'figure', 'data-testid': 'slice'}, chart, h('figcaption', {}, `${data.score_label} against ${axis.name}`));
 }
 
@@ -141,10 +149,15 @@ function history(data) {
   const hist = data.history;
   const pts = hist.points.filter((p) => Number.isFinite(p.score));
   if (!pts.length) return empty('No scored sibling: no history.');
+  const fallback = new Set(data.trials.filter((t) => t.fallback).map((t) => t.model_id));
+  const dot = (p) => ({x: p.n, y: p.score, label: `#${p.n} ${shortId(p.model_id)}`});
   const series = [
-    {name: `cv ${data.metric}`, points: pts.map((p) => ({x: p.n, y: p.score, label: `#${p.n} ${shortId(p.model_id)}`})), line: false, color: PALETTE[0]},
+    {name: `cv ${data.metric}`, points: pts.filter((p) => !fallback.has(p.model_id)).map(dot), line: false, color: PALETTE[0]},
     {name: 'best so far', points: pts.map((p) => ({x: p.n, y: p.best})), dots: false, color: PALETTE[1]},
   ];
+  if (fallback.size) {
+    series.push({name: 'fitted a fallback', points: pts.filter((p) => fallback.has(p.model_id)).map(dot), line: false, color: FALLBACK});
+  }
   const xName = hist.order === 'grid' ? 'grid position' : hist.order === 'trial' ? 'trial' : 'registration';
   return h('figure', {class: 'figure'},
     lineChart({series, label: `History: ${data.score_label} by ${xName} with the running best`, testid: 'history',
@@ -177,6 +190,7 @@ export async function renderExplore(container, exploring, currentId = null) {
       : empty('No hyperparameter differs between the siblings.'),
     h('h4', {}, 'Parameter importance'),
     importanceList(data.importance),
+    data.importance.left_out ? h('p', {class: 'note', 'data-testid': 'param-importance-left-out'}, data.importance.left_out) : null,
     h('p', {class: 'muted small'}, data.importance.method),
     data.axes.length ? h('h4', {}, 'Score against each parameter') : null,
     data.axes.length ? h('div', {class: 'charts', 'data-testid': 'slices'}, data.axes.map((a) => slice(data, a))) : null,
