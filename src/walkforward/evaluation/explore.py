@@ -31,7 +31,7 @@ __all__ = ["explore"]
 
 _ORDER_LABELS = {
     "grid": "grid order: an exhaustive search scores every combination, so the order is the grid's, not a learning one",
-    "trial": "trial order: the order the search scored the configurations (the running best is what it knew by then)",
+    "trial": "trial order: the order the search scored configurations at full fidelity (best so far: what it knew)",
     "registration": "registration order: these models were saved before trial positions were recorded",
 }
 
