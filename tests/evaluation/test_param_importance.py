@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from walkforward.evaluation.param_importance import MIN_TRIALS, Axis, axis_of, param_importance
+from walkforward.evaluation.param_importance import MAX_TRIALS, MIN_TRIALS, Axis, axis_of, param_importance
 
 ALPHAS = [1e-4, 1e-3, 1e-2, 1e-1]
 RATIOS = [0.1, 0.5, 0.9]
@@ -84,3 +84,13 @@ def test_a_constant_score_says_so(level: float, wobble: float) -> None:
 def test_no_varied_parameter_says_so() -> None:
     found = param_importance([], [{}] * 5, [0.1, 0.2, 0.3, 0.4, 0.5])
     assert found.ranked == [] and "no hyperparameter differs" in (found.note or "")
+
+
+def test_a_large_cohort_is_sampled_and_says_so() -> None:
+    alphas = [10 ** (-5 + 4 * i / 79) for i in range(80)]
+    trials = [{"alpha": a, "l1_ratio": r} for a, r in itertools.product(alphas, RATIOS)]
+    axes = [axis_of(n, [t[n] for t in trials]) for n in ("alpha", "l1_ratio")]
+    scores = [-((math.log10(float(t["alpha"])) + 3) ** 2) for t in trials]
+    found = param_importance(axes, trials, scores)
+    assert len(trials) > MAX_TRIALS and found.ranked[0][0] == "alpha"
+    assert found.sampled == f"over a random {MAX_TRIALS} of the {len(trials)} scored siblings (seed 0)"

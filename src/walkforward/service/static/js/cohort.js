@@ -112,7 +112,6 @@ export async function openCohort(cohortId, currentId = null) {
   body.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
   if (!dialog.open) dialog.showModal();
   try {
-    const exploring = fetchExplore(cohortId); // in parallel with the cohort: the modal's second and last request
     const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
     const models = await withHyperparameters([...(cohort.models || [])]);
     models.sort((a, b) => (a.cohort_rank ?? 1e9) - (b.cohort_rank ?? 1e9));
@@ -141,7 +140,9 @@ export async function openCohort(cohortId, currentId = null) {
       models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,
     ].filter(Boolean));
     const explore = body.querySelector('[data-testid=cohort-explore]');
-    if (explore) await renderExplore(explore, exploring, currentId);
+    // The modal's second and last request, once the siblings are on screen: in parallel it would share
+    // the server's interpreter (and a cold server's imports) with the cohort's and delay the table.
+    if (explore) await renderExplore(explore, fetchExplore(cohortId), currentId);
   } catch (err) {
     body.replaceChildren(errorBox(err));
   }

@@ -191,7 +191,7 @@ export async function renderExplore(container, exploring, currentId = null) {
     h('h4', {}, 'Parameter importance'),
     importanceList(data.importance),
     data.importance.left_out ? h('p', {class: 'note', 'data-testid': 'param-importance-left-out'}, data.importance.left_out) : null,
-    h('p', {class: 'muted small'}, data.importance.method),
+    h('p', {class: 'muted small'}, data.importance.method, data.importance.sampled ? `, ${data.importance.sampled}` : ''),
     data.axes.length ? h('h4', {}, 'Score against each parameter') : null,
     data.axes.length ? h('div', {class: 'charts', 'data-testid': 'slices'}, data.axes.map((a) => slice(data, a))) : null,
     h('h4', {}, 'History'),
