@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from walkforward.cli import app as cli_app
 from walkforward.registry import NewModel
 from walkforward.service import Services
 
@@ -89,6 +93,24 @@ def test_a_search_with_trial_positions_shows_trial_order(make_app: Callable[...,
     body = TestClient(make_app()).get("/cohorts/o1/explore").json()
     assert body["history"]["order"] == "trial"
     assert [p["score"] for p in body["history"]["points"]] == [_score(a) for a in alphas]
+
+
+def test_cli_and_api_explore_alike(
+    make_app: Callable[..., Any], app_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i, (alpha, ratio) in enumerate(itertools.product(ALPHAS, RATIOS)):
+        app_services.registry.add(_model("c1", i, {"alpha": alpha, "l1_ratio": ratio}, _score(alpha)), "a")
+    settings = app_services.settings
+    monkeypatch.setenv("FEATURES_PARQUET_DIR", str(settings.features_parquet_dir))
+    monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("METADATA_DB_PATH", str(settings.metadata_db_path))
+    monkeypatch.delenv("METADATA_DB_URL", raising=False)
+    api = TestClient(make_app()).get("/cohorts/c1/explore").json()
+    res = CliRunner().invoke(cli_app, ["models", "explore", "c1", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == api
+    table = CliRunner().invoke(cli_app, ["models", "explore", "c1"], catch_exceptions=False)
+    assert table.exit_code == 0 and "alpha" in table.stdout and "fANOVA" in table.stdout
 
 
 def test_too_few_siblings_and_unknown_cohorts(make_app: Callable[..., Any], app_services: Services) -> None:
