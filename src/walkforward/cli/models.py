@@ -247,6 +247,23 @@ def models_compare(model_a: str, model_b: str, json_out: JsonOpt = False) -> Non
     )
 
 
+@models_app.command("compare-many")
+def models_compare_many(
+    model_ids: Annotated[list[str], typer.Argument(help="2 to 6 model ids (short ids as shown are accepted).")],
+    only_differences: Annotated[bool, typer.Option("--only-differences", help="Show only rows that differ.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Models side by side: request, hyperparameters and cross-validated metrics, differing rows marked."""
+    from walkforward.reports.side_by_side import side_by_side_table
+    from walkforward.side_by_side import compare_many
+
+    found = compare_many(_registry(), model_ids)
+    if json_out:
+        _emit_json(found)
+    else:
+        out.print(side_by_side_table(found, only_differences=only_differences))
+
+
 @models_app.command("predictions")
 def models_predictions(
     model_id: str,

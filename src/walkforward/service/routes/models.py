@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from walkforward import queries
+from walkforward import queries, side_by_side
 from walkforward.model_summary import MAX_PAGE
 from walkforward.registry import LockboxEvaluatedError, ModelStore
 from walkforward.service.deps import Services, registry, services
@@ -153,6 +153,18 @@ def model_predictions(
 def compare_models(model_id: ModelId, other_id: ModelId, reg: Registry) -> dict[str, Any]:
     """Diebold-Mariano test of two models' out-of-sample forecasts on the rows both scored."""
     return queries.compare(reg, model_id, other_id)
+
+
+@router.get("/compare")
+def compare_many(
+    reg: Registry,
+    ids: Annotated[
+        str,
+        Query(max_length=400, description="2 to 6 model ids (or short ids as shown), comma-separated: ids=a,b,c"),
+    ],
+) -> dict[str, Any]:
+    """Models side by side: identity, request, hyperparameters, cv and per-fold metrics, and the keys that differ."""
+    return side_by_side.compare_many(reg, ids)
 
 
 @router.get("/models/{model_id}/equity")

@@ -2,6 +2,7 @@
 
 import {api, query} from './api.js';
 import {openCohort} from './cohort.js';
+import {decorateModels, initSelection, selectionParam} from './compare.js';
 import {pct} from './money.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
@@ -33,7 +34,7 @@ function stateFrom(params) {
 }
 
 function hrefFor(state) {
-  const q = {...state, descending: state.descending ? null : 'false'};
+  const q = {...state, descending: state.descending ? null : 'false', sel: selectionParam()};
   if (q.sort === 'created_at') delete q.sort;
   if (q.limit === 50) delete q.limit;
   if (!q.offset) delete q.offset;
@@ -145,6 +146,7 @@ function pager(state, total) {
 
 export async function renderModels(view, params) {
   const state = stateFrom(params);
+  initSelection(params);
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
   let names = [];
   try { names = (await algorithms()).map((a) => a.name); } catch { /* the filter then offers "any" only */ }
@@ -173,6 +175,7 @@ export async function renderModels(view, params) {
       h('thead', {}, header(state)), h('tbody', {}, rows))),
     items.length ? null : empty('No models match.'),
     pager(state, total)].filter(Boolean));
+  decorateModels(body);
   if (focusSort) body.querySelector(`button.sort[data-sort="${CSS.escape(focusSort)}"]`)?.focus();
   focusSort = null;
 }
