@@ -13,8 +13,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from uikit import UiData, _json, _screenshots, _serve
 
-pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.slow]
-
 BIG_COHORT = "explore12"
 # A point of an SVG path (in page coordinates) where the path is the topmost element, or null.
 VISIBLE_POINT = """p => {
