@@ -193,6 +193,17 @@ def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     return Cohort(cohort_id, list(rows), selection)
 
 
+def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
+    """A cohort explored: varied hyperparameters, each sibling's score, importance and history (see
+    :func:`walkforward.evaluation.explore.explore`); an empty cohort is not found."""
+    from walkforward.evaluation.explore import explore
+
+    rows = registry.cohort(cohort_id)
+    if not rows:
+        raise _no_cohort(cohort_id)
+    return explore(cohort_id, rows)
+
+
 def lineage(registry: ModelStore, model_id: str) -> Lineage:
     """A model with its ancestors and descendants (unknown model: ``ModelNotFoundError``)."""
     return Lineage(registry.get(model_id), registry.ancestors(model_id), registry.descendants(model_id))

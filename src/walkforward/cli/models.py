@@ -1,4 +1,5 @@
-"""The ``models`` group (list, show, lockbox, cohort, explain, lineage, delete, delete-cohort, prune) and ``predict``.
+"""The ``models`` group (list, show, lockbox, cohort, explore, explain, lineage, delete, delete-cohort, prune),
+and ``predict``.
 
 Every read goes through :mod:`walkforward.queries`, as the API's routes do: ``--json`` prints the
 payload the API returns, and the tables render the same query's records.
@@ -133,6 +134,36 @@ def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
         _emit_json(found.to_dict())
     else:
         out.print(cohort_table(found.models, found.selection, title=f"Cohort {cohort_id}"))
+
+
+@models_app.command("explore")
+def models_explore(cohort_id: str, json_out: JsonOpt = False) -> None:
+    """A cohort's hyperparameter importance (fANOVA) and best score by trial order, as the UI's explore view."""
+    from rich.table import Table
+
+    found = queries.cohort_explore(_registry(), cohort_id)
+    if json_out:
+        _emit_json(found)
+        return
+    imp = found["importance"]
+    table = Table(title=f"Cohort {cohort_id}: importance for {found['score_label']}", caption=imp["method"])
+    table.add_column("hyperparameter")
+    table.add_column("values")
+    table.add_column("share of variance", justify="right")
+    shares = {i["name"]: i["importance"] for i in imp["items"]}
+    for axis in sorted(found["axes"], key=lambda a: -shares.get(a["name"], 0.0)):
+        share = shares.get(axis["name"])
+        values = ", ".join(str(v) for v in axis["values"])
+        table.add_row(axis["name"], f"{values} ({axis['kind']})", "-" if share is None else f"{share:.1%}")
+    out.print(table)
+    for note in (imp["note"], imp.get("left_out"), imp.get("sampled")):
+        if note:
+            out.print(escape(note))
+    points = [p for p in found["history"]["points"] if p["best"] is not None]
+    if points:
+        out.print(
+            f"best {points[-1]['best']:.6g} after {len(found['history']['points'])} ({found['history']['label']})"
+        )
 
 
 @models_app.command("explain")

@@ -337,7 +337,9 @@ class SearchRun:
             fallback=o.fallback,
             predictions=predictions,
         )
-        search = {"strategy": self.strategy.value, "grid": self.grid, "grid_size": len(self.combos)}
+        # "trial": the combination's position in the order this run scored them (the explore view's history).
+        trial = list(self.scores).index(o.index) if o.index in self.scores else None
+        search = {"strategy": self.strategy.value, "grid": self.grid, "grid_size": len(self.combos), "trial": trial}
         try:
             record = register(
                 trained,

@@ -210,6 +210,13 @@ def get_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
     return queries.cohort(reg, cohort_id).to_dict()
 
 
+@router.get("/cohorts/{cohort_id}/explore")
+def explore_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
+    """A cohort as optuna-dashboard shows a study: varied hyperparameters (axes), each sibling's score,
+    fANOVA parameter importance and the score history with its running best."""
+    return queries.cohort_explore(reg, cohort_id)
+
+
 @router.delete("/cohorts/{cohort_id}")
 def delete_cohort(cohort_id: CohortId, svc: Svc) -> dict[str, Any]:
     """Delete every model of a cohort and their artifact files."""

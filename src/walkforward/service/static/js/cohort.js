@@ -3,6 +3,7 @@
 
 import {api} from './api.js';
 import {lineChart, PALETTE} from './charts.js';
+import {fetchExplore, renderExplore} from './explore.js';
 import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
 
 /** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
@@ -136,7 +137,12 @@ export async function openCohort(cohortId, currentId = null) {
         : empty('This cohort has no models.'),
       isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
         h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
+      models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,
     ].filter(Boolean));
+    const explore = body.querySelector('[data-testid=cohort-explore]');
+    // The modal's second and last request, once the siblings are on screen: in parallel it would share
+    // the server's interpreter (and a cold server's imports) with the cohort's and delay the table.
+    if (explore) await renderExplore(explore, fetchExplore(cohortId), currentId);
   } catch (err) {
     body.replaceChildren(errorBox(err));
   }
