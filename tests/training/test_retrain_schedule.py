@@ -136,3 +136,25 @@ def test_the_cli_prints_the_same_report(
     assert shown["frozen"] == report["frozen"] and shown["retrained"] == report["retrained"]
     table = CliRunner().invoke(app, args, catch_exceptions=False)
     assert table.exit_code == 0 and "retrained - frozen" in table.stdout and "frozen" in table.stdout
+
+
+def test_the_cli_retrains_once_then_says_no_new_data(
+    model: ModelRecord, regime_store: FeatureStore, registry: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEATURES_PARQUET_DIR", str(regime_store.root))
+    monkeypatch.setenv("MODELS_DIR", str(registry.models_dir))
+    monkeypatch.setenv("METADATA_DB_URL", str(registry.url))
+    res = CliRunner().invoke(app, ["retrain", model.id, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    done = json.loads(res.stdout)
+    assert done["trained"] and done["retrained_from"] == model.id
+    assert (
+        done["retrain"]["rows"].startswith("all up to ")
+        and done["retrain"]["rows_used"] > model.folds["final_train_rows"]
+    )
+    again = CliRunner().invoke(app, ["retrain", model.id], catch_exceptions=False)
+    assert again.exit_code == 0 and "no new data since" in again.stdout and "nothing trained" in again.stdout
+    lineage = CliRunner().invoke(app, ["models", "lineage", done["model_id"], "--json"], catch_exceptions=False)
+    assert json.loads(lineage.stdout)["model"]["retrained_from"] == model.id
+    missing = CliRunner().invoke(app, ["retrain", "nope"])
+    assert missing.exit_code != 0
