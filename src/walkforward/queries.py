@@ -355,12 +355,21 @@ def simulate_retraining(
     *,
     every: int,
     initial_days: int | None = None,
+    warm_start: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Frozen vs retrained every ``every`` sessions on the same rows (:mod:`walkforward.training.schedule`)."""
     from walkforward.training.schedule import simulate_retraining as run
 
-    return run(model_id, store=store, registry=registry, every=every, initial_days=initial_days, progress=progress)
+    return run(
+        model_id,
+        store=store,
+        registry=registry,
+        every=every,
+        initial_days=initial_days,
+        warm_start=warm_start,
+        progress=progress,
+    )
 
 
 def symbols(store: FeatureStore) -> list[dict[str, Any]]:

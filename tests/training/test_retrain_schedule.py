@@ -158,3 +158,45 @@ def test_the_cli_retrains_once_then_says_no_new_data(
     assert json.loads(lineage.stdout)["model"]["retrained_from"] == model.id
     missing = CliRunner().invoke(app, ["retrain", "nope"])
     assert missing.exit_code != 0
+
+
+@pytest.fixture(scope="module", params=["lightgbm_regressor", "xgboost_regressor"])
+def booster(request: pytest.FixtureRequest, regime_store: FeatureStore, registry: ModelStore) -> ModelRecord:
+    req = TrainRequest.model_validate(
+        {
+            "symbol": ",".join(SYMBOLS),
+            "algorithm": request.param,
+            "timeframe": "5m",
+            "target_transform": "log_return",
+            "hyperparameters": {"n_estimators": 15, "max_depth": 3},
+            "explain": False,
+        }
+    )
+    return train(req, store=regime_store, registry=registry)
+
+
+def test_warm_start_continues_the_trees_on_the_new_rows_only(
+    booster: ModelRecord, regime_store: FeatureStore, registry: ModelStore
+) -> None:
+    kw = {"store": regime_store, "registry": registry, "every": 4, "initial_days": INITIAL}
+    warm = simulate_retraining(booster.id, warm_start=True, **kw)
+    cold = simulate_retraining(booster.id, **kw)
+    assert warm["warm_start"] and not cold["warm_start"]
+    refits = warm["refits"]
+    assert [r["trees"] for r in refits] == [15 * (k + 1) for k in range(len(refits))]
+    assert refits[0]["rows_fitted"] == refits[0]["train_rows"]
+    for before, now in zip(refits, refits[1:], strict=False):
+        assert now["rows_fitted"] == now["train_rows"] - before["train_rows"] > 0  # only rows labelled since
+    assert all(r["trees"] == 15 and r["rows_fitted"] == r["train_rows"] for r in cold["refits"])
+    # the frozen arm is the same first fit either way (continuing never touched it)
+    np.testing.assert_allclose(warm["daily"]["frozen"], cold["daily"]["frozen"])
+    assert not np.allclose(warm["daily"]["retrained"], cold["daily"]["retrained"])
+
+
+def test_warm_start_is_refused_for_a_model_without_one(
+    model: ModelRecord, regime_store: FeatureStore, registry: ModelStore
+) -> None:
+    with pytest.raises(InvalidInputError, match="warm start is for boosters"):
+        simulate_retraining(
+            model.id, store=regime_store, registry=registry, every=3, initial_days=INITIAL, warm_start=True
+        )

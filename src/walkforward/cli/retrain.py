@@ -74,6 +74,10 @@ def retrain(
         int | None,
         typer.Option(min=1, help="--simulate: sessions of the initial window (default: up to the model's data end)."),
     ] = None,
+    warm_start: Annotated[
+        bool,
+        typer.Option("--warm-start", help="--simulate, boosters: continue the previous refit's trees on the new rows."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Refit MODEL's request on every row up to now (lock box excluded) as a child, or simulate a schedule.
@@ -85,7 +89,13 @@ def retrain(
     if simulate:
         with _bar("simulating", json_out) as progress:
             report = queries.simulate_retraining(
-                _registry(), _store(), model_id, every=every, initial_days=initial_days, progress=progress
+                _registry(),
+                _store(),
+                model_id,
+                every=every,
+                initial_days=initial_days,
+                warm_start=warm_start,
+                progress=progress,
             )
         if json_out:
             _emit_json(report)

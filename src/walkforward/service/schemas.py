@@ -154,6 +154,9 @@ class ScheduleBody(BaseModel):
         le=100_000,
         description="Sessions of the initial window (default: up to the model's data end).",
     )
+    warm_start: bool = Field(
+        default=False, description="Boosters: each refit continues the previous refit's trees on the new rows."
+    )
 
 
 class Health(BaseModel):

@@ -32,6 +32,7 @@ from walkforward.training.data import PreparedData, prepare
 from walkforward.training.evaluate import daily_net_returns, trading_settings
 from walkforward.training.fit import Progress, apply_fallback, predict_values
 from walkforward.training.retrain import retrain_request
+from walkforward.training.warm import check_warm_start, continue_fit, trees
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,14 @@ def simulate_retraining(
     registry: ModelStore,
     every: int,
     initial_days: int | None = None,
+    warm_start: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Trade a frozen and a retrained-every-``every``-sessions model side by side; report both and the difference.
 
-    ``initial_days`` (sessions) defaults to the sessions up to the model's own data end.
+    ``initial_days`` (sessions) defaults to the sessions up to the model's own data end. With
+    ``warm_start`` a booster's refit continues the previous refit's trees on the rows added since
+    (:mod:`walkforward.training.warm`) instead of refitting from scratch on every row.
 
     Examples
     --------
@@ -95,6 +99,8 @@ def simulate_retraining(
     """
     record = registry.get(model_id)
     req = retrain_request(record)
+    if warm_start:
+        check_warm_start(req.spec)
     data = prepare(req, store=store, registry=registry)
     sessions = data.dataset.local_ts.dt.date.to_numpy()
     initial = initial_days
@@ -108,18 +114,25 @@ def simulate_retraining(
     plan = schedule_plan(sessions, initial=initial, every=every, lookforward=req.lookforward)
     params = req.spec.params(record.hyperparameters)
     total = len(plan.refits)
-    retrained, frozen_pipe = [], None
+    retrained, fitted = [], []
+    frozen_pipe: Pipeline | None = None
+    frozen = np.empty(0)
     with threadpool_limits(limits=1, user_api="blas"):
         for refit in plan.refits:
-            pipe = fit_rows(req, data, params, refit.train_index)
-            if frozen_pipe is None:
-                frozen_pipe = pipe  # the first refit's rows are the initial window: the frozen model
+            rows_fit = refit.train_index
+            if frozen_pipe is None or not warm_start:
+                pipe = fit_rows(req, data, params, rows_fit)
+            else:  # only the rows whose labels became known since the previous refit
+                rows_fit = np.setdiff1d(refit.train_index, plan.refits[refit.number - 2].train_index)
+                pipe = continue_fit(req.spec, pipe, params, data.X.iloc[rows_fit], data.y[rows_fit])
+            if frozen_pipe is None:  # the first refit's rows are the initial window: the frozen model
+                frozen_pipe = pipe  # (its forecasts are made now, before any later fit could touch it)
+                frozen = _forecast(req, frozen_pipe, data, plan.trade_index)
+            fitted.append({"rows_fitted": int(rows_fit.size), "trees": trees(pipe)})
             retrained.append(_forecast(req, pipe, data, refit.trade_index))
             if progress:
                 progress(f"refit {refit.number}/{total}", refit.number, total)
-        rows = plan.trade_index
-        assert frozen_pipe is not None  # schedule_plan returns at least one refit
-        frozen = _forecast(req, frozen_pipe, data, rows)
+    rows = plan.trade_index
     frame = oos.rows_frame(data.dataset, data.y, rows, 1, np.concatenate(retrained))
     daily = daily_net_returns(req, frame, np.column_stack([frozen, np.concatenate(retrained)]))
     settings = trading_settings(req)
@@ -128,7 +141,8 @@ def simulate_retraining(
         "model_id": record.id,
         "every": every,
         "initial_days": initial,
-        "refits": [r.to_dict(sessions) for r in plan.refits],
+        "warm_start": warm_start,
+        "refits": [{**r.to_dict(sessions), **f} for r, f in zip(plan.refits, fitted, strict=True)],
         "trading": settings.to_dict(),
         **report,
         "meaning": MEANING,

@@ -137,7 +137,12 @@ def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody) -> dict[str, A
 def simulate_retraining(model_id: ModelId, svc: Svc, body: ScheduleBody) -> dict[str, Any]:
     """Frozen vs refitted every ``every`` sessions, on the same rows with the model's costs; registers nothing."""
     return queries.simulate_retraining(
-        svc.registry, svc.store, model_id, every=body.every, initial_days=body.initial_days
+        svc.registry,
+        svc.store,
+        model_id,
+        every=body.every,
+        initial_days=body.initial_days,
+        warm_start=body.warm_start,
     )
 
 
