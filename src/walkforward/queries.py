@@ -22,6 +22,8 @@ from walkforward.errors import DataNotFoundError
 from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from walkforward.config import Settings
@@ -82,10 +84,19 @@ class Lineage:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": model_dict(self.model, brief=True),
-            "ancestors": [model_dict(r, brief=True) for r in self.ancestors],
-            "descendants": [model_dict(r, brief=True) for r in self.descendants],
+            "model": _lineage_entry(self.model),
+            "ancestors": [_lineage_entry(r) for r in self.ancestors],
+            "descendants": [_lineage_entry(r) for r in self.descendants],
         }
+
+
+def _lineage_entry(r: ModelRecord) -> dict[str, Any]:
+    """A brief model with the id it was retrained from (``None`` unless it is a retrain) and when its data ends."""
+    return {
+        **model_dict(r, brief=True),
+        "retrained_from": r.derived.get("retrained_from"),
+        "data_end": r.derived.get("data_end"),
+    }
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,47 @@ def algorithms() -> list[dict[str, Any]]:
     ]
 
 
+def retrain(
+    registry: ModelStore, store: FeatureStore, model_id: str, *, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, Any]:
+    """Retrain a model on the data up to now (lock box excluded); the child, or the existing one if no new data."""
+    from walkforward.training.retrain import retrain as run
+
+    done = run(model_id, store=store, registry=registry, progress=progress)
+    derived = done.record.derived
+    return {
+        **done.to_dict(),
+        "retrained_from": derived.get("retrained_from"),
+        "data_end": derived.get("data_end"),
+        "retrain": derived.get("retrain"),
+        "model": model_dict(done.record, brief=True),
+    }
+
+
+def simulate_retraining(
+    registry: ModelStore,
+    store: FeatureStore,
+    model_id: str,
+    *,
+    every: int,
+    initial_days: int | None = None,
+    warm_start: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Frozen vs retrained every ``every`` sessions on the same rows (:mod:`walkforward.training.schedule`)."""
+    from walkforward.training.schedule import simulate_retraining as run
+
+    return run(
+        model_id,
+        store=store,
+        registry=registry,
+        every=every,
+        initial_days=initial_days,
+        warm_start=warm_start,
+        progress=progress,
+    )
+
+
 def symbols(store: FeatureStore) -> list[dict[str, Any]]:
     """What the feature store holds: one entry per symbol with its date range, days and feature sets."""
     return [dataclasses.asdict(store.describe(s)) for s in store.symbols()]
@@ -359,5 +411,7 @@ __all__ = [
     "model",
     "predictions",
     "prune_models",
+    "retrain",
+    "simulate_retraining",
     "symbols",
 ]

@@ -48,10 +48,14 @@ def register(
     cohort_id: str | None = None,
     search: Mapping[str, Any] | None = None,
     explanations: Explanations = (None, None, None),
+    parent_model_id: str | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> ModelRecord:
     """Write the artifact and its registry row (the row only once the file is safely on disk).
 
     The row keeps what was asked (``request``) apart from what the run derived (``derived``).
+    ``parent_model_id`` links the row to another model than the request's (a retrain to the model it
+    retrains) and ``lineage`` is merged into ``derived`` (e.g. ``retrained_from``).
     """
     req, data = trained.request, trained.data
     fp = fingerprint or model_fingerprint(req, data, trained.hyperparameters)
@@ -66,6 +70,8 @@ def register(
     derived = trained.derived()
     if search:
         derived["search"] = dict(search)
+    if lineage:
+        derived.update(lineage)
     details, regimes, info = explanations
     if info:
         derived["explanations"] = info
@@ -85,7 +91,7 @@ def register(
         fingerprint_version=FINGERPRINT_VERSION,
         versions=library_versions(req.algorithm.value),
         cohort_id=cohort_id,
-        parent_model_id=req.parent_model_id,
+        parent_model_id=parent_model_id or req.parent_model_id,
         cv_score=trained.cv_score,
         feature_details=details,
         regime_importance=regimes,

@@ -15,7 +15,7 @@ from walkforward.registry import LockboxEvaluatedError, ModelStore
 from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
-from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody
+from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody, RetrainBody, ScheduleBody
 
 router = APIRouter(tags=["models"])
 
@@ -120,6 +120,30 @@ def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
         return queries.evaluate_lockbox(svc.registry, svc.store, model_id)
     except LockboxEvaluatedError as exc:
         return JSONResponse({"detail": str(exc), "lockbox": exc.evaluation.to_dict()}, status_code=409)
+
+
+@router.post("/models/{model_id}/retrain")
+def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody) -> dict[str, Any]:
+    """Refit the model's request on every row up to now (lock box excluded) as a child "retrained from" it.
+
+    Synchronous (as long as training the request). ``trained`` is false, with the existing child, when
+    no data arrived since the last retrain. The child's metrics are out of sample (the walk-forward
+    folds of the extended data); its final fit uses every row, test-labelled ones included.
+    """
+    return queries.retrain(svc.registry, svc.store, model_id)
+
+
+@router.post("/models/{model_id}/retrain/simulate")
+def simulate_retraining(model_id: ModelId, svc: Svc, body: ScheduleBody) -> dict[str, Any]:
+    """Frozen vs refitted every ``every`` sessions, on the same rows with the model's costs; registers nothing."""
+    return queries.simulate_retraining(
+        svc.registry,
+        svc.store,
+        model_id,
+        every=body.every,
+        initial_days=body.initial_days,
+        warm_start=body.warm_start,
+    )
 
 
 @router.get("/models/{model_id}/lockbox")
