@@ -163,7 +163,7 @@ def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(found.to_dict())
     else:
-        out.print(lineage_tree(found.model, found.ancestors, found.descendants))
+        out.print(lineage_tree(found.model, found.ancestors, found.descendants, found.members))
 
 
 @models_app.command("delete")

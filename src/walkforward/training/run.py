@@ -133,7 +133,11 @@ def train(
 
 
 def request_of(record: ModelRecord) -> TrainRequest:
-    """The training request a registered model was trained from."""
+    """The training request a registered model was trained from (an ensemble's: its members' shared one)."""
+    from walkforward.ensembles.build import base_request, is_ensemble
+
+    if is_ensemble(record.request):
+        return base_request(record.request)
     return TrainRequest.model_validate(record.request)
 
 
