@@ -2,28 +2,36 @@
 
 :func:`build_ensemble` is what the CLI (``walkforward ensemble``) and the API (``POST /ensembles``)
 call; :mod:`.nested` is the pure computation (which members, weights or meta-model serve each fold,
-from earlier folds only); :class:`EnsembleEstimator` is the fitted object an ensemble's artifact holds.
+from earlier folds only; import ``nested`` from it); :class:`EnsembleEstimator` is the fitted object an
+ensemble's artifact holds. Only the request is imported eagerly: ``walkforward --help`` must not load
+numpy, so the rest are lazy names (as Scientific Python's SPEC 1 describes).
 """
 
-from walkforward.ensembles.build import ENSEMBLE, BuiltEnsemble, base_request, build_ensemble, is_ensemble
-from walkforward.ensembles.estimator import EnsembleEstimator, Member
-from walkforward.ensembles.nested import FoldChoice, NestedResult, choose, nested
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from walkforward.ensembles.request import EnsembleMethod, EnsembleRequest, FirstFold, parse_ensemble
 
-__all__ = [
-    "ENSEMBLE",
-    "BuiltEnsemble",
-    "EnsembleEstimator",
-    "EnsembleMethod",
-    "EnsembleRequest",
-    "FirstFold",
-    "FoldChoice",
-    "Member",
-    "NestedResult",
-    "base_request",
-    "build_ensemble",
-    "choose",
-    "is_ensemble",
-    "nested",
-    "parse_ensemble",
-]
+_LAZY = {
+    "ENSEMBLE": "build",
+    "BuiltEnsemble": "build",
+    "base_request": "build",
+    "build_ensemble": "build",
+    "is_ensemble": "build",
+    "EnsembleEstimator": "estimator",
+    "Member": "estimator",
+    "FoldChoice": "nested",
+    "NestedResult": "nested",
+    "choose": "nested",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"walkforward.ensembles.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["EnsembleMethod", "EnsembleRequest", "FirstFold", "parse_ensemble", *_LAZY]
