@@ -3,6 +3,7 @@
 
 import {api} from './api.js';
 import {lineChart, PALETTE} from './charts.js';
+import {ensembleForm} from './ensemble.js';
 import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
 
 /** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
@@ -134,6 +135,7 @@ export async function openCohort(cohortId, currentId = null) {
           rowAttrs: (m) => ({'data-model-id': m.id, 'data-testid': 'cohort-sibling', class: m.id === currentId ? 'current' : null}),
         }))
         : empty('This cohort has no models.'),
+      models.length > 1 ? ensembleForm(cohortId, models.length) : null,
       isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
         h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
     ].filter(Boolean));
