@@ -57,11 +57,17 @@ def test_cli_builds_then_reuses_and_refuses_in_one_line(home: Path, trained: Tra
     assert f"already registered ensemble {built['model']['id']}" in " ".join(table.stdout.split())
     lineage = json.loads(_cli(home, trained, "models", "lineage", built["model"]["id"], "--json").stdout)
     assert sorted(m["id"] for m in lineage["members"]) == sorted(trained.cohort_ids)
+    tree = _cli(home, trained, "models", "lineage", built["model"]["id"])
+    assert tree.returncode == 0 and "ensemble members (6)" in tree.stdout, tree.stderr
+    shown = _cli(home, trained, "models", "show", built["model"]["id"])
+    assert shown.returncode == 0 and "ensemble" in shown.stdout, shown.stderr
+    explained = _cli(home, trained, "models", "explain", built["model"]["id"])
+    assert explained.returncode == 2 and "is an ensemble: explain its members" in " ".join(explained.stderr.split())
     predicted = _cli(home, trained, "predict", built["model"]["id"], "--json", "--tail", "3")
     assert predicted.returncode == 0, predicted.stderr
     assert len(json.loads(predicted.stdout)["predictions"]) == 3
     refused = _cli(home, trained, "ensemble", "--from-cohort", trained.cohort_id, "--top", "9")
-    assert refused.returncode == 2 and "top=9 is more than the 6 model(s)" in refused.stderr
+    assert refused.returncode == 2 and "top=9 is more than the 6 model(s)" in " ".join(refused.stderr.split())
     assert "Traceback" not in refused.stderr
 
 

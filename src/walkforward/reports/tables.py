@@ -344,13 +344,8 @@ def prune_table(plan: Mapping[str, Any]) -> Table:
     return t
 
 
-def lineage_tree(
-    model: ModelRecord,
-    ancestors: Sequence[ModelRecord],
-    descendants: Sequence[ModelRecord],
-    members: Sequence[ModelRecord] = (),
-) -> Tree:
-    """A model with its chain of ancestors (parent first), its descendants and an ensemble's members."""
+def lineage_tree(model: ModelRecord, ancestors: Sequence[ModelRecord], descendants: Sequence[ModelRecord]) -> Tree:
+    """A model with its chain of ancestors (parent first) and its descendants."""
     root = Tree(f"[bold]{model.id}[/] {model.algorithm} ({len(model.features)} features, score {model.cv_score})")
     node = root
     for a in ancestors:
@@ -358,10 +353,6 @@ def lineage_tree(
     kids = root.add(f"descendants ({len(descendants)})")
     for d in descendants:
         kids.add(f"{d.id} {d.algorithm} parent={d.parent_model_id} ({len(d.features)} features, score {d.cv_score})")
-    if members:
-        built = root.add(f"ensemble members ({len(members)})")
-        for m in members:
-            built.add(f"{m.id} {m.algorithm} ({len(m.features)} features, score {m.cv_score})")
     return root
 
 

@@ -16,7 +16,7 @@ export function ensembleForm(cohortId, size) {
   const top = h('input', {id: 'ensemble-top', type: 'number', min: 1, max: size, value: Math.min(3, size), 'data-testid': 'ensemble-top'});
   const result = h('div', {'data-testid': 'ensemble-result', 'aria-live': 'polite'});
   const button = h('button', {type: 'submit', 'data-testid': 'ensemble-build'}, 'Build ensemble');
-  const form = h('form', {class: 'filters', 'data-testid': 'ensemble-form'},
+  const form = h('form', {class: 'ensemble-form', 'data-testid': 'ensemble-form'},
     h('div', {class: 'field'}, h('label', {for: 'ensemble-method'}, 'Ensemble method'), method),
     h('div', {class: 'field'}, h('label', {for: 'ensemble-top'}, `Top K (of ${size})`), top),
     h('div', {class: 'field buttons'}, button));
