@@ -59,7 +59,7 @@ def _garbage(P: np.ndarray, y: np.ndarray, folds: np.ndarray, at: np.ndarray, cl
     return P2, y2
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     table=oos_tables(),
     method=st.sampled_from(METHODS),

@@ -37,7 +37,7 @@ class FoldChoice:
     ``trained_on`` the folds whose rows chose them (empty for the first fold); ``basis`` says how.
     """
 
-    fold: int
+    fold: int | None  # None: the final choice, made on every fold (for data after the last one)
     members: tuple[int, ...]
     weights: tuple[float, ...] | None
     meta: Any
@@ -133,25 +133,24 @@ def choose(
     scored = [f for f in earlier if (fe == f).any()]
     members = tuple(rank(Pe, ye, fe, scored, classifier=classifier)[:top])
     span = f"fold {earlier[0]}" if len(earlier) == 1 else f"folds {earlier[0]}-{earlier[-1]}"
-    number = -1 if fold is None else fold
     cols = Pe[:, list(members)]
     if method == "average":
         weights = np.full(len(members), 1.0 / len(members))
         basis = f"top {top} on {span}, equal weights"
-        return FoldChoice(number, members, tuple(weights.tolist()), None, tuple(earlier), basis)
+        return FoldChoice(fold, members, tuple(weights.tolist()), None, tuple(earlier), basis)
     if method == "inverse_variance":
         mse = np.mean((cols - ye[:, None]) ** 2, axis=0)
         inv = 1.0 / np.maximum(mse, np.finfo(float).tiny)
         weights = inv / inv.sum()
         basis = f"top {top} on {span}, weights 1/MSE of their errors on {span}"
-        return FoldChoice(number, members, tuple(weights.tolist()), None, tuple(earlier), basis)
+        return FoldChoice(fold, members, tuple(weights.tolist()), None, tuple(earlier), basis)
     meta = _meta_model(cols, ye, classifier=classifier)
     if meta is None:  # a single class before this fold: nothing to fit a classifier on
         weights = np.full(len(members), 1.0 / len(members))
         basis = f"top {top} on {span}, equal weights: one class only on {span}, no meta-model fitted"
-        return FoldChoice(number, members, tuple(weights.tolist()), None, tuple(earlier), basis)
+        return FoldChoice(fold, members, tuple(weights.tolist()), None, tuple(earlier), basis)
     basis = f"top {top} on {span}, {type(meta).__name__} fitted on their predictions of {span}"
-    return FoldChoice(number, members, None, meta, tuple(earlier), basis)
+    return FoldChoice(fold, members, None, meta, tuple(earlier), basis)
 
 
 def tails(folds: np.ndarray, purge: int) -> np.ndarray:

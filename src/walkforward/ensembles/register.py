@@ -74,6 +74,7 @@ def evaluate_and_register(
     from walkforward.ensembles.nested import choose, nested
     from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION
     from walkforward.registry import NewModel
+    from walkforward.request import TRADING_FIELDS, DataRequest
     from walkforward.training.oos import COLUMNS
     from walkforward.training.run import library_versions
 
@@ -103,7 +104,7 @@ def evaluate_and_register(
     features = tuple(dict.fromkeys(f for r in chosen for f in r.features))
     spec = {"method": method, "top": top, "first_fold": req.first_fold.value}
     request = {
-        **{k: v for k, v in base.inputs().items() if k not in ("algorithm", "hyperparameters")},
+        **{k: v for k, v in base.inputs().items() if k in DataRequest.model_fields or k in TRADING_FIELDS},
         "algorithm": ENSEMBLE,
         "ensemble": {**spec, "from_cohort": req.from_cohort, "models": ids, "member_algorithm": base.algorithm.value},
     }
