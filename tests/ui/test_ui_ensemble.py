@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 from uikit import UiData, _screenshots
-
-# In the file, not tests/conftest.py's table: several branches add UI test files at once.
-pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_build_ensemble_from_the_cohort_modal(page: Page, ui_data: UiData) -> None:
