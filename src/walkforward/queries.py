@@ -76,17 +76,20 @@ class Cohort:
 
 @dataclass(frozen=True)
 class Lineage:
-    """A model with its ancestors (parent first) and its descendants (breadth-first)."""
+    """A model with its ancestors (parent first), its descendants (breadth-first) and, for an
+    ensemble, the registered models it was built from (``members``; deleted ones are left out)."""
 
     model: ModelRecord
     ancestors: list[ModelRecord]
     descendants: list[ModelRecord]
+    members: list[ModelRecord] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": _lineage_entry(self.model),
             "ancestors": [_lineage_entry(r) for r in self.ancestors],
             "descendants": [_lineage_entry(r) for r in self.descendants],
+            "members": [_lineage_entry(r) for r in self.members],
         }
 
 
@@ -216,8 +219,17 @@ def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
 
 
 def lineage(registry: ModelStore, model_id: str) -> Lineage:
-    """A model with its ancestors and descendants (unknown model: ``ModelNotFoundError``)."""
-    return Lineage(registry.get(model_id), registry.ancestors(model_id), registry.descendants(model_id))
+    """A model with its ancestors, descendants and ensemble members (unknown model: ``ModelNotFoundError``)."""
+    from walkforward.registry import ModelNotFoundError
+
+    record = registry.get(model_id)
+    members = []
+    for member_id in (record.request.get("ensemble") or {}).get("models", []):
+        try:
+            members.append(registry.get(member_id))
+        except ModelNotFoundError:
+            continue  # deleted since: the ensemble's artifact holds its fitted pipeline, its row is gone
+    return Lineage(record, registry.ancestors(model_id), registry.descendants(model_id), members)
 
 
 def predictions(

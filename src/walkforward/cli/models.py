@@ -214,7 +214,12 @@ def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(found.to_dict())
     else:
-        out.print(lineage_tree(found.model, found.ancestors, found.descendants))
+        tree = lineage_tree(found.model, found.ancestors, found.descendants)
+        if found.members:  # an ensemble's members (see walkforward.ensembles)
+            built = tree.add(f"ensemble members ({len(found.members)})")
+            for m in found.members:
+                built.add(f"{m.id} {m.algorithm} ({len(m.features)} features, score {m.cv_score})")
+        out.print(tree)
 
 
 @models_app.command("delete")

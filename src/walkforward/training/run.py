@@ -139,7 +139,11 @@ def train(
 
 
 def request_of(record: ModelRecord) -> TrainRequest:
-    """The training request a registered model was trained from."""
+    """The training request a registered model was trained from (an ensemble's: its members' shared one)."""
+    from walkforward.ensembles.build import base_request, is_ensemble
+
+    if is_ensemble(record.request):
+        return base_request(record.request)
     return TrainRequest.model_validate(record.request)
 
 
@@ -153,7 +157,13 @@ def walkforward_artifact(registry: ModelStore, record: ModelRecord) -> Mapping[s
 
 def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelStore) -> ModelRecord:
     """Compute and store the explanations of a registered model (e.g. the best of a cohort saved without them)."""
+    from walkforward.ensembles.build import is_ensemble
+
     record = registry.get(model_id)
+    if is_ensemble(record.request):
+        raise InvalidInputError(
+            f"model {model_id} is an ensemble: explain its members (`walkforward models lineage {model_id}` lists them)"
+        )
     artifact = walkforward_artifact(registry, record)
     inputs = list(artifact["input_features"])
     req = request_of(record).model_copy(update={"feature_whitelist": tuple(inputs), "parent_model_id": None})

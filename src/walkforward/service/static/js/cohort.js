@@ -4,6 +4,7 @@
 import {api} from './api.js';
 import {lineChart, PALETTE} from './charts.js';
 import {fetchExplore, renderExplore} from './explore.js';
+import {ensembleForm} from './ensemble.js';
 import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
 
 /** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
@@ -135,6 +136,7 @@ export async function openCohort(cohortId, currentId = null) {
           rowAttrs: (m) => ({'data-model-id': m.id, 'data-testid': 'cohort-sibling', class: m.id === currentId ? 'current' : null}),
         }))
         : empty('This cohort has no models.'),
+      models.length > 1 ? ensembleForm(cohortId, models.length) : null,
       isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
         h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
       models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,

@@ -160,7 +160,9 @@ function lineage(m) {
         ? [chain.map((a) => [modelLink(a), ' → ']), h('strong', {}, shortId(m.id))]
         : 'No ancestors (a root model).'),
       h('h3', {}, `Descendants (${desc.length})`),
-      desc.length ? h('ul', {'data-testid': 'descendants'}, desc.map((d) => h('li', {}, modelLink(d)))) : empty('None.'));
+      desc.length ? h('ul', {'data-testid': 'descendants'}, desc.map((d) => h('li', {}, modelLink(d)))) : empty('None.'),
+      ...(lin.members?.length ? [h('h3', {}, `Ensemble members (${lin.members.length})`),
+        h('ul', {'data-testid': 'ensemble-members'}, lin.members.map((d) => h('li', {}, modelLink(d))))] : []));
   }).catch((err) => box.replaceChildren(h('h2', {}, 'Lineage'), errorBox(err)));
   return box;
 }
