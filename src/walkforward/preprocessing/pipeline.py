@@ -1,4 +1,4 @@
-"""The model pipeline: impute -> prune -> heterogeneous column transformer -> estimator.
+"""The model pipeline: impute -> (cluster) -> prune -> heterogeneous column transformer -> estimator.
 
 Everything that learns lives in this one scikit-learn ``Pipeline``, which cross-validation clones and
 refits on each fold's training rows (and the final model on all training rows).
@@ -15,6 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 
+from walkforward.preprocessing.clustering import ClusterSelector
 from walkforward.preprocessing.groups import FeatureGroup, feature_group
 from walkforward.preprocessing.pruning import PValuePruner
 
@@ -54,11 +55,27 @@ def _scaler(linear: bool) -> ColumnTransformer:
     ).set_output(transform="pandas")
 
 
-def build_pipeline(estimator: BaseEstimator, *, linear: bool, p_value_threshold: float | None) -> Pipeline:
-    """The full pipeline for one model; ``linear`` one-hot encodes regimes (trees take them as ordinals)."""
+def build_pipeline(
+    estimator: BaseEstimator,
+    *,
+    linear: bool,
+    p_value_threshold: float | None,
+    cluster_threshold: float | None = None,
+) -> Pipeline:
+    """The full pipeline for one model; ``linear`` one-hot encodes regimes (trees take them as ordinals).
+
+    With ``cluster_threshold``, a :class:`ClusterSelector` after imputation keeps one feature per
+    correlation cluster (learned, like every step, on the rows the pipeline is fitted on).
+    """
+    cluster = (
+        [("cluster", ClusterSelector(threshold=cluster_threshold).set_output(transform="pandas"))]
+        if cluster_threshold is not None
+        else []
+    )
     return Pipeline(
         [
             ("impute", _imputer()),
+            *cluster,
             ("prune", PValuePruner(threshold=p_value_threshold).set_output(transform="pandas")),
             ("scale", _scaler(linear)),
             ("model", estimator),
@@ -74,9 +91,15 @@ def selected_features(pipe: Pipeline) -> list[str]:
 def pruning_report(pipe: Pipeline, columns: Sequence[str]) -> dict[str, dict[str, float | bool]]:
     """Per input feature: p-value, standardized beta and whether it was kept."""
     pr = pipe.named_steps["prune"]
-    names = list(pipe.named_steps["impute"].get_feature_names_out())
+    names = [str(c) for c in pr.feature_names_in_]  # after the cluster step, if any
     return {
         n: {"p_value": float(p), "beta": float(b), "kept": bool(k)}
         for n, p, b, k in zip(names, pr.pvalues_, pr.betas_, pr.support_, strict=True)
         if n in set(columns)
     }
+
+
+def cluster_report(pipe: Pipeline) -> dict[str, object] | None:
+    """The fitted cluster step's clusters and kept features, or None without one."""
+    step = pipe.named_steps.get("cluster")
+    return None if step is None else step.report()

@@ -151,7 +151,10 @@ class SearchRun:
     def shared(self, *, with_final: bool) -> Shared:
         data, spec = self.data, self.spec
         pre = build_pipeline(
-            spec.build(), linear=spec.family == "linear", p_value_threshold=self.sreq.p_value_threshold
+            spec.build(),
+            linear=spec.family == "linear",
+            p_value_threshold=self.sreq.p_value_threshold,
+            cluster_threshold=self.sreq.cluster_threshold,
         )[:-1]
         X, y = data.X, data.y
         ref = data.dataset.frame[self.sreq.target_col].to_numpy(dtype=float)
@@ -345,13 +348,24 @@ class SearchRun:
                 fingerprint=self.fps[o.index],
                 cohort_id=self.cohort_id,
                 search=search,
-                explanations=(o.feature_details, o.regime_importance, o.explain_info),
+                explanations=(o.feature_details, o.regime_importance, self._with_clusters(o)),
             )
         except DuplicateModelError as exc:
             self.duplicates += 1  # another search saved this very model first: keep theirs
             log.info("model already saved by another run: %s", exc.existing_id)
             return
         self.saved.append(record)
+
+    def _with_clusters(self, o: Outcome) -> dict[str, Any] | None:
+        """The outcome's explanation notes with its clustered importance (one refit per fold, here)."""
+        from walkforward.training.clusters import with_cluster_importance
+
+        if o.pipeline is None:
+            return o.explain_info
+        task = "classification" if hasattr(o.pipeline[-1], "predict_proba") else "regression"
+        return with_cluster_importance(
+            o.explain_info, o.pipeline, self.data, task=task, threshold=self.sreq.cluster_threshold
+        )
 
     def save_best(self, candidates: list[int]) -> None:
         """Fit, explain and register the given combinations (those not already registered)."""
