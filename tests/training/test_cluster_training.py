@@ -50,3 +50,34 @@ def test_a_bad_cluster_threshold_is_refused() -> None:
 
     with pytest.raises(InvalidInputError, match="cluster_threshold"):
         _req(cluster_threshold=1.5)
+
+
+@pytest.mark.slow
+def test_a_searched_classifier_with_a_cluster_step_is_explained_by_clusters(
+    planted_store: FeatureStore, registry: ModelStore
+) -> None:
+    from walkforward.model_selection.executors import LocalExecutor
+    from walkforward.search import SearchRequest, run_search
+
+    sreq = SearchRequest(
+        symbol="AAPL,QQQ,VIX",
+        timeframe="5m",
+        target_transform="log_return",
+        algorithm="lightgbm_classifier",
+        search="grid",
+        hyperparameters={"n_estimators": 30},
+        grids={"num_leaves_grid": [4, 8]},
+        use_default_grid=False,
+        cluster_threshold=0.3,
+        p_value_threshold=1.0,
+    )
+    res = run_search(sreq, store=planted_store, registry=registry, executor=LocalExecutor(n_jobs=1))
+    (rec,) = res.saved
+    kept = [c["kept"] for c in rec.derived["cluster_step"]["clusters"]]
+    assert set(rec.features) <= set(kept)
+    out = rec.derived["explanations"]["clusters"]
+    assert out["scoring"] == "neg_log_loss" and out["threshold"] == 0.3
+    for entry in out["clusters"]:  # a cluster none of whose members the model sees cannot matter
+        if not set(entry["members"]) & set(kept):
+            assert entry["importance"] == 0.0
+    assert sorted(m for c in out["clusters"] for m in c["members"]) == sorted(rec.derived["input_features"])

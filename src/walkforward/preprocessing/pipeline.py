@@ -7,6 +7,7 @@ refits on each fold's training rows (and the final model on all training rows).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -80,6 +81,18 @@ def build_pipeline(
             ("scale", _scaler(linear)),
             ("model", estimator),
         ]
+    )
+
+
+class _Thresholds(Protocol):
+    p_value_threshold: float | None
+    cluster_threshold: float | None
+
+
+def request_pipeline(estimator: BaseEstimator, *, linear: bool, req: _Thresholds) -> Pipeline:
+    """:func:`build_pipeline` with a training request's pruning and clustering thresholds."""
+    return build_pipeline(
+        estimator, linear=linear, p_value_threshold=req.p_value_threshold, cluster_threshold=req.cluster_threshold
     )
 
 

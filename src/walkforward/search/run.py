@@ -33,12 +33,13 @@ from walkforward.model_selection.evaluators import PreparedFold, prepare_fold
 from walkforward.model_selection.executors import Executor, LocalExecutor
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
-from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
+from walkforward.preprocessing.pipeline import pruning_report, request_pipeline
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import TRADING_FIELDS, SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
 from walkforward.search.selection import search_selection
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.training.clusters import with_cluster_importance
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
 from walkforward.training.evaluate import evaluated
 from walkforward.training.fit import TrainedModel, summarize
@@ -150,12 +151,7 @@ class SearchRun:
     # -- inputs shared by every task
     def shared(self, *, with_final: bool) -> Shared:
         data, spec = self.data, self.spec
-        pre = build_pipeline(
-            spec.build(),
-            linear=spec.family == "linear",
-            p_value_threshold=self.sreq.p_value_threshold,
-            cluster_threshold=self.sreq.cluster_threshold,
-        )[:-1]
+        pre = request_pipeline(spec.build(), linear=spec.family == "linear", req=self.sreq)[:-1]
         X, y = data.X, data.y
         ref = data.dataset.frame[self.sreq.target_col].to_numpy(dtype=float)
         extra: dict[str, Any] = {}
@@ -348,24 +344,13 @@ class SearchRun:
                 fingerprint=self.fps[o.index],
                 cohort_id=self.cohort_id,
                 search=search,
-                explanations=(o.feature_details, o.regime_importance, self._with_clusters(o)),
+                explanations=(o.feature_details, o.regime_importance, with_cluster_importance(o, self.data, self.sreq)),
             )
         except DuplicateModelError as exc:
             self.duplicates += 1  # another search saved this very model first: keep theirs
             log.info("model already saved by another run: %s", exc.existing_id)
             return
         self.saved.append(record)
-
-    def _with_clusters(self, o: Outcome) -> dict[str, Any] | None:
-        """The outcome's explanation notes with its clustered importance (one refit per fold, here)."""
-        from walkforward.training.clusters import with_cluster_importance
-
-        if o.pipeline is None:
-            return o.explain_info
-        task = "classification" if hasattr(o.pipeline[-1], "predict_proba") else "regression"
-        return with_cluster_importance(
-            o.explain_info, o.pipeline, self.data, task=task, threshold=self.sreq.cluster_threshold
-        )
 
     def save_best(self, candidates: list[int]) -> None:
         """Fit, explain and register the given combinations (those not already registered)."""

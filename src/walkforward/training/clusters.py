@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+    from walkforward.request import TrainRequest
+    from walkforward.search.tasks import Outcome
     from walkforward.training.data import PreparedData
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,15 @@ def cluster_importance(
     }
 
 
-def with_cluster_importance(
+def with_cluster_importance(outcome: Outcome, data: PreparedData, req: TrainRequest) -> dict[str, Any] | None:
+    """A search outcome's explanation notes with its clustered importance (see :func:`add_to_info`)."""
+    if outcome.pipeline is None:
+        return outcome.explain_info
+    task = "classification" if hasattr(outcome.pipeline[-1], "predict_proba") else "regression"
+    return add_to_info(outcome.explain_info, outcome.pipeline, data, task=task, threshold=req.cluster_threshold)
+
+
+def add_to_info(
     info: dict[str, Any] | None, pipe: Pipeline, data: PreparedData, *, task: str, threshold: float | None
 ) -> dict[str, Any] | None:
     """``info`` (explanations' notes) with ``clusters`` added; a failure is recorded, never raised."""

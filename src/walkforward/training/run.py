@@ -99,7 +99,7 @@ def explain_pipeline(
     """feature_details, regime_importance and notes (with the clustered importance under ``clusters``)
     for a fitted pipeline; never raises (a model is kept)."""
     from walkforward.evaluation.importance import explain
-    from walkforward.training.clusters import with_cluster_importance
+    from walkforward.training.clusters import add_to_info
 
     X, y = explanation_sample(data)
     try:
@@ -108,7 +108,7 @@ def explain_pipeline(
     except Exception as exc:  # explanations must never lose a trained model
         log.warning("explanations failed for %s: %s", spec.name, exc)
         return None, None, {"error": str(exc)}
-    return details, regimes, with_cluster_importance(info, pipe, data, task=spec.task, threshold=cluster_threshold)
+    return details, regimes, add_to_info(info, pipe, data, task=spec.task, threshold=cluster_threshold)
 
 
 def train(
