@@ -146,3 +146,19 @@ def test_clustered_mda_refuses_rows_without_the_clustered_features() -> None:
     case = _r2_case(1, model, X.drop(columns="z"), X["x"].to_numpy())
     with pytest.raises(ValueError, match="lack clustered feature"):
         clustered_mda([case], [["x"], ["z"]])
+
+
+def test_a_cluster_the_fold_model_never_saw_has_exactly_zero_importance() -> None:
+    X = _planted(300, 3)
+    y = X["x"].to_numpy() + 0.1 * X["z"].to_numpy()
+    model = LinearRegression().fit(X[["x", "z"]].rename(columns={"x": "t_x", "z": "t_z"}), y)
+    renamed = X[["x", "z"]].rename(columns={"x": "t_x", "z": "t_z"})
+
+    def score(A: pd.DataFrame, b: np.ndarray) -> float:  # noqa: N803
+        return -float(np.mean((model.predict(A) - b) ** 2))
+
+    case = FoldCase(1, score, renamed, y, columns={"x": ["t_x"], "z": ["t_z"]})  # x_dup, x_neg pruned
+    ranked = clustered_mda([case], [["x", "x_dup", "x_neg"], ["z"], ["gone"]], repeats=2)
+    by = {tuple(r["members"]): r for r in ranked}
+    assert by[("gone",)]["importance"] == 0.0 and by[("gone",)]["seen_folds"] == 0
+    assert by[("x", "x_dup", "x_neg")]["seen_folds"] == 1 and ranked[0]["members"][0] == "x"

@@ -130,7 +130,8 @@ def clustered_mda(
 
     Returns one entry per cluster, most important first: ``cluster`` (1-based, in the clusters'
     order), ``members``, ``importance`` (mean over folds of the mean drop over repeats),
-    ``std`` (spread over folds, ddof=1; 0 for one fold), ``folds`` ({fold number: drop}).
+    ``std`` (spread over folds, ddof=1; 0 for one fold), ``folds`` ({fold number: drop}) and
+    ``seen_folds`` (folds whose model saw at least one member: 0 means pruned everywhere, drop 0).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -138,8 +139,10 @@ def clustered_mda(
         raise ValueError("clustered MDA needs at least one fold")
     rng = np.random.default_rng(random_state)
     drops = np.zeros((len(clusters), len(folds)))
+    seen = np.zeros(len(clusters), dtype=int)
     for j, fold in enumerate(folds):
         columns = [fold.columns_of(members) for members in clusters]
+        seen += np.array([bool(cols) for cols in columns], dtype=int)
         X = fold.X_test.reset_index(drop=True)
         base = fold.score(X, fold.y_test)
         for i, cols in enumerate(columns):
@@ -160,6 +163,7 @@ def clustered_mda(
                 "importance": _num(float(row.mean())),
                 "std": _num(float(row.std(ddof=1))) if len(row) > 1 else 0.0,
                 "folds": {str(f.number): _num(float(v)) for f, v in zip(folds, row, strict=True)},
+                "seen_folds": int(seen[i]),
             }
         )
     return sorted(out, key=lambda e: -(e["importance"] if e["importance"] is not None else -math.inf))

@@ -49,7 +49,11 @@ def clusters_table(record: ModelRecord) -> Table | None:
     for name, justify in (("cluster", "right"), ("members", "left"), ("importance", "right"), ("± std", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for entry in clusters["clusters"]:
+        unused = entry.get("seen_folds") == 0  # pruned in every fold
         table.add_row(
-            str(entry["cluster"]), _members(entry["members"], kept), _num(entry["importance"]), _num(entry["std"])
+            str(entry["cluster"]),
+            _members(entry["members"], kept),
+            "not used" if unused else _num(entry["importance"]),
+            "" if unused else _num(entry["std"]),
         )
     return table

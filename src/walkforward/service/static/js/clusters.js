@@ -21,7 +21,8 @@ export function clusterSection(m) {
     {label: 'cluster', className: 'num', value: (c) => String(c.cluster)},
     {label: 'members', value: (c) => members(c.members, kept)},
     {label: 'size', className: 'num', value: (c) => String(c.members.length)},
-    {label: `importance (${info.scoring} drop)`, className: 'num', value: (c) => `${num(c.importance)} ± ${num(c.std)}`},
+    {label: `importance (${info.scoring} drop)`, className: 'num',
+      value: (c) => (c.seen_folds === 0 ? h('span', {class: 'muted', title: 'pruned in every fold: the model never saw a member'}, 'not used') : `${num(c.importance)} ± ${num(c.std)}`)},
   ];
   const note = `${info.distance}, ${info.linkage} linkage cut at ${info.threshold} on ${info.cluster_rows} training rows; `
     + `each cluster's features permuted together on each fold's test rows (${info.repeats} repeats), mean ± spread over folds`

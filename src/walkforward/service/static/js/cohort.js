@@ -128,6 +128,7 @@ export async function openCohort(cohortId, currentId = null) {
     const isElasticNet = models.some((m) => m.algorithm === 'elasticnet_regression');
     body.replaceChildren(...[
       summary(cohort.selection, models),
+      h('p', {}, h('a', {href: `#/shap?cohort=${encodeURIComponent(cohortId)}`, 'data-close-link': true, 'data-testid': 'cohort-shap-link'}, 'SHAP across this cohort →')),
       models.length
         ? h('div', {class: 'table-wrap'}, table(columns, models, {
           attrs: {class: 'grid', 'data-testid': 'cohort-siblings'},
