@@ -13,7 +13,7 @@ from sklearn.model_selection import cross_validate
 
 from walkforward.evaluation.clusters import FoldCase, cluster_features, clustered_mda, representatives
 from walkforward.preprocessing.clustering import ClusterSelector
-from walkforward.preprocessing.pipeline import build_pipeline, cluster_report, pruning_report
+from walkforward.preprocessing.pipeline import build_pipeline, cluster_report, pruning_report, with_cluster_step
 
 
 def _planted(n: int, seed: int, noise: float = 1e-3) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def _shifting(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_the_cluster_step_is_refitted_on_each_folds_training_rows_only() -> None:
     X, y = _shifting()
-    pipe = build_pipeline(LinearRegression(), linear=True, p_value_threshold=None, cluster_threshold=0.3)
+    pipe = with_cluster_step(build_pipeline(LinearRegression(), linear=True, p_value_threshold=None), 0.3)
     folds = [(np.arange(0, 250), np.arange(260, 300)), (np.arange(300, 550), np.arange(560, 600))]
     result = cross_validate(pipe, X, y, cv=folds, return_estimator=True, scoring="r2")
     fitted = [est.named_steps["cluster"] for est in result["estimator"]]
@@ -99,7 +99,7 @@ def test_the_cluster_step_is_refitted_on_each_folds_training_rows_only() -> None
 
 def test_the_pipeline_reports_of_a_clustered_model() -> None:
     X, y = _shifting()
-    pipe = build_pipeline(LinearRegression(), linear=True, p_value_threshold=None, cluster_threshold=0.3).fit(X, y)
+    pipe = with_cluster_step(build_pipeline(LinearRegression(), linear=True, p_value_threshold=None), 0.3).fit(X, y)
     report = cluster_report(pipe)
     assert report is not None and report["threshold"] == 0.3 and report["rows"] == len(X)
     kept = {c["kept"] for c in report["clusters"]}

@@ -7,7 +7,7 @@ refits on each fold's training rows (and the final model on all training rows).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -19,6 +19,9 @@ from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 from walkforward.preprocessing.clustering import ClusterSelector
 from walkforward.preprocessing.groups import FeatureGroup, feature_group
 from walkforward.preprocessing.pruning import PValuePruner
+
+if TYPE_CHECKING:
+    from walkforward.request import TrainRequest
 
 
 class GroupSelector:
@@ -56,27 +59,11 @@ def _scaler(linear: bool) -> ColumnTransformer:
     ).set_output(transform="pandas")
 
 
-def build_pipeline(
-    estimator: BaseEstimator,
-    *,
-    linear: bool,
-    p_value_threshold: float | None,
-    cluster_threshold: float | None = None,
-) -> Pipeline:
-    """The full pipeline for one model; ``linear`` one-hot encodes regimes (trees take them as ordinals).
-
-    With ``cluster_threshold``, a :class:`ClusterSelector` after imputation keeps one feature per
-    correlation cluster (learned, like every step, on the rows the pipeline is fitted on).
-    """
-    cluster = (
-        [("cluster", ClusterSelector(threshold=cluster_threshold).set_output(transform="pandas"))]
-        if cluster_threshold is not None
-        else []
-    )
+def build_pipeline(estimator: BaseEstimator, *, linear: bool, p_value_threshold: float | None) -> Pipeline:
+    """The full pipeline for one model; ``linear`` one-hot encodes regimes (trees take them as ordinals)."""
     return Pipeline(
         [
             ("impute", _imputer()),
-            *cluster,
             ("prune", PValuePruner(threshold=p_value_threshold).set_output(transform="pandas")),
             ("scale", _scaler(linear)),
             ("model", estimator),
@@ -84,16 +71,24 @@ def build_pipeline(
     )
 
 
-class _Thresholds(Protocol):
-    p_value_threshold: float | None
-    cluster_threshold: float | None
+def with_cluster_step(pipe: Pipeline, threshold: float | None) -> Pipeline:
+    """``pipe`` with a :class:`ClusterSelector` after imputation (``threshold`` None: ``pipe`` unchanged).
+
+    The step keeps one feature per correlation cluster, learned, like every step, on the rows the
+    pipeline is fitted on.
+    """
+    if threshold is None:
+        return pipe
+    names = [name for name, _ in pipe.steps]
+    at = names.index("impute") + 1
+    step = ("cluster", ClusterSelector(threshold=threshold).set_output(transform="pandas"))
+    return Pipeline([*pipe.steps[:at], step, *pipe.steps[at:]])
 
 
-def request_pipeline(estimator: BaseEstimator, *, linear: bool, req: _Thresholds) -> Pipeline:
+def request_pipeline(estimator: BaseEstimator, *, linear: bool, req: TrainRequest) -> Pipeline:
     """:func:`build_pipeline` with a training request's pruning and clustering thresholds."""
-    return build_pipeline(
-        estimator, linear=linear, p_value_threshold=req.p_value_threshold, cluster_threshold=req.cluster_threshold
-    )
+    pipe = build_pipeline(estimator, linear=linear, p_value_threshold=req.p_value_threshold)
+    return with_cluster_step(pipe, req.cluster_threshold)
 
 
 def selected_features(pipe: Pipeline) -> list[str]:
