@@ -18,6 +18,7 @@ from walkforward import queries
 from walkforward.cli import JsonOpt, _emit_json, _registry, _store, app, err, out
 from walkforward.errors import WalkforwardError
 from walkforward.model_summary import MAX_PAGE
+from walkforward.reports.clusters import clusters_table
 from walkforward.reports.lockbox import lockbox_table
 from walkforward.reports.tables import (
     cohort_table,
@@ -74,6 +75,9 @@ def models_show(model_id: str, json_out: JsonOpt = False) -> None:
     record = registry.get(model_id)
     for table in model_tables(record):
         out.print(table)
+    clusters = clusters_table(record)
+    if clusters is not None:
+        out.print(clusters)
     found = registry.lockbox(model_id)
     if found is not None:
         out.print(lockbox_table(found, record))
@@ -205,6 +209,27 @@ def models_explain(
     out.print(importance_table(model_id, record.feature_details or {}, top))
     for written_path in written:
         out.print(f"wrote {written_path}")
+
+
+@models_app.command("shap")
+def models_shap(
+    symbol: Annotated[str | None, typer.Option(help="A symbol's latest models.")] = None,
+    cohort: Annotated[str | None, typer.Option(help="A cohort's models.")] = None,
+    feature: Annotated[str | None, typer.Option(help="Dependence plot data of this feature.")] = None,
+    top: Annotated[int, typer.Option(min=1, max=100, help="A feature is consistent when in a model's top N.")] = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """Which features matter consistently across a symbol's or a cohort's models and regimes (SHAP)."""
+    from walkforward.reports.shap import shap_tables
+    from walkforward.shap_view import shap_across
+
+    store = _store() if feature else None
+    payload = shap_across(_registry(), store, symbol=symbol, cohort_id=cohort, feature=feature, top=top)
+    if json_out:
+        _emit_json(payload)
+        return
+    for table in shap_tables(payload):
+        out.print(table)
 
 
 @models_app.command("lineage")

@@ -99,17 +99,22 @@ def register(
     return registry.add(new, artifact, predictions=trained.predictions)
 
 
-def explain_pipeline(pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec) -> Explanations:
-    """feature_details, regime_importance and notes for a fitted pipeline; never raises (a model is kept)."""
+def explain_pipeline(
+    pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec, *, cluster_threshold: float | None = None
+) -> Explanations:
+    """feature_details, regime_importance and notes (with the clustered importance under ``clusters``)
+    for a fitted pipeline; never raises (a model is kept)."""
     from walkforward.evaluation.importance import explain
+    from walkforward.training.clusters import add_to_info
 
     X, y = explanation_sample(data)
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            return explain(pipe, X, y, task=spec.task, family=spec.family)
+            details, regimes, info = explain(pipe, X, y, task=spec.task, family=spec.family)
     except Exception as exc:  # explanations must never lose a trained model
         log.warning("explanations failed for %s: %s", spec.name, exc)
         return None, None, {"error": str(exc)}
+    return details, regimes, add_to_info(info, pipe, data, task=spec.task, threshold=cluster_threshold)
 
 
 def train(
@@ -134,7 +139,11 @@ def train(
         log.info("an identical model is already registered: %s (fingerprint %s)", existing.id, fp[:12])
         return existing
     trained = fit(req, data, progress=progress)
-    explanations = explain_pipeline(trained.pipeline, data, req.spec) if req.explain else (None, None, None)
+    explanations = (
+        explain_pipeline(trained.pipeline, data, req.spec, cluster_threshold=req.cluster_threshold)
+        if req.explain
+        else (None, None, None)
+    )
     return register(trained, registry=registry, fingerprint=fp, explanations=explanations)
 
 
@@ -168,7 +177,8 @@ def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelSto
     inputs = list(artifact["input_features"])
     req = request_of(record).model_copy(update={"feature_whitelist": tuple(inputs), "parent_model_id": None})
     data = prepare(req, store=store, registry=registry)
-    details, regimes, _ = explain_pipeline(artifact["pipeline"], data, req.spec)
+    pipe = artifact["pipeline"]
+    details, regimes, _ = explain_pipeline(pipe, data, req.spec, cluster_threshold=req.cluster_threshold)
     if details is not None:
         registry.update_explanations(model_id, details, regimes)
     return registry.get(model_id)

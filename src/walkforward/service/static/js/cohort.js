@@ -104,13 +104,15 @@ function summary(selection, models) {
   ]);
 }
 
+const shapLink = (id) => h('p', {}, h('a', {href: `#/shap?cohort=${encodeURIComponent(id)}`, 'data-close-link': true, 'data-testid': 'cohort-shap-link'}, 'SHAP across this cohort →'));
+
 /** Open the modal for a cohort; highlight currentId among the siblings. */
 export async function openCohort(cohortId, currentId = null) {
   const dialog = document.getElementById('cohort-dialog');
   const body = document.getElementById('cohort-body');
   document.getElementById('cohort-title').textContent = `Cohort ${shortId(cohortId, 12)}`;
   dialog.dataset.cohortId = cohortId;
-  body.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
+  body.replaceChildren(shapLink(cohortId), h('p', {class: 'muted'}, 'Loading…'));
   if (!dialog.open) dialog.showModal();
   try {
     const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
@@ -130,6 +132,7 @@ export async function openCohort(cohortId, currentId = null) {
     const isElasticNet = models.some((m) => m.algorithm === 'elasticnet_regression');
     body.replaceChildren(...[
       summary(cohort.selection, models),
+      shapLink(cohortId),
       models.length
         ? h('div', {class: 'table-wrap'}, table(columns, models, {
           attrs: {class: 'grid', 'data-testid': 'cohort-siblings'},

@@ -3,6 +3,7 @@
 
 import {api, blobUrl, query} from './api.js';
 import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.js';
+import {clusterSection} from './clusters.js';
 import {openCohort} from './cohort.js';
 import {driftPanel} from './drift.js';
 import {moneySections} from './money.js';
@@ -242,6 +243,7 @@ export async function renderModel(view, id) {
     safe('Drift', driftPanel, m),
     safe('Feature importance', importance, m),
     safe('Importance per regime', regimes, m),
+    safe('Feature clusters', clusterSection, m),
     safe('Fold timeline', timeline, m),
     safe('Pruning', pruning, m),
     lineage(m),
