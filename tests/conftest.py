@@ -17,7 +17,7 @@ from walkforward.domain import SplitScheme
 from walkforward.features.demo import generate_market
 from walkforward.features.pipeline import ingest_frames
 from walkforward.features.store import FeatureStore
-from walkforward.registry._schema import VERSION_TABLE
+from walkforward.registry._schema import VERSION_TABLE, metadata
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +81,9 @@ def _drop_registry_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "DROP TABLE IF EXISTS jobs, lockbox_evaluations, model_metrics, model_summaries, models, trials, "
-                    f"{VERSION_TABLE}"
-                )
-            )
+            # Every table of the schema (a new migration's too), in one statement so that foreign keys allow it.
+            names = ", ".join([*sorted(metadata.tables), VERSION_TABLE])
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {names}"))
     finally:
         engine.dispose()
 

@@ -4,7 +4,7 @@ Public names: :class:`Database` (the shared engine, migrations and transaction h
 :func:`to_json`, :class:`ModelStore` (open, add, get, list, lineage, delete, sweep), the frozen
 records :class:`NewModel`, :class:`ModelRecord` and :class:`ModelSummary` (a list row), the artifact
 helpers and the registry's errors.
-:class:`LockboxRecord` is a model's one recorded evaluation on the lock box.
+:class:`LockboxRecord` is a model's one recorded evaluation on the lock box; :class:`ModelNotes` its tags and note.
 :class:`TrialStore` keeps searches' per-combination fold scores (:class:`TrialScore`, at a fidelity
 such as :data:`FULL_FIDELITY`). The job store is :class:`walkforward.registry.jobs.JobStore`.
 """
@@ -23,6 +23,7 @@ from walkforward.registry.errors import (
     RegistryError,
 )
 from walkforward.registry.lockbox import LockboxRecord
+from walkforward.registry.notes import ModelNotes
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.store import MAX_PAGE, SORT_COLUMNS, ModelStore
 from walkforward.registry.trials import FULL_FIDELITY, TrialScore, TrialStore
@@ -39,6 +40,7 @@ __all__ = [
     "LockboxEvaluatedError",
     "LockboxRecord",
     "ModelNotFoundError",
+    "ModelNotes",
     "ModelRecord",
     "ModelStore",
     "ModelSummary",

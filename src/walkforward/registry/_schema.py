@@ -166,5 +166,15 @@ lockbox_evaluations = sa.Table(
     sa.UniqueConstraint("fingerprint", name="uq_lockbox_evaluations_fingerprint"),
 )
 
+#: A researcher's tags and note on a model (0008), edited at will; deleted with the model.
+model_notes = sa.Table(
+    "model_notes",
+    metadata,
+    sa.Column("model_id", sa.String(64), sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tags", json_type(), nullable=False),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: Alembic's bookkeeping table, named so the registry can share a database with other apps.
 VERSION_TABLE = "walkforward_registry_version"

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
-from walkforward.registry import _page, _queries, lockbox
+from walkforward.registry import _page, _queries, lockbox, notes
 from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
 from walkforward.registry._schema import model_metrics, model_summaries, models
@@ -43,6 +43,7 @@ from walkforward.registry.artifacts import (
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
 from walkforward.registry.lockbox import LockboxRecord
+from walkforward.registry.notes import ModelNotesMixin
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.retention import PrunePlan, prune
 from walkforward.registry.sweep import GRACE_SECONDS, sweep_models_dir
@@ -55,7 +56,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MAX_PAGE", "SORT_COLUMNS", "ModelStore"]
 
 
-class ModelStore:
+class ModelStore(ModelNotesMixin):
     """Registered models: metadata in a SQL database, artifacts as files in ``models_dir``.
 
     Build it with :meth:`open` (which opens and migrates the database), or from an opened
@@ -234,6 +235,7 @@ class ModelStore:
         with self._db.transaction(write=True) as conn:
             record = self._fetch_one(conn, model_id)
             # Explicitly, not by the foreign keys' cascade: SQLite enforces them only when asked.
+            notes.delete_for(conn, [model_id])
             conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id == model_id))
             conn.execute(sa.delete(model_summaries).where(model_summaries.c.id == model_id))
             conn.execute(sa.delete(models).where(models.c.id == model_id))
@@ -247,6 +249,7 @@ class ModelStore:
             names = conn.execute(sa.select(models.c.artifact_path).where(models.c.cohort_id == cohort_id)).scalars()
             paths = [self._models_dir / name for name in names]
             members = sa.select(models.c.id).where(models.c.cohort_id == cohort_id).scalar_subquery()
+            notes.delete_for(conn, members)
             conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id.in_(members)))
             conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(members)))
             conn.execute(sa.delete(models).where(models.c.cohort_id == cohort_id))
