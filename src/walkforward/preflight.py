@@ -51,7 +51,7 @@ def check_request(req: TrainRequest, *, store: FeatureStore, registry: ModelStor
         except ModelNotFoundError:
             raise InvalidInputError(
                 f"unknown parent_model_id {req.parent_model_id}: no such model in the registry; "
-                "see `walkforward models list` for model ids"
+                "give the full id of a registered model, or no parent (`walkforward models list` shows the ids)"
             ) from None
     try:
         req.spec.probe(req.hyperparameters)

@@ -45,10 +45,11 @@ class ModelPage:
     models: list[ModelSummary]
     total: int
     offset: int
+    tags: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def items(self) -> list[dict[str, Any]]:
-        """The page's models in brief form."""
-        return [summary_dict(r) for r in self.models]
+        """The page's models in brief form, each with its tags (the user's labels; ``[]`` when none)."""
+        return [{**summary_dict(r), "tags": list(self.tags.get(r.id, ()))} for r in self.models]
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,15 @@ def list_models(
         algorithms=algorithms,
         id_prefix=id_prefix,
     )
-    return ModelPage(list(rows), total, offset)
+    return ModelPage(list(rows), total, offset, registry.tags_of([r.id for r in rows]))
 
 
 def model(registry: ModelStore, model_id: str) -> dict[str, Any]:
-    """A model in full: request, features, folds, metrics, explanations, and its lock-box evaluation apart."""
+    """A model in full: request, features, folds, metrics, explanations; its lock-box evaluation and notes apart."""
     record = registry.get(model_id)
     found = registry.lockbox(model_id)
-    return {**model_dict(record), "lockbox": None if found is None else found.to_dict()}
+    notes = registry.notes(model_id).to_dict()
+    return {**model_dict(record), "lockbox": None if found is None else found.to_dict(), "notes": notes}
 
 
 def lockbox(registry: ModelStore, model_id: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The ``models`` group (list, show, lockbox, cohort, explore, explain, lineage, delete, delete-cohort, prune),
-and ``predict``.
+"""The ``models`` group (list, show, lockbox, cohort, explore, explain, lineage, tag, delete, delete-cohort,
+prune), and ``predict``.
 
 Every read goes through :mod:`walkforward.queries`, as the API's routes do: ``--json`` prints the
 payload the API returns, and the tables render the same query's records.
@@ -259,6 +259,31 @@ def models_delete_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
     """Delete every model of a cohort and their artifacts."""
     deleted = queries.delete_cohort(_registry(), cohort_id)
     _emit_json(deleted) if json_out else out.print(f"deleted {deleted['deleted']} model(s)")
+
+
+@models_app.command("tag")
+def models_tag(
+    model_id: str,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="A tag (repeat for several); replaces the model's tags.")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note; replaces the model's note.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the tags and the note first.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set a model's tags and note (what is not given is kept); the web UI's model page edits the same."""
+    from walkforward import manage
+
+    registry = _registry()
+    current = manage.notes(registry, model_id)
+    tags = tag if tag else ([] if clear else current["tags"])
+    text = note if note is not None else ("" if clear else current["note"])
+    saved = manage.set_notes(registry, model_id, tags=tags, note=text)
+    if json_out:
+        _emit_json(saved)
+        return
+    shown = ", ".join(saved["tags"]) or "no tags"
+    out.print(f"{model_id}: {escape(shown)}" + (f" · note: {escape(saved['note'])}" if saved["note"] else " · no note"))
 
 
 @models_app.command("prune")

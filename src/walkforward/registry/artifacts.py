@@ -167,6 +167,14 @@ def _verified_bytes(path: Path, expected_sha256: str, what: str) -> bytes:
     return data
 
 
+def verified_bytes(path: Path, expected_sha256: str, what: str) -> bytes:
+    """The bytes of a model's file (``what`` names it in errors) once they match ``expected_sha256``.
+
+    Raises :class:`ArtifactMissingError` or :class:`ArtifactIntegrityError` as :func:`load_artifact` does.
+    """
+    return _verified_bytes(path, expected_sha256, what)
+
+
 def load_predictions(path: Path, expected_sha256: str) -> pd.DataFrame:
     """A model's kept predictions after checking their bytes against ``expected_sha256``."""
     import pyarrow.parquet as pq

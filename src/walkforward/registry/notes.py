@@ -122,11 +122,9 @@ def put(conn: Connection, model_id: str, tags: Sequence[str], note: str) -> Mode
         conn.execute(sa.delete(table).where(table.c.model_id == model_id))
         return ModelNotes(model_id)
     values = {"model_id": model_id, "tags": list(tags), "note": note, "updated_at": dt.datetime.now(dt.UTC)}
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(values)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table).values(values)
     update = {name: statement.excluded[name] for name in ("tags", "note", "updated_at")}
     conn.execute(statement.on_conflict_do_update(index_elements=[table.c.model_id], set_=update))
     return _record(values)

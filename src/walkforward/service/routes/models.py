@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from walkforward import queries, side_by_side
+from walkforward import manage, queries, side_by_side
 from walkforward.model_summary import MAX_PAGE
 from walkforward.registry import LockboxEvaluatedError, ModelStore
 from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
+from walkforward.service.routes.manage import download
 from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody, RetrainBody, ScheduleBody
 
 router = APIRouter(tags=["models"])
@@ -164,13 +164,9 @@ def model_predictions(
 
     ``format=parquet`` downloads the file as kept (hash-checked) instead of JSON columns.
     """
-    frame = queries.kept_predictions(reg, model_id)
-    if format == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        headers = {"Content-Disposition": f'attachment; filename="{model_id}.predictions.parquet"'}
-        return Response(buffer.getvalue(), media_type="application/vnd.apache.parquet", headers=headers)
-    return queries.predictions_dict(model_id, frame)
+    if format == "parquet":  # the file itself: its sha256 is the registry's (X-Content-SHA256)
+        return download(manage.predictions_download(reg, model_id))
+    return queries.predictions_dict(model_id, queries.kept_predictions(reg, model_id))
 
 
 @router.get(
