@@ -1,7 +1,7 @@
 // Jobs: the list, and one job polled every second until it ends.
 
 import {api} from './api.js';
-import {dateTime, empty, errorBox, h, num, shortId, table, text} from './util.js';
+import {dateTime, empty, errorBox, h, num, shortId, table, text, wayBack} from './util.js';
 
 export const TERMINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 /** Ended without finishing: POST /jobs/{id}/resume queues the request again (it trains only what is missing). */
@@ -53,7 +53,7 @@ export async function renderJobs(view, ctx) {
     try {
       page = await api('jobs?limit=100');
     } catch (err) {
-      view.replaceChildren(h('h1', {}, 'Jobs'), errorBox(err));
+      view.replaceChildren(h('h1', {}, 'Jobs'), errorBox(err), wayBack());
       return;
     }
     if (!ctx.alive()) return;
@@ -66,7 +66,7 @@ export async function renderJobs(view, ctx) {
         {label: 'status', value: (j) => statusBadge(j.status)},
         {label: 'progress', value: progress},
         {label: 'created', value: (j) => dateTime(j.created_at)},
-      ], items, {attrs: {class: 'grid', 'data-testid': 'jobs-table'}, rowAttrs: (j) => ({'data-job-id': j.id})})) : empty('No jobs yet.'));
+      ], items, {attrs: {class: 'grid', 'data-testid': 'jobs-table'}, rowAttrs: (j) => ({'data-job-id': j.id})})) : empty('No jobs yet.', ' ', h('a', {href: '#/train', 'data-testid': 'empty-train-link'}, 'Train a model'), ' to start one.'));
     if (items.some((j) => !TERMINAL.has(j.status))) ctx.timer(load, 2000);
   };
   await load();

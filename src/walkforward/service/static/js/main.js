@@ -9,7 +9,7 @@ import {renderModel} from './model.js';
 import {renderModels} from './models.js';
 import {renderShap} from './shapview.js';
 import {renderTrain} from './train.js';
-import {errorBox, h} from './util.js';
+import {errorBox, h, wayBack} from './util.js';
 
 let generation = 0;
 let timers = [];
@@ -46,13 +46,13 @@ async function route() {
     else if (section === 'models') await renderModels(view, params);
     else if (section === 'jobs' && id) await renderJob(view, id, ctx);
     else if (section === 'jobs') await renderJobs(view, ctx);
-    else if (section === 'train') await renderTrain(view);
+    else if (section === 'train') await renderTrain(view, params);
     else if (section === 'compare') await renderCompare(view, params);
     else if (section === 'shap') await renderShap(view, params);
-    else view.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, h('a', {href: '#/models'}, 'Back to the models')));
+    else view.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, `There is no page ${location.hash}.`), wayBack());
   } catch (err) {
     console.error(err);
-    view.replaceChildren(errorBox(err));
+    view.replaceChildren(errorBox(err), wayBack());
   }
   document.title = `walkforward · ${section}`;
 }

@@ -6,9 +6,11 @@ import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.
 import {clusterSection} from './clusters.js';
 import {openCohort} from './cohort.js';
 import {driftPanel} from './drift.js';
+import {manageSection} from './manage.js';
 import {moneySections} from './money.js';
+import {regimeAbout, regimeLevelLabel} from './regimes.js';
 import {retrainPanel} from './retrain.js';
-import {DASH, dateTime, empty, errorBox, h, num, section, shortId, table, text} from './util.js';
+import {DASH, dateTime, empty, errorBox, h, num, section, shortId, table, text, wayBack} from './util.js';
 
 const BAR_SECONDS = {'1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400};
 const TOP_FEATURES = 20;
@@ -84,14 +86,14 @@ function importance(m) {
       h('div', {class: 'table-wrap'}, table(cols, sorted, {attrs: {class: 'grid', 'data-testid': 'importance-table'}}))));
 }
 
-function regimeChart(byLevel) {
+function regimeChart(byLevel, column = '') {
   const levels = Object.keys(byLevel).sort();
   const totals = new Map();
   for (const lv of levels) for (const [f, v] of Object.entries(byLevel[lv] || {})) totals.set(f, (totals.get(f) || 0) + Math.abs(Number(v) || 0));
   const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([f]) => f);
   return groupedBars({
     categories: top,
-    series: levels.map((lv, i) => ({name: `level ${lv}`, color: PALETTE[i % PALETTE.length], values: top.map((f) => Number(byLevel[lv]?.[f]))})),
+    series: levels.map((lv, i) => ({name: regimeLevelLabel(column, lv), color: PALETTE[i % PALETTE.length], values: top.map((f) => Number(byLevel[lv]?.[f]))})),
     label: 'Feature importance per regime level', testid: 'regime-chart',
   });
 }
@@ -100,8 +102,10 @@ function regimes(m) {
   const ri = m.regime_importance;
   const names = ri ? Object.keys(ri).filter((k) => Object.keys(ri[k] || {}).length) : [];
   if (!names.length) return section('Importance per regime', empty('No per-regime importance for this model.'));
-  const holder = h('div', {class: 'figure'}, regimeChart(ri[names[0]]));
-  const select = h('select', {id: 'regime-select', 'data-testid': 'regime-select', onchange: (ev) => holder.replaceChildren(regimeChart(ri[ev.target.value]))},
+  const about = (n) => h('figcaption', {'data-testid': 'regime-about'}, regimeAbout(n, m.symbol) || `${n}: levels as stored.`);
+  const draw = (n) => [regimeChart(ri[n], n), about(n)];
+  const holder = h('div', {class: 'figure'}, draw(names[0]));
+  const select = h('select', {id: 'regime-select', 'data-testid': 'regime-select', onchange: (ev) => holder.replaceChildren(...draw(ev.target.value))},
     names.map((n) => h('option', {value: n}, n)));
   return section('Importance per regime',
     h('div', {class: 'field inline'}, h('label', {for: 'regime-select'}, 'Regime column'), select),
@@ -232,12 +236,14 @@ export async function renderModel(view, id) {
   } catch (err) {
     if (err.status === 404 && await resolvePrefix(view, id)) return;
     view.replaceChildren(h('h1', {}, 'Model ', h('span', {class: 'mono'}, shortId(id))), errorBox(err),
-      h('p', {}, h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models')));
+      err.status === 404 ? h('p', {}, 'It may have been deleted, or the link is cut short: the models list has every registered model.') : null,
+      wayBack());
     return;
   }
   const parts = [
     h('h1', {}, 'Model ', h('span', {class: 'mono', 'data-testid': 'model-id', title: m.id}, m.id)),
     h('section', {class: 'card'}, safe('Facts', facts, m)),
+    safe('Tags, note and files', manageSection, m),
     ...safeAll('Trading', moneySections, m),
     safe('Metrics per fold', foldMetrics, m),
     safe('Drift', driftPanel, m),

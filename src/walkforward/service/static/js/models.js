@@ -3,6 +3,7 @@
 import {api, query} from './api.js';
 import {openCohort} from './cohort.js';
 import {decorateModels, initSelection, selectionParam} from './compare.js';
+import {tagChips} from './manage.js';
 import {pct} from './money.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
@@ -74,7 +75,7 @@ function parentBadge(m) {
 }
 
 const COLUMNS = [
-  {label: 'id', value: (m) => h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id))},
+  {label: 'id', value: (m) => h('span', {}, h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id)), ' ', tagChips(m.tags))},
   {label: 'created', sort: 'created_at', value: (m) => dateTime(m.created_at)},
   {label: 'symbols', sort: 'symbol', value: (m) => text(m.symbols?.length ? m.symbols : m.symbol)},
   {label: 'algorithm', sort: 'algorithm', value: (m) => text(m.algorithm)},
@@ -159,7 +160,7 @@ export async function renderModels(view, params) {
       limit: state.limit, offset: state.offset,
     })}`);
   } catch (err) {
-    body.replaceChildren(errorBox(err));
+    body.replaceChildren(errorBox(err), h('p', {}, h('a', {href: '#/models', 'data-testid': 'clear-filters'}, 'Show all models')));
     return;
   }
   const items = page?.items || [];
@@ -173,7 +174,9 @@ export async function renderModels(view, params) {
       : null,
     h('div', {class: 'table-wrap'}, h('table', {class: 'grid', 'data-testid': 'models-table'},
       h('thead', {}, header(state)), h('tbody', {}, rows))),
-    items.length ? null : empty('No models match.'),
+    items.length ? null : empty(total ? 'No models on this page.' : 'No models match.', ' ',
+      h('a', {href: '#/models', 'data-testid': 'clear-filters'}, 'Show all models'), ' · ',
+      h('a', {href: '#/train'}, 'Train one')),
     pager(state, total)].filter(Boolean));
   decorateModels(body);
   if (focusSort) body.querySelector(`button.sort[data-sort="${CSS.escape(focusSort)}"]`)?.focus();

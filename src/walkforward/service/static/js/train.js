@@ -2,11 +2,12 @@
 
 import {api} from './api.js';
 import {algorithms} from './models.js';
-import {errorBox, h} from './util.js';
+import {advancedSection, advancedValues, prefillFrom} from './train_advanced.js';
+import {errorBox, h, shortId, uiMessage} from './util.js';
 
 const TIMEFRAMES = ['1m', '5m', '15m', '1h', '1d'];
 const TRANSFORMS = ['log_return', 'pct_change', 'log', 'none'];
-const SEARCHES = ['none', 'grid', 'halving', 'optuna'];
+const SEARCHES = ['none', 'auto', 'grid', 'halving', 'optuna'];
 /** A search of more combinations than this asks for a second click, with its plan shown. */
 export const CONFIRM_ABOVE = 200;
 
@@ -32,7 +33,7 @@ export function parseGrids(textValue) {
   }
 }
 
-export async function renderTrain(view) {
+export async function renderTrain(view, params = new URLSearchParams()) {
   let specs;
   let names;
   try {
@@ -47,6 +48,13 @@ export async function renderTrain(view) {
     placeholder: '{"alpha_grid": [0.0001, 0.001, 0.01], "l1_ratio_grid": [0.5, 0.9]}'});
   const gridsError = h('div', {class: 'field-error', 'data-testid': 'grids-error', 'aria-live': 'polite'});
   const status = h('div', {'data-testid': 'train-status', 'aria-live': 'polite'});
+  const parentInput = h('input', {id: 'parent_model_id', name: 'parent_model_id', class: 'mono', placeholder: 'optional id',
+    'data-testid': 'train-parent', 'aria-describedby': 'parent-error', autocomplete: 'off'});
+  const parentError = h('div', {id: 'parent-error', class: 'field-error', 'data-testid': 'parent-error', 'aria-live': 'polite'});
+  parentInput.addEventListener('input', () => { parentError.textContent = ''; parentInput.removeAttribute('aria-invalid'); });
+  const advanced = advancedSection();
+  const advancedError = advanced.querySelector('[data-testid=advanced-error]');
+  const cloneNote = h('div', {class: 'clone-note', 'data-testid': 'clone-note'});
   const submit = h('button', {type: 'submit', 'data-testid': 'train-submit'}, 'Start training');
   const validateGrids = () => {
     const r = parseGrids(gridsInput.value);
@@ -73,8 +81,7 @@ export async function renderTrain(view) {
       field('lookforward', 'Lookforward (bars)', h('input', {id: 'lookforward', name: 'lookforward', type: 'number', min: 1, step: 1, value: 1})),
       field('p_value_threshold', 'p-value threshold', h('input', {id: 'p_value_threshold', name: 'p_value_threshold', type: 'number',
         min: 0, max: 1, step: 'any', value: 0.05}), 'blank keeps every feature'),
-      field('embargo', 'Embargo (bars)', h('input', {id: 'embargo', name: 'embargo', type: 'number', min: 0, step: 1, placeholder: 'default'})),
-      field('parent_model_id', 'Parent model', h('input', {id: 'parent_model_id', name: 'parent_model_id', class: 'mono', placeholder: 'optional id'})),
+      h('div', {class: 'field'}, h('label', {for: 'parent_model_id'}, 'Parent model'), parentInput, parentError),
       field('search', 'Search', select('search', SEARCHES, 'none'))),
     field('grids', 'Grids (JSON)', gridsInput, 'names such as alpha_grid, l1_ratio_grid, n_estimators_grid'),
     gridsError,
@@ -83,6 +90,7 @@ export async function renderTrain(view) {
     h('div', {class: 'checks'},
       h('label', {}, h('input', {type: 'checkbox', id: 'save_all_grid_models', name: 'save_all_grid_models', 'data-testid': 'train-save-all'}), ' save every grid model'),
       h('label', {}, h('input', {type: 'checkbox', id: 'explain', name: 'explain', checked: true, 'data-testid': 'train-explain'}), ' explain (permutation, SHAP, regimes)')),
+    advanced,
     plan,
     h('div', {class: 'row-end'}, preview, submit),
     status, datalist);
@@ -125,9 +133,13 @@ export async function renderTrain(view) {
     ev.preventDefault();
     const grids = validateGrids();
     if (grids.error) return;
+    const adv = advancedValues(form);
+    advancedError.textContent = adv.error || '';
+    if (adv.error) { advanced.open = true; return; }
     const d = new FormData(form);
     const numOrNull = (k) => (String(d.get(k) ?? '').trim() === '' ? null : Number(d.get(k)));
     const body = {
+      ...adv.value,
       symbol: String(d.get('symbol') || '').trim(),
       algorithm: d.get('algorithm'),
       timeframe: d.get('timeframe'),
@@ -138,7 +150,6 @@ export async function renderTrain(view) {
       grids: grids.value,
       save_all_grid_models: d.get('save_all_grid_models') === 'on',
       explain: d.get('explain') === 'on',
-      embargo: numOrNull('embargo'),
       use_default_grid: d.get('use_default_grid') === 'on',
     };
     const parent = String(d.get('parent_model_id') || '').trim();
@@ -166,12 +177,30 @@ export async function renderTrain(view) {
       const job = await api('train', {method: 'POST', body});
       location.hash = `#/jobs/${encodeURIComponent(job.job_id ?? job.id)}`;
     } catch (err) {
-      status.replaceChildren(errorBox(err));
+      // The server names the field it refuses; a refused parent is said next to the parent field.
+      if (/parent_model_id/.test(err.message)) {
+        status.replaceChildren();
+        parentError.textContent = uiMessage(err.message);
+        parentInput.setAttribute('aria-invalid', 'true');
+        parentInput.focus();
+      } else status.replaceChildren(errorBox(err));
       submit.disabled = false;
     }
   });
 
-  view.replaceChildren(h('h1', {}, 'Train a model'), form);
+  view.replaceChildren(h('h1', {}, 'Train a model'), cloneNote, form);
+  const from = params.get('from');
+  if (from) {
+    try {
+      const m = await api(`models/${encodeURIComponent(from)}`);
+      prefillFrom(form, m);
+      updateDefaultGrid();
+      cloneNote.replaceChildren(h('p', {class: 'note'}, 'Filled from model ', h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id)),
+        ': its request with its hyperparameters as fixed values. Started unchanged, it gives back that model; change what you want to try.'));
+    } catch (err) {
+      cloneNote.replaceChildren(errorBox(err), h('p', {class: 'muted'}, 'The form below starts blank.'));
+    }
+  }
   api('symbols').then((symbols) => {
     const list = Array.isArray(symbols) ? symbols : symbols?.items || [];
     datalist.replaceChildren(...list.map((s) => h('option', {value: s.symbol},

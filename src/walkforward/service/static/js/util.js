@@ -75,10 +75,32 @@ export function section(title, ...children) {
   return h('section', {class: 'card'}, h('h2', {}, title), ...children);
 }
 
-export function errorBox(err) {
-  return h('div', {class: 'error', role: 'alert', 'data-testid': 'error'}, err?.message || String(err));
+/**
+ * A server message as a UI user can act on it: the CLI's hints (a `walkforward ...` command, an "(or GET /...)")
+ * are left out, since the same message serves the command line; what is wrong stays word for word.
+ */
+export function uiMessage(message) {
+  let m = String(message ?? '');
+  m = m.replace(/\s*\([^()]*(`walkforward [^`]*`|\b(GET|POST|PUT|DELETE) \/)[^()]*\)/g, '');
+  // Drop each clause (after ": " or "; ") that still names a command.
+  const parts = m.split(/(?=[:;] )/);
+  const kept = parts.filter((p, i) => i === 0 || !/`walkforward /.test(p));
+  return kept.join('').replace(/[\s:;,]+$/, '');
 }
 
-export function empty(message) {
-  return h('p', {class: 'muted'}, message);
+/** Links out of a dead end: the models list, and the previous page when there is one. */
+export function wayBack() {
+  return h('p', {class: 'way-back', 'data-testid': 'way-back'},
+    h('a', {href: '#/models', 'data-testid': 'back-link'}, '← Back to the models'),
+    history.length > 1 ? [' · ', h('a', {href: '#', 'data-testid': 'previous-page',
+      onclick: (ev) => { ev.preventDefault(); history.back(); }}, 'previous page')] : null);
+}
+
+export function errorBox(err) {
+  const message = uiMessage(err?.message || String(err));
+  return h('div', {class: 'error', role: 'alert', 'data-testid': 'error'}, message);
+}
+
+export function empty(message, ...extra) {
+  return h('p', {class: 'muted'}, message, ...extra);
 }
