@@ -71,7 +71,8 @@ def test_list_rows_keep_the_brief_shape(make_app: Callable[..., Any], app_servic
     page = TestClient(make_app()).get("/models", params={"sort": "metrics.rmse"}).json()
     assert page["total"] == 1
     (item,) = page["items"]
-    assert set(item) == BRIEF_KEYS
+    assert set(item) == BRIEF_KEYS | {"tags"}  # a list row adds the user's tags to the brief form
+    assert item["tags"] == []
     assert (item["id"], item["features"], item["metrics"]) == (record.id, 2, {"r2": 0.125, "rmse": 0.5})
 
 

@@ -56,7 +56,7 @@ export function advancedSection() {
     h('summary', {}, 'Advanced: dates, validation, embargo, whitelist, fixed hyperparameters, search limits, costs'),
     GROUPS.map((g) => [h('h3', {}, g.title), h('div', {class: 'form-grid'}, g.fields.map((f) => f.kind === 'check'
       ? h('div', {class: 'field checks'}, h('label', {}, control(f), ' ', f.label))
-      : h('div', {class: 'field'}, h('label', {for: f.name}, f.label), control(f),
+      : h('div', {class: f.kind === 'json' || f.kind === 'list' ? 'field wide' : 'field'}, h('label', {for: f.name}, f.label), control(f),
         f.hint ? h('small', {class: 'muted'}, f.hint) : null)))]),
     h('div', {class: 'field-error', 'data-testid': 'advanced-error', 'aria-live': 'polite'}));
 }
