@@ -41,6 +41,14 @@ def _copy(ui_data: UiData, model_id: str, **overrides: Any) -> Any:
         registry.dispose()
 
 
+def _delete(ui_data: UiData, model_id: str) -> None:
+    registry = _registry(ui_data)
+    try:
+        registry.delete(model_id)
+    finally:
+        registry.dispose()
+
+
 def _status(server: str, path: str) -> int:
     try:
         with urllib.request.urlopen(f"{server}/{path}", timeout=30) as res:
@@ -76,6 +84,7 @@ def test_tags_and_a_note_round_trip(page: Page, server: str, ui_data: UiData) ->
     row = page.locator(f"tr[data-model-id='{record.id}']")
     expect(row.locator(".tag")).to_have_text(["baseline", "to-review"])
     _screenshots(page, "manage-tags-in-table", f"tr[data-model-id='{record.id}']")
+    _delete(ui_data, record.id)  # other tests of this worker count the store's models
 
 
 def test_a_model_is_deleted_only_once_confirmed(page: Page, server: str, ui_data: UiData) -> None:
