@@ -50,6 +50,7 @@ def test_compare_three_models_side_by_side(page: Page, server: str, ui_data: UiD
     expect(page.locator("h1")).to_have_text("Compare 3 models")
 
     params = page.locator("[data-testid=compare-params]")
+    expect(params.locator("thead th[data-model-id]")).to_have_count(3)  # drawn once GET /compare answers
     heads = params.locator("thead th[data-model-id]").evaluate_all("ths => ths.map(t => t.dataset.modelId)")
     assert heads == chosen
     alpha = params.locator("tr[data-group=hyperparameters][data-key=alpha]")
