@@ -21,6 +21,8 @@ export const GROUPS = [
     {name: 'feature_whitelist', label: 'Feature whitelist', kind: 'list', hint: 'comma-separated names; blank: every feature (or the parent’s)'},
     {name: 'hyperparameters', label: 'Hyperparameters (JSON, fixed values)', kind: 'json', placeholder: '{"alpha": 0.01, "l1_ratio": 0.5}'},
     {name: 'early_stopping_rounds', label: 'Early stopping rounds', kind: 'number', min: 1, hint: 'boosters only; blank: off'},
+    {name: 'cluster_threshold', label: 'Cluster features at distance', kind: 'number', min: 0, max: 1, step: 'any',
+      hint: 'one feature per correlation cluster (1-|ρ| cut, e.g. 0.3), learned per fold; blank: off'},
   ]},
   {title: 'Search', fields: [
     {name: 'n_trials', label: 'Trials (optuna)', kind: 'number', min: 1, def: 40},
