@@ -83,8 +83,8 @@ def _drop_registry_tables(url: str) -> None:
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "DROP TABLE IF EXISTS jobs, lockbox_evaluations, model_metrics, model_summaries, models, trials, "
-                    f"{VERSION_TABLE}"
+                    "DROP TABLE IF EXISTS jobs, lockbox_evaluations, model_metrics, model_summaries, model_symbols, "
+                    f"models, trials, {VERSION_TABLE}"
                 )
             )
     finally:

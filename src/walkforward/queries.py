@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +118,21 @@ def list_models(
     offset: int = 0,
     task: str | None = None,
     id_prefix: str | None = None,
+    where: Sequence[str] = (),
+    primary_only: bool = False,
 ) -> ModelPage:
-    """Models matching the filters (``symbol`` is the primary symbol, any case), sorted, one page.
+    """Models matching the filters, sorted, one page.
 
-    ``task`` (regression or classification) keeps the models of that task's algorithms, so a sort by
-    score never mixes R² with accuracy; ``id_prefix`` those whose id starts with it.
+    ``symbol`` (any case) matches any symbol a model was trained on, primary or context, or only the
+    primary one with ``primary_only``. ``task`` (regression or classification) keeps the models of
+    that task's algorithms, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
+    id starts with it; ``where`` those whose listed metrics satisfy every filter text
+    (``["sharpe > 1", "ic > 0 and net_annual_return >= 0.05"]``; a bad one is ``InvalidInputError``
+    naming the token and the allowed metrics).
     """
+    from walkforward.metric_filter import parse_where
+
+    conditions = parse_where(where)
     algorithms = None
     if task is not None:
         from walkforward.models.catalog import ALGORITHMS
@@ -139,6 +149,8 @@ def list_models(
         offset=offset,
         algorithms=algorithms,
         id_prefix=id_prefix,
+        primary_only=primary_only,
+        metric_filters=conditions,
     )
     return ModelPage(list(rows), total, offset)
 

@@ -2,8 +2,9 @@
 
 A trained model's row is 20-50 KB (mostly explanations), so a page reads only the narrow tables the
 store keeps in step with it: ``model_summaries`` (what a list shows, filters and sorts by; each sort
-key indexed together with ``id``, the tie-break; ~0.3 KB a row) and ``model_metrics`` (numeric metrics
-by name and value, for ``sort=metrics.<name>``).
+key indexed together with ``id``, the tie-break; ~0.3 KB a row), ``model_metrics`` (numeric metrics
+by name and value, for ``sort=metrics.<name>`` and filters like ``sharpe > 1``) and ``model_symbols``
+(every symbol of a model, for the symbol filter).
 
 A sort key that can be missing (``cv_score``, ``cohort_rank``, a metric) is paged in two parts: the
 models that have it, in order, then those that do not, by id. Each part is a range of an index; one
@@ -22,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import InvalidInputError
+from walkforward.metric_filter import MetricCondition
 from walkforward.model_summary import MAX_PAGE
-from walkforward.registry._schema import SORTED_COLUMNS, model_metrics
+from walkforward.registry._schema import SORTED_COLUMNS, model_metrics, model_symbols
 from walkforward.registry._schema import model_summaries as summaries
 
 Row = Mapping[Any, Any]
@@ -62,6 +64,53 @@ def _sort(sort: str, conditions: Sequence[sa.ColumnElement[bool]]) -> _Sort:
         having = having.join(summaries, summaries.c.id == model_metrics.c.model_id).where(*conditions)
     exists = sa.exists().where(model_metrics.c.model_id == summaries.c.id, model_metrics.c.name == name)
     return _Sort(model_metrics.c.value, model_metrics.c.model_id, having, ~exists)
+
+
+_COMPARE: dict[str, Any] = {
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+    "=": lambda c, v: c == v,
+}
+
+
+def metric_condition(condition: MetricCondition) -> sa.ColumnElement[bool]:
+    """``model_summaries.id IN (models whose metric satisfies the condition)``: one range of
+    ``ix_model_metrics_name_value`` per condition (a model without the metric never matches)."""
+    compare = _COMPARE[condition.op]
+    matching = sa.select(model_metrics.c.model_id).where(
+        model_metrics.c.name == condition.name, compare(model_metrics.c.value, condition.value)
+    )
+    return summaries.c.id.in_(matching)
+
+
+def symbol_condition(symbol: str) -> sa.ColumnElement[bool]:
+    """``model_summaries.id IN (models trained on symbol, primary or context)``, from ``ix_model_symbols_symbol``."""
+    return summaries.c.id.in_(sa.select(model_symbols.c.model_id).where(model_symbols.c.symbol == symbol))
+
+
+def list_filters(
+    symbol: str | None,
+    primary_only: bool,
+    algorithms: Sequence[str] | None,
+    id_prefix: str | None,
+    metric_filters: Sequence[MetricCondition],
+    algorithm: str | None,
+    cohort_id: str | None,
+    parent_model_id: str | None,
+) -> tuple[dict[str, str | None], list[sa.ColumnElement[bool]]]:
+    """The equality ``filters`` and other ``where`` conditions of :meth:`ModelStore.list`'s arguments."""
+    primary = symbol if primary_only else None
+    filters = {"symbol": primary, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
+    where = [metric_condition(c) for c in metric_filters]
+    if symbol is not None and not primary_only:
+        where.append(symbol_condition(symbol))
+    if algorithms is not None:
+        where.append(summaries.c.algorithm.in_(list(algorithms)))
+    if id_prefix:
+        where.append(summaries.c.id.startswith(id_prefix, autoescape=True))
+    return filters, where
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -142,4 +191,13 @@ def page(
     return [by_id[i] for i in ids if i in by_id], total
 
 
-__all__ = ["MAX_PAGE", "SORT_COLUMNS", "check_page", "page", "page_ids"]
+__all__ = [
+    "MAX_PAGE",
+    "SORT_COLUMNS",
+    "check_page",
+    "list_filters",
+    "metric_condition",
+    "page",
+    "page_ids",
+    "symbol_condition",
+]
