@@ -157,6 +157,7 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
 # Markers by file, in one place: `make test-fast` deselects slow, e2e and ui; CI runs everything.
 _MARKERS: dict[str, tuple[str, ...]] = {
     "ui/test_ui.py": ("ui", "e2e", "slow"),
+    "ui/test_ui_table.py": ("ui", "e2e", "slow"),
     "service/test_service_e2e.py": ("e2e", "slow"),
     "service/test_dask_jobs.py": ("e2e", "slow"),
     "service/test_service_health_busy.py": ("e2e", "slow"),
