@@ -57,14 +57,15 @@ export function metricColumns(columns) {
   });
 }
 
-/** Whether the menu should be drawn open (it stays open while the user ticks several boxes). */
-let menuOpen = false;
+/** Whether the next drawing of the menu is open: after a box is ticked, so several can be ticked in a row. */
+let keepOpen = false;
 
 /** The "Columns" menu: one checkbox per listed metric; a change is saved and navigated to with `go(columns)`. */
 export function columnsMenu(columns, go) {
   const chosen = new Set(columns);
-  const menu = h('details', {class: 'columns-menu', 'data-testid': 'columns-menu', open: menuOpen,
-    ontoggle: () => { menuOpen = menu.open; }},
+  const open = keepOpen;
+  keepOpen = false;
+  return h('details', {class: 'columns-menu', 'data-testid': 'columns-menu', open},
   h('summary', {'data-testid': 'columns-button'}, `Columns (${columns.length})`),
   h('div', {class: 'columns-list', role: 'group', 'aria-label': 'Metric columns'},
     METRICS.map((m) => h('label', {title: m.title},
@@ -73,13 +74,12 @@ export function columnsMenu(columns, go) {
           if (ev.target.checked) chosen.add(m.name); else chosen.delete(m.name);
           const next = METRICS.map((x) => x.name).filter((n) => chosen.has(n));
           store(next);
-          menuOpen = true;
+          keepOpen = true;
           go(next);
         }}),
       ` ${m.label}`)),
     h('button', {type: 'button', class: 'ghost', 'data-testid': 'columns-reset',
-      onclick: () => { store(DEFAULT_COLUMNS); menuOpen = false; go([...DEFAULT_COLUMNS]); }}, 'Defaults')));
-  return menu;
+      onclick: () => { store(DEFAULT_COLUMNS); go([...DEFAULT_COLUMNS]); }}, 'Defaults')));
 }
 
 /** The metric filter field: the expression box and, under it, the server's message about a bad one. */
