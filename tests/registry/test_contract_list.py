@@ -231,3 +231,33 @@ def test_symbol_rows_follow_every_write(store: ModelStore, models: dict[str, Any
     store.delete_cohort("cohort-clf")
     assert _counts(store, model_symbols) == (5, 10)
     assert store.list(symbol="VIX")[1] == 5
+
+
+@pytest.mark.parametrize("sort", ["created_at", "cv_score", "metrics.r2", "metrics.rmse", "symbol"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_pages_are_the_same_whether_membership_is_read_by_in_or_by_exists(
+    store: ModelStore, models: dict[str, Any], sort: str, descending: bool
+) -> None:
+    from walkforward.registry import _page
+
+    cases = [(None, ["r2 > 0.3"]), ("VIX", []), ("QQQ", ["rmse >= 2 and r2 > 0"]), ("VIX", ["accuracy < 2"])]
+    for symbol, texts in cases:
+        filters, where, members = _page.list_filters(symbol, False, None, None, parse_where(texts), None, None, None)
+        for limit, offset in [(MAX_PAGE, 0), (2, 1), (3, 3)]:
+            pages = []
+            for scan_at in (0, 10**9):  # EXISTS from the first match on / IN always
+                with store.database.transaction() as conn:
+                    pages.append(
+                        _page.page_ids(
+                            conn,
+                            filters,
+                            sort=sort,
+                            descending=descending,
+                            limit=limit,
+                            offset=offset,
+                            where=where,
+                            members=members,
+                            scan_at=scan_at,
+                        )
+                    )
+            assert pages[0] == pages[1], (symbol, texts, limit, offset)

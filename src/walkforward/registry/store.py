@@ -363,13 +363,12 @@ class ModelStore:
         ``id_prefix`` those whose id starts with it (a short id as shown); ``metric_filters`` those
         whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`).
         """
-        filters, where = _page.list_filters(
+        filters, where, members = _page.list_filters(
             symbol, primary_only, algorithms, id_prefix, metric_filters, algorithm, cohort_id, parent_model_id
         )
+        page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
         with self._db.transaction() as conn:
-            rows, total = _page.page(
-                conn, filters, sort=sort, descending=descending, limit=limit, offset=offset, where=where
-            )
+            rows, total = _page.page(conn, filters, **page, where=where, members=members)
         return [to_summary(row) for row in rows], total
 
     def cohort_ids(self, cohort_id: str) -> builtins.list[str]:
