@@ -85,14 +85,27 @@ def quantiles(took: list[float]) -> dict[str, float]:
     return {"n": len(took), "p50": statistics.median(took), "p95": cuts[18], "max": max(took)}
 
 
-def timed(page: Any, action: Callable[[], None]) -> float:
-    """Milliseconds from ``action`` to a freshly drawn table (the old one is marked stale first)."""
+#: The page's own Resource Timing of its last ``GET /models`` (request sent to last byte received), in ms.
+LAST_REQUEST_MS = """() => {
+  const done = performance.getEntriesByType('resource').filter((e) => /\\/models\\?/.test(e.name));
+  return done.length ? done[done.length - 1].responseEnd - done[done.length - 1].startTime : null;
+}"""
+
+
+def timed(page: Any, action: Callable[[], None], requests: list[float]) -> float:
+    """Milliseconds from ``action`` to a freshly drawn table (the old one is marked stale first); the
+    ``GET /models`` it made goes to ``requests``."""
+    page.evaluate("performance.clearResourceTimings()")
     page.evaluate(f"() => document.querySelector('{TABLE}')?.setAttribute('data-stale', '1')")
     start = time.perf_counter()
     action()
     # The table and the pager are drawn together, into a view that replaced the stale table's.
     page.wait_for_selector(f".table-wrap:has(> {TABLE}:not([data-stale])) ~ [data-testid=pager]")
-    return (time.perf_counter() - start) * 1000
+    took = (time.perf_counter() - start) * 1000
+    request = page.evaluate(LAST_REQUEST_MS)
+    if request is not None:
+        requests.append(float(request))
+    return took
 
 
 def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
@@ -121,11 +134,11 @@ def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
         page.goto("/#/models")
         page.wait_for_selector(f"{TABLE} tbody tr")
         # 2. sort: six headers in turn, so each click is a new order (a column clicked twice flips).
-        took = []
+        took, asked = [], []
         for i in range(repeats):
             testid = f"sort-{SORTS[i % len(SORTS)]}"
-            took.append(timed(page, lambda t=testid: page.locator(f"[data-testid={t}]").click()))
-        out["sort"] = quantiles(took)
+            took.append(timed(page, lambda t=testid: page.locator(f"[data-testid={t}]").click(), asked))
+        out["sort"], out["sort_request"] = quantiles(took), quantiles(asked)
 
         # 3. filters: a metric filter and a symbol filter, alternating between two values.
         def apply(selector: str, value: str) -> Callable[[], None]:
@@ -137,12 +150,14 @@ def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
 
         page.goto("/#/models?sort=metrics.sharpe")
         page.wait_for_selector(f"{TABLE} tbody tr")
-        took = [timed(page, apply("#f-where", ("sharpe > 1", "sharpe > 0.5")[i % 2])) for i in range(repeats)]
-        out["filter_where"] = quantiles(took)
+        asked = []
+        took = [timed(page, apply("#f-where", ("sharpe > 1", "sharpe > 0.5")[i % 2]), asked) for i in range(repeats)]
+        out["filter_where"], out["filter_where_request"] = quantiles(took), quantiles(asked)
         page.goto("/#/models")
         page.wait_for_selector(f"{TABLE} tbody tr")
-        took = [timed(page, apply("#f-symbol", ("VIX", "NVDA")[i % 2])) for i in range(repeats)]
-        out["filter_symbol"] = quantiles(took)
+        asked = []
+        took = [timed(page, apply("#f-symbol", ("VIX", "NVDA")[i % 2]), asked) for i in range(repeats)]
+        out["filter_symbol"], out["filter_symbol_request"] = quantiles(took), quantiles(asked)
         counts = {
             "sharpe > 1": page.evaluate(
                 "async () => (await (await fetch('models?where=sharpe>1&limit=1')).json()).total"
@@ -198,8 +213,10 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str
         }
         env.pop("API_TOKEN", None)
         with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, _proc):
+            before = os.getloadavg()[0]
             result = measure(base, cohort_id, args.repeats)
-    return {"backend": backend, "models": args.models, **result}
+            load = (before, os.getloadavg()[0])
+    return {"backend": backend, "models": args.models, "load_average": load, **result}
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -209,13 +226,16 @@ def report(results: list[dict[str, Any]]) -> None:
         for key, target in TARGETS.items():
             q = r[key]
             ok = "yes" if (q["p50"] if key == "navigation" else q["p95"]) <= target else "NO"
+            asked = r.get(f"{key}_request")
+            request = f"  (GET /models in the page: p50 {asked['p50']:.0f}, p95 {asked['p95']:.0f})" if asked else ""
             print(
                 f"{r['backend']:<11}{key:<16}{q['n']:>4}{q['p50']:>9.0f}{q['p95']:>9.0f}{q['max']:>9.0f}"
-                f"{target:>9}  {ok}"
+                f"{target:>9}  {ok}{request}"
             )
         print(
             f"{r['backend']:<11}cohort modal: first (cold) {r['cohort_modal_first']:.0f} ms, "
-            f"{r['cohort_requests']} request(s), {r['cohort_siblings']} siblings; matches {r['matches']}"
+            f"{r['cohort_requests']} request(s), {r['cohort_siblings']} siblings; matches {r['matches']}; "
+            f"load average {r['load_average'][0]:.1f} -> {r['load_average'][1]:.1f}"
         )
 
 
