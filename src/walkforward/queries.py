@@ -185,13 +185,22 @@ def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
     from walkforward.registry.artifacts import cohort_predictions_file
     from walkforward.search.selection import load_matrix
+    from walkforward.selection_cache import cached
     from walkforward.training.evaluate import cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
     path = cohort_predictions_file(registry.models_dir, cohort_id)
-    selection = cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n))
+    # The statistics are a pure function of the members and their (immutable, hash-named) files.
+    stat = path.stat() if path.exists() else None
+    key = (
+        str(registry.models_dir),
+        cohort_id,
+        tuple((r.id, r.fingerprint, r.cohort_rank, r.cv_score, str(r.derived.get("predictions"))) for r in rows),
+        None if stat is None else (stat.st_size, stat.st_mtime_ns),
+    )
+    selection = cached(key, lambda: cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n)))
     return Cohort(cohort_id, list(rows), selection)
 
 
