@@ -156,8 +156,7 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 # Markers by file, in one place: `make test-fast` deselects slow, e2e and ui; CI runs everything.
 _MARKERS: dict[str, tuple[str, ...]] = {
-    "ui/test_ui.py": ("ui", "e2e", "slow"),
-    "ui/test_ui_table.py": ("ui", "e2e", "slow"),
+    "ui/": ("ui", "e2e", "slow"),  # a directory: every browser test file in it
     "service/test_service_e2e.py": ("e2e", "slow"),
     "service/test_dask_jobs.py": ("e2e", "slow"),
     "service/test_service_health_busy.py": ("e2e", "slow"),
@@ -172,5 +171,8 @@ _TESTS_DIR = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(_TESTS_DIR).as_posix()
-        for name in _MARKERS.get(rel, ()):
+        marks = _MARKERS.get(rel, ()) or next(
+            (m for d, m in _MARKERS.items() if d.endswith("/") and rel.startswith(d)), ()
+        )
+        for name in marks:
             item.add_marker(getattr(pytest.mark, name))

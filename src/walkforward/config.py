@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     starts the lock box: no training, search or statistic reads a bar from that day on, and a
     registered model is evaluated on it once, on request (``walkforward models lockbox``). A date
     rather than "the last N days", so the lock box does not move as new data arrives.
+    ``WALKFORWARD_DRIFT_*`` set drift monitoring (``walkforward models drift``): the PSI and KS floors
+    of the warn and alert thresholds, the family-wise levels of the block-bootstrap thresholds, the
+    draws and their seed, the z of a performance drop, and the fewest new rows judged.
     """
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
@@ -40,6 +43,17 @@ class Settings(BaseSettings):
     walkforward_dask_scheduler: str | None = None
     walkforward_timezone: str = DEFAULT_TIMEZONE
     walkforward_lockbox_start: dt.date | None = None
+    walkforward_drift_psi_warn: float = Field(default=0.1, gt=0)
+    walkforward_drift_psi_alert: float = Field(default=0.25, gt=0)
+    walkforward_drift_ks_warn: float = Field(default=0.1, gt=0, le=1)
+    walkforward_drift_ks_alert: float = Field(default=0.2, gt=0, le=1)
+    walkforward_drift_warn_level: float = Field(default=0.95, ge=0.5, lt=1)
+    walkforward_drift_alert_level: float = Field(default=0.99, ge=0.5, lt=1)
+    walkforward_drift_draws: int = Field(default=1000, ge=100, le=100_000)
+    walkforward_drift_seed: int = Field(default=0, ge=0)
+    walkforward_drift_perf_warn_z: float = Field(default=2.0, gt=0)
+    walkforward_drift_perf_alert_z: float = Field(default=3.0, gt=0)
+    walkforward_drift_min_rows: int = Field(default=30, ge=2)
 
     @field_validator("walkforward_lockbox_start", mode="before")
     @classmethod

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import DataNotFoundError
+from walkforward.forecast_queries import compare, equity, kept_predictions, predictions_dict
 from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
+    from walkforward.config import Settings
     from walkforward.features.store import FeatureStore
     from walkforward.registry import ModelRecord, ModelStore, ModelSummary
 
@@ -74,18 +78,30 @@ class Cohort:
 
 @dataclass(frozen=True)
 class Lineage:
-    """A model with its ancestors (parent first) and its descendants (breadth-first)."""
+    """A model with its ancestors (parent first), its descendants (breadth-first) and, for an
+    ensemble, the registered models it was built from (``members``; deleted ones are left out)."""
 
     model: ModelRecord
     ancestors: list[ModelRecord]
     descendants: list[ModelRecord]
+    members: list[ModelRecord] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": model_dict(self.model, brief=True),
-            "ancestors": [model_dict(r, brief=True) for r in self.ancestors],
-            "descendants": [model_dict(r, brief=True) for r in self.descendants],
+            "model": _lineage_entry(self.model),
+            "ancestors": [_lineage_entry(r) for r in self.ancestors],
+            "descendants": [_lineage_entry(r) for r in self.descendants],
+            "members": [_lineage_entry(r) for r in self.members],
         }
+
+
+def _lineage_entry(r: ModelRecord) -> dict[str, Any]:
+    """A brief model with the id it was retrained from (``None`` unless it is a retrain) and when its data ends."""
+    return {
+        **model_dict(r, brief=True),
+        "retrained_from": r.derived.get("retrained_from"),
+        "data_end": r.derived.get("data_end"),
+    }
 
 
 @dataclass(frozen=True)
@@ -181,6 +197,15 @@ def evaluate_lockbox(registry: ModelStore, store: FeatureStore, model_id: str) -
     return run(model_id, store=store, registry=registry).to_dict()
 
 
+def drift(
+    registry: ModelStore, store: FeatureStore, settings: Settings, model_id: str, *, since: str | None = None
+) -> dict[str, Any]:
+    """A model's drift after its training end (features, predictions, performance): ok / warn / alert."""
+    from walkforward.training.drift import drift_config, drift_report
+
+    return drift_report(model_id, store=store, registry=registry, config=drift_config(settings), since=since)
+
+
 def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
     from walkforward.registry.artifacts import cohort_predictions_file
@@ -204,9 +229,29 @@ def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     return Cohort(cohort_id, list(rows), selection)
 
 
+def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
+    """A cohort explored: varied hyperparameters, each sibling's score, importance and history (see
+    :func:`walkforward.evaluation.explore.explore`); an empty cohort is not found."""
+    from walkforward.evaluation.explore import explore
+
+    rows = registry.cohort(cohort_id)
+    if not rows:
+        raise _no_cohort(cohort_id)
+    return explore(cohort_id, rows)
+
+
 def lineage(registry: ModelStore, model_id: str) -> Lineage:
-    """A model with its ancestors and descendants (unknown model: ``ModelNotFoundError``)."""
-    return Lineage(registry.get(model_id), registry.ancestors(model_id), registry.descendants(model_id))
+    """A model with its ancestors, descendants and ensemble members (unknown model: ``ModelNotFoundError``)."""
+    from walkforward.registry import ModelNotFoundError
+
+    record = registry.get(model_id)
+    members = []
+    for member_id in (record.request.get("ensemble") or {}).get("models", []):
+        try:
+            members.append(registry.get(member_id))
+        except ModelNotFoundError:
+            continue  # deleted since: the ensemble's artifact holds its fitted pipeline, its row is gone
+    return Lineage(record, registry.ancestors(model_id), registry.descendants(model_id), members)
 
 
 def predictions(
@@ -216,78 +261,6 @@ def predictions(
     from walkforward.training import predict
 
     return Predictions(model_id, predict(model_id, store=store, registry=registry, start=start, end=end))
-
-
-def kept_predictions(registry: ModelStore, model_id: str) -> pd.DataFrame:
-    """A model's out-of-sample predictions as its evaluation scored them (hash-checked)."""
-    frame = registry.load_predictions(model_id)
-    if frame is None:
-        raise DataNotFoundError(
-            f"model {model_id} was registered before out-of-sample predictions were kept: "
-            "train it again (same request) to keep them"
-        )
-    return frame
-
-
-def predictions_dict(model_id: str, frame: pd.DataFrame) -> dict[str, Any]:
-    """Kept predictions as JSON columns (ISO timestamps and dates), labelled out-of-sample."""
-    columns = json.loads(frame.to_json(orient="columns", date_format="iso"))
-    return {
-        "model_id": model_id,
-        "in_sample": False,
-        "rows": len(frame),
-        "columns": {name: [values[k] for k in sorted(values, key=int)] for name, values in columns.items()},
-    }
-
-
-def compare(registry: ModelStore, model_a: str, model_b: str) -> dict[str, Any]:
-    """Diebold-Mariano test of two models' out-of-sample forecasts on the rows both scored.
-
-    Losses are squared errors of the prediction (regressors) or Brier losses of P(up) (classifiers);
-    a negative ``mean_difference`` means model a forecasts better. The HAC variance covers the
-    overlap of ``lookforward``-bar targets (horizon = the models' lookforward).
-    """
-    import numpy as np
-
-    from walkforward.errors import InvalidInputError
-    from walkforward.evaluation.comparison import diebold_mariano
-    from walkforward.training.run import request_of
-
-    req_a, req_b = request_of(registry.get(model_a)), request_of(registry.get(model_b))
-    if req_a.spec.is_classifier != req_b.spec.is_classifier or req_a.lookforward != req_b.lookforward:
-        raise InvalidInputError(
-            f"models {model_a} and {model_b} forecast different things (task or lookforward): "
-            "compare models of the same target"
-        )
-    a, b = kept_predictions(registry, model_a), kept_predictions(registry, model_b)
-    both = a.merge(b, on="ts", suffixes=("_a", "_b"))
-    if both.empty or not np.allclose(both["y_a"], both["y_b"], equal_nan=True):
-        raise InvalidInputError(
-            f"models {model_a} and {model_b} share no out-of-sample row with the same target: "
-            "compare models trained on the same symbol, target and folds"
-        )
-    column = "probability" if req_a.spec.is_classifier else "prediction"
-    loss_a = (both[f"{column}_a"] - both["y_a"]).to_numpy() ** 2
-    loss_b = (both[f"{column}_b"] - both["y_a"]).to_numpy() ** 2
-    test = diebold_mariano(loss_a, loss_b, horizon=req_a.lookforward)
-    return {
-        "model_a": model_a,
-        "model_b": model_b,
-        "rows": len(both),
-        "loss": "brier" if req_a.spec.is_classifier else "squared error",
-        "mean_loss_a": float(loss_a.mean()),
-        "mean_loss_b": float(loss_b.mean()),
-        "diebold_mariano": test.to_dict(),
-    }
-
-
-def equity(registry: ModelStore, model_id: str) -> dict[str, Any]:
-    """A model's compounded daily net return against buy-and-hold, and its drawdown (out-of-sample)."""
-    from walkforward.training.evaluate import equity_curves
-    from walkforward.training.run import request_of
-
-    record = registry.get(model_id)
-    return {"model_id": model_id, **equity_curves(request_of(record), kept_predictions(registry, model_id))}
 
 
 def delete_model(registry: ModelStore, model_id: str) -> dict[str, Any]:
@@ -341,6 +314,47 @@ def algorithms() -> list[dict[str, Any]]:
     ]
 
 
+def retrain(
+    registry: ModelStore, store: FeatureStore, model_id: str, *, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, Any]:
+    """Retrain a model on the data up to now (lock box excluded); the child, or the existing one if no new data."""
+    from walkforward.training.retrain import retrain as run
+
+    done = run(model_id, store=store, registry=registry, progress=progress)
+    derived = done.record.derived
+    return {
+        **done.to_dict(),
+        "retrained_from": derived.get("retrained_from"),
+        "data_end": derived.get("data_end"),
+        "retrain": derived.get("retrain"),
+        "model": model_dict(done.record, brief=True),
+    }
+
+
+def simulate_retraining(
+    registry: ModelStore,
+    store: FeatureStore,
+    model_id: str,
+    *,
+    every: int,
+    initial_days: int | None = None,
+    warm_start: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Frozen vs retrained every ``every`` sessions on the same rows (:mod:`walkforward.training.schedule`)."""
+    from walkforward.training.schedule import simulate_retraining as run
+
+    return run(
+        model_id,
+        store=store,
+        registry=registry,
+        every=every,
+        initial_days=initial_days,
+        warm_start=warm_start,
+        progress=progress,
+    )
+
+
 def symbols(store: FeatureStore) -> list[dict[str, Any]]:
     """What the feature store holds: one entry per symbol with its date range, days and feature sets."""
     return [dataclasses.asdict(store.describe(s)) for s in store.symbols()]
@@ -352,12 +366,18 @@ __all__ = [
     "ModelPage",
     "Predictions",
     "cohort",
+    "compare",
     "delete_cohort",
     "delete_model",
+    "equity",
+    "kept_predictions",
     "lineage",
     "list_models",
     "model",
     "predictions",
+    "predictions_dict",
     "prune_models",
+    "retrain",
+    "simulate_retraining",
     "symbols",
 ]

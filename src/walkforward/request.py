@@ -147,6 +147,13 @@ class TrainRequest(DataRequest):
         default_factory=dict, max_length=100, description='Estimator parameters, e.g. {"alpha": 0.01}.'
     )
     explain: bool = Field(default=True, description="Compute SHAP and permutation importance.")
+    cluster_threshold: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Keep one feature per correlation cluster (distance 1-|rho|, average linkage, cut at this "
+        "distance; learned on each fold's training rows), e.g. 0.3. Off by default.",
+    )
     early_stopping_rounds: int | None = Field(
         default=None,
         ge=1,
@@ -227,12 +234,13 @@ class TrainRequest(DataRequest):
     def inputs(self) -> dict[str, Any]:
         """What was asked for one training run, JSON-ready (the registry's ``request``).
 
-        ``early_stopping_rounds`` is left out while off, so that the records (and a search's cohort
-        id, made from them) of runs that never asked for it are the same as before it existed.
+        ``early_stopping_rounds`` and ``cluster_threshold`` are left out while off, so that the records (and
+        a search's cohort id, made from them) of runs that never asked for them are the same as before.
         """
         out = self.model_dump(mode="json", include=set(TrainRequest.model_fields))
-        if out.get("early_stopping_rounds") is None:
-            out.pop("early_stopping_rounds", None)
+        for optional in ("early_stopping_rounds", "cluster_threshold"):
+            if out.get(optional) is None:
+                out.pop(optional, None)
         return out
 
     def training(self) -> TrainRequest:

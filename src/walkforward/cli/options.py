@@ -32,7 +32,10 @@ M = TypeVar("M", bound=DataRequest)
 #: Fields given as a command's positional arguments.
 ARGUMENTS: tuple[str, ...] = ("symbol",)
 #: Option names that differ from the field's (kept from earlier releases of the CLI).
-OPTION_NAMES: Mapping[str, str] = {"use_default_grid": "--default-grid/--no-default-grid"}
+OPTION_NAMES: Mapping[str, str] = {
+    "use_default_grid": "--default-grid/--no-default-grid",
+    "cluster_threshold": "--cluster-features",
+}
 #: Mapping fields and how they are typed on a command line.
 KEY_VALUE_FIELDS: Mapping[str, tuple[str, str]] = {
     "hyperparameters": ("--param", "Hyperparameter KEY=VALUE (repeatable; values parsed as JSON when they can be)."),

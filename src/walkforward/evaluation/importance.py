@@ -289,10 +289,12 @@ def explain(
         t0 = time.perf_counter()
         perm_idx = _even_rows(len(X), max_rows)
         scoring = "accuracy" if task == "classification" else "neg_mean_squared_error"
-        head_steps = [name for name, _ in pipe.steps[:-1] if name in ("impute", "prune")]
-        if head_steps == ["impute", "prune"]:
-            kept = pipe[:2].transform(X.iloc[perm_idx])
-            tail = Pipeline(pipe.steps[2:])
+        # The cluster step, when present, only selects columns too: it belongs to the head.
+        names = [name for name, _ in pipe.steps[:-1]]
+        head = names.index("prune") + 1 if "prune" in names else 0
+        if head and set(names[:head]) <= {"impute", "cluster", "prune"} and names[0] == "impute":
+            kept = pipe[:head].transform(X.iloc[perm_idx])
+            tail = Pipeline(pipe.steps[head:])
             perm = permutation_importance(
                 tail, kept, y[perm_idx], scoring=scoring, n_repeats=repeats, random_state=random_state
             )

@@ -1,4 +1,4 @@
-"""The model pipeline: impute -> prune -> heterogeneous column transformer -> estimator.
+"""The model pipeline: impute -> (cluster) -> prune -> heterogeneous column transformer -> estimator.
 
 Everything that learns lives in this one scikit-learn ``Pipeline``, which cross-validation clones and
 refits on each fold's training rows (and the final model on all training rows).
@@ -7,6 +7,7 @@ refits on each fold's training rows (and the final model on all training rows).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -15,8 +16,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 
+from walkforward.preprocessing.clustering import ClusterSelector
 from walkforward.preprocessing.groups import FeatureGroup, feature_group
 from walkforward.preprocessing.pruning import PValuePruner
+
+if TYPE_CHECKING:
+    from walkforward.request import TrainRequest
 
 
 class GroupSelector:
@@ -66,6 +71,26 @@ def build_pipeline(estimator: BaseEstimator, *, linear: bool, p_value_threshold:
     )
 
 
+def with_cluster_step(pipe: Pipeline, threshold: float | None) -> Pipeline:
+    """``pipe`` with a :class:`ClusterSelector` after imputation (``threshold`` None: ``pipe`` unchanged).
+
+    The step keeps one feature per correlation cluster, learned, like every step, on the rows the
+    pipeline is fitted on.
+    """
+    if threshold is None:
+        return pipe
+    names = [name for name, _ in pipe.steps]
+    at = names.index("impute") + 1
+    step = ("cluster", ClusterSelector(threshold=threshold).set_output(transform="pandas"))
+    return Pipeline([*pipe.steps[:at], step, *pipe.steps[at:]])
+
+
+def request_pipeline(estimator: BaseEstimator, *, linear: bool, req: TrainRequest) -> Pipeline:
+    """:func:`build_pipeline` with a training request's pruning and clustering thresholds."""
+    pipe = build_pipeline(estimator, linear=linear, p_value_threshold=req.p_value_threshold)
+    return with_cluster_step(pipe, req.cluster_threshold)
+
+
 def selected_features(pipe: Pipeline) -> list[str]:
     """Feature names that survived pruning in a fitted pipeline."""
     return [str(c) for c in pipe.named_steps["prune"].get_feature_names_out()]
@@ -74,9 +99,15 @@ def selected_features(pipe: Pipeline) -> list[str]:
 def pruning_report(pipe: Pipeline, columns: Sequence[str]) -> dict[str, dict[str, float | bool]]:
     """Per input feature: p-value, standardized beta and whether it was kept."""
     pr = pipe.named_steps["prune"]
-    names = list(pipe.named_steps["impute"].get_feature_names_out())
+    names = [str(c) for c in pr.feature_names_in_]  # after the cluster step, if any
     return {
         n: {"p_value": float(p), "beta": float(b), "kept": bool(k)}
         for n, p, b, k in zip(names, pr.pvalues_, pr.betas_, pr.support_, strict=True)
         if n in set(columns)
     }
+
+
+def cluster_report(pipe: Pipeline) -> dict[str, object] | None:
+    """The fitted cluster step's clusters and kept features, or None without one."""
+    step = pipe.named_steps.get("cluster")
+    return None if step is None else step.report()

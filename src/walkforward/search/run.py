@@ -33,12 +33,13 @@ from walkforward.model_selection.evaluators import PreparedFold, prepare_fold
 from walkforward.model_selection.executors import Executor, LocalExecutor
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
-from walkforward.preprocessing.pipeline import build_pipeline, pruning_report
+from walkforward.preprocessing.pipeline import pruning_report, request_pipeline
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
 from walkforward.request import TRADING_FIELDS, SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
 from walkforward.search.selection import search_selection
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.training.clusters import with_cluster_importance
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
 from walkforward.training.evaluate import evaluated
 from walkforward.training.fit import TrainedModel, summarize
@@ -150,9 +151,7 @@ class SearchRun:
     # -- inputs shared by every task
     def shared(self, *, with_final: bool) -> Shared:
         data, spec = self.data, self.spec
-        pre = build_pipeline(
-            spec.build(), linear=spec.family == "linear", p_value_threshold=self.sreq.p_value_threshold
-        )[:-1]
+        pre = request_pipeline(spec.build(), linear=spec.family == "linear", req=self.sreq)[:-1]
         X, y = data.X, data.y
         ref = data.dataset.frame[self.sreq.target_col].to_numpy(dtype=float)
         extra: dict[str, Any] = {}
@@ -337,7 +336,9 @@ class SearchRun:
             fallback=o.fallback,
             predictions=predictions,
         )
-        search = {"strategy": self.strategy.value, "grid": self.grid, "grid_size": len(self.combos)}
+        # "trial": the combination's position in the order this run scored them (the explore view's history).
+        trial = list(self.scores).index(o.index) if o.index in self.scores else None
+        search = {"strategy": self.strategy.value, "grid": self.grid, "grid_size": len(self.combos), "trial": trial}
         try:
             record = register(
                 trained,
@@ -345,7 +346,7 @@ class SearchRun:
                 fingerprint=self.fps[o.index],
                 cohort_id=self.cohort_id,
                 search=search,
-                explanations=(o.feature_details, o.regime_importance, o.explain_info),
+                explanations=(o.feature_details, o.regime_importance, with_cluster_importance(o, self.data, self.sreq)),
             )
         except DuplicateModelError as exc:
             self.duplicates += 1  # another search saved this very model first: keep theirs

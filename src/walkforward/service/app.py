@@ -30,7 +30,7 @@ from walkforward.registry.jobs import JobNotFoundError, JobStateError
 from walkforward.request import describe_errors
 from walkforward.service import capacity
 from walkforward.service.deps import Services, require_token
-from walkforward.service.routes import jobs, models, system
+from walkforward.service.routes import ensembles, jobs, models, shap, system
 from walkforward.service.security import CrossSiteGuard, mount_docs
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,8 @@ def create_app(
     app.include_router(system.health_router)
     app.include_router(jobs.router, dependencies=protected)
     app.include_router(models.router, dependencies=protected)
+    app.include_router(ensembles.router, dependencies=protected)
+    app.include_router(shap.router, dependencies=protected)
     app.include_router(system.router, dependencies=protected)
     mount_docs(app)
     if STATIC_DIR.is_dir():

@@ -136,6 +136,29 @@ class LockboxBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RetrainBody(BaseModel):
+    """A retrain takes no parameters: ``{}`` (the data up to now, the server's lock box excluded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScheduleBody(BaseModel):
+    """A retraining-schedule simulation: refit every ``every`` sessions after ``initial_days`` sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: int = Field(default=5, ge=1, le=1000, description="Refit every this many sessions (trading days).")
+    initial_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Sessions of the initial window (default: up to the model's data end).",
+    )
+    warm_start: bool = Field(
+        default=False, description="Boosters: each refit continues the previous refit's trees on the new rows."
+    )
+
+
 class Health(BaseModel):
     status: str
     database: dict[str, Any]

@@ -162,6 +162,8 @@ def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
         "p_value_threshold": req.p_value_threshold,
         "validation": {"scheme": data.plan.scheme, "embargo": data.plan.embargo},
     }
+    if req.cluster_threshold is not None:  # covered only when on: other models' fingerprints are unchanged
+        parts["cluster_threshold"] = req.cluster_threshold
     if req.early_stopping_rounds is not None:
         parts["early_stopping"] = {"rounds": req.early_stopping_rounds, "inner_fraction": INNER_FRACTION}
     return parts

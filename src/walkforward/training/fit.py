@@ -18,7 +18,7 @@ from walkforward.model_selection.early_stopping import STOPPED_KEY, final_rounds
 from walkforward.model_selection.evaluators import predict_grid_stopped, prepare_fold
 from walkforward.model_selection.splitters import FoldPlan
 from walkforward.models.catalog import AlgorithmSpec, get_algorithm
-from walkforward.preprocessing.pipeline import build_pipeline, pruning_report, selected_features
+from walkforward.preprocessing.pipeline import cluster_report, pruning_report, request_pipeline, selected_features
 from walkforward.request import TrainRequest
 from walkforward.training import oos
 from walkforward.training.data import PreparedData, inner_splits
@@ -88,6 +88,9 @@ class TrainedModel:
         With early stopping, also the folds' stopped round counts and the final fit's (their median).
         """
         out = {**self.data.derived(), "pruning": self.pruning, "fitted_estimator": self.fitted_estimator}
+        clusters = cluster_report(self.pipeline)
+        if clusters is not None:
+            out["cluster_step"] = clusters
         if self.fallback:
             out["fallback"] = self.fallback
         stopping = stopping_summary(self.request.early_stopping_rounds, self.fold_metrics)
@@ -129,7 +132,7 @@ def stopped_fold_metrics(
     spec = req.spec
     X, y, folds = data.X, data.y, data.plan.folds
     linear = spec.family == "linear"
-    pre = build_pipeline(spec.factory(**params), linear=linear, p_value_threshold=req.p_value_threshold)[:-1]
+    pre = request_pipeline(spec.factory(**params), linear=linear, req=req)[:-1]
     out, frames = [], []
     for i, (fold, inner) in enumerate(zip(folds, inner_splits(req, data), strict=True)):
         prepared = prepare_fold(pre, X, y, fold.train_index, fold.test_index, fold.number, inner=inner)
@@ -174,15 +177,11 @@ def fit(
         if req.early_stopping_rounds is not None and spec.rounds_param is not None:
             stopped, frames = stopped_fold_metrics(req, data, params, progress)
             fitted_params[spec.rounds_param] = final_rounds(stopped_rounds(stopped))
-        template = build_pipeline(
-            spec.factory(**fitted_params), linear=spec.family == "linear", p_value_threshold=req.p_value_threshold
-        )
+        template = request_pipeline(spec.factory(**fitted_params), linear=spec.family == "linear", req=req)
         final = clone(template).fit(X.iloc[rows], y[rows])
         used, fallback = apply_fallback(spec, final[-1])
         if fallback:
-            template = build_pipeline(
-                used.build(), linear=used.family == "linear", p_value_threshold=req.p_value_threshold
-            )
+            template = request_pipeline(used.build(), linear=used.family == "linear", req=req)
             final = clone(template).fit(X.iloc[rows], y[rows])
         if progress:
             progress("final fit", total if stopped is not None else 1, total)

@@ -48,10 +48,14 @@ def register(
     cohort_id: str | None = None,
     search: Mapping[str, Any] | None = None,
     explanations: Explanations = (None, None, None),
+    parent_model_id: str | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> ModelRecord:
     """Write the artifact and its registry row (the row only once the file is safely on disk).
 
     The row keeps what was asked (``request``) apart from what the run derived (``derived``).
+    ``parent_model_id`` links the row to another model than the request's (a retrain to the model it
+    retrains) and ``lineage`` is merged into ``derived`` (e.g. ``retrained_from``).
     """
     req, data = trained.request, trained.data
     fp = fingerprint or model_fingerprint(req, data, trained.hyperparameters)
@@ -66,6 +70,8 @@ def register(
     derived = trained.derived()
     if search:
         derived["search"] = dict(search)
+    if lineage:
+        derived.update(lineage)
     details, regimes, info = explanations
     if info:
         derived["explanations"] = info
@@ -85,7 +91,7 @@ def register(
         fingerprint_version=FINGERPRINT_VERSION,
         versions=library_versions(req.algorithm.value),
         cohort_id=cohort_id,
-        parent_model_id=req.parent_model_id,
+        parent_model_id=parent_model_id or req.parent_model_id,
         cv_score=trained.cv_score,
         feature_details=details,
         regime_importance=regimes,
@@ -93,17 +99,22 @@ def register(
     return registry.add(new, artifact, predictions=trained.predictions)
 
 
-def explain_pipeline(pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec) -> Explanations:
-    """feature_details, regime_importance and notes for a fitted pipeline; never raises (a model is kept)."""
+def explain_pipeline(
+    pipe: Pipeline, data: PreparedData, spec: AlgorithmSpec, *, cluster_threshold: float | None = None
+) -> Explanations:
+    """feature_details, regime_importance and notes (with the clustered importance under ``clusters``)
+    for a fitted pipeline; never raises (a model is kept)."""
     from walkforward.evaluation.importance import explain
+    from walkforward.training.clusters import add_to_info
 
     X, y = explanation_sample(data)
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            return explain(pipe, X, y, task=spec.task, family=spec.family)
+            details, regimes, info = explain(pipe, X, y, task=spec.task, family=spec.family)
     except Exception as exc:  # explanations must never lose a trained model
         log.warning("explanations failed for %s: %s", spec.name, exc)
         return None, None, {"error": str(exc)}
+    return details, regimes, add_to_info(info, pipe, data, task=spec.task, threshold=cluster_threshold)
 
 
 def train(
@@ -128,12 +139,20 @@ def train(
         log.info("an identical model is already registered: %s (fingerprint %s)", existing.id, fp[:12])
         return existing
     trained = fit(req, data, progress=progress)
-    explanations = explain_pipeline(trained.pipeline, data, req.spec) if req.explain else (None, None, None)
+    explanations = (
+        explain_pipeline(trained.pipeline, data, req.spec, cluster_threshold=req.cluster_threshold)
+        if req.explain
+        else (None, None, None)
+    )
     return register(trained, registry=registry, fingerprint=fp, explanations=explanations)
 
 
 def request_of(record: ModelRecord) -> TrainRequest:
-    """The training request a registered model was trained from."""
+    """The training request a registered model was trained from (an ensemble's: its members' shared one)."""
+    from walkforward.ensembles.build import base_request, is_ensemble
+
+    if is_ensemble(record.request):
+        return base_request(record.request)
     return TrainRequest.model_validate(record.request)
 
 
@@ -147,12 +166,19 @@ def walkforward_artifact(registry: ModelStore, record: ModelRecord) -> Mapping[s
 
 def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelStore) -> ModelRecord:
     """Compute and store the explanations of a registered model (e.g. the best of a cohort saved without them)."""
+    from walkforward.ensembles.build import is_ensemble
+
     record = registry.get(model_id)
+    if is_ensemble(record.request):
+        raise InvalidInputError(
+            f"model {model_id} is an ensemble: explain its members (`walkforward models lineage {model_id}` lists them)"
+        )
     artifact = walkforward_artifact(registry, record)
     inputs = list(artifact["input_features"])
     req = request_of(record).model_copy(update={"feature_whitelist": tuple(inputs), "parent_model_id": None})
     data = prepare(req, store=store, registry=registry)
-    details, regimes, _ = explain_pipeline(artifact["pipeline"], data, req.spec)
+    pipe = artifact["pipeline"]
+    details, regimes, _ = explain_pipeline(pipe, data, req.spec, cluster_threshold=req.cluster_threshold)
     if details is not None:
         registry.update_explanations(model_id, details, regimes)
     return registry.get(model_id)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from walkforward.service.routes import jobs, models, system
+from walkforward.service.routes import ensembles, jobs, models, system
 
-__all__ = ["jobs", "models", "system"]
+__all__ = ["ensembles", "jobs", "models", "system"]

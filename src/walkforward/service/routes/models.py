@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from walkforward import queries
+from walkforward import queries, side_by_side
 from walkforward.model_summary import MAX_PAGE
 from walkforward.registry import LockboxEvaluatedError, ModelStore
 from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
-from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody
+from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody, RetrainBody, ScheduleBody
 
 router = APIRouter(tags=["models"])
 
@@ -135,6 +135,30 @@ def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
         return JSONResponse({"detail": str(exc), "lockbox": exc.evaluation.to_dict()}, status_code=409)
 
 
+@router.post("/models/{model_id}/retrain")
+def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody) -> dict[str, Any]:
+    """Refit the model's request on every row up to now (lock box excluded) as a child "retrained from" it.
+
+    Synchronous (as long as training the request). ``trained`` is false, with the existing child, when
+    no data arrived since the last retrain. The child's metrics are out of sample (the walk-forward
+    folds of the extended data); its final fit uses every row, test-labelled ones included.
+    """
+    return queries.retrain(svc.registry, svc.store, model_id)
+
+
+@router.post("/models/{model_id}/retrain/simulate")
+def simulate_retraining(model_id: ModelId, svc: Svc, body: ScheduleBody) -> dict[str, Any]:
+    """Frozen vs refitted every ``every`` sessions, on the same rows with the model's costs; registers nothing."""
+    return queries.simulate_retraining(
+        svc.registry,
+        svc.store,
+        model_id,
+        every=body.every,
+        initial_days=body.initial_days,
+        warm_start=body.warm_start,
+    )
+
+
 @router.get("/models/{model_id}/lockbox")
 def model_lockbox(model_id: ModelId, reg: Registry) -> dict[str, Any]:
     """A model's recorded lock-box evaluation (404 if it was never evaluated)."""
@@ -162,10 +186,38 @@ def model_predictions(
     return queries.predictions_dict(model_id, frame)
 
 
+@router.get(
+    "/models/{model_id}/drift",
+    responses={404: {"description": "No such model, or no data after its training end (ingest newer bars)."}},
+)
+def model_drift(
+    model_id: ModelId,
+    svc: Svc,
+    since: Annotated[
+        str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day of the new window (YYYY-MM-DD).")
+    ] = None,
+) -> dict[str, Any]:
+    """Drift after the model's training end: features (PSI, KS vs block-bootstrap thresholds), predictions,
+    performance; status ok / warn / alert with reasons, drifting features first."""
+    return queries.drift(svc.registry, svc.store, svc.settings, model_id, since=since)
+
+
 @router.get("/models/{model_id}/compare/{other_id}")
 def compare_models(model_id: ModelId, other_id: ModelId, reg: Registry) -> dict[str, Any]:
     """Diebold-Mariano test of two models' out-of-sample forecasts on the rows both scored."""
     return queries.compare(reg, model_id, other_id)
+
+
+@router.get("/compare")
+def compare_many(
+    reg: Registry,
+    ids: Annotated[
+        str,
+        Query(max_length=400, description="2 to 6 model ids (or short ids as shown), comma-separated: ids=a,b,c"),
+    ],
+) -> dict[str, Any]:
+    """Models side by side: identity, request, hyperparameters, cv and per-fold metrics, and the keys that differ."""
+    return side_by_side.compare_many(reg, ids)
 
 
 @router.get("/models/{model_id}/equity")
@@ -193,6 +245,13 @@ async def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], 
 def get_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
     """A search's models ranked best first, with how much of the best score survives the tries."""
     return queries.cohort(reg, cohort_id).to_dict()
+
+
+@router.get("/cohorts/{cohort_id}/explore")
+def explore_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
+    """A cohort as optuna-dashboard shows a study: varied hyperparameters (axes), each sibling's score,
+    fANOVA parameter importance and the score history with its running best."""
+    return queries.cohort_explore(reg, cohort_id)
 
 
 @router.delete("/cohorts/{cohort_id}")

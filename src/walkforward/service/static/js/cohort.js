@@ -3,6 +3,8 @@
 
 import {api} from './api.js';
 import {lineChart, PALETTE} from './charts.js';
+import {fetchExplore, renderExplore} from './explore.js';
+import {ensembleForm} from './ensemble.js';
 import {DASH, empty, errorBox, h, num, scoreName, shortId, table, text} from './util.js';
 
 /** Hyperparameters of each model: from the cohort's rows when present, else from each model's record. */
@@ -102,13 +104,15 @@ function summary(selection, models) {
   ]);
 }
 
+const shapLink = (id) => h('p', {}, h('a', {href: `#/shap?cohort=${encodeURIComponent(id)}`, 'data-close-link': true, 'data-testid': 'cohort-shap-link'}, 'SHAP across this cohort →'));
+
 /** Open the modal for a cohort; highlight currentId among the siblings. */
 export async function openCohort(cohortId, currentId = null) {
   const dialog = document.getElementById('cohort-dialog');
   const body = document.getElementById('cohort-body');
   document.getElementById('cohort-title').textContent = `Cohort ${shortId(cohortId, 12)}`;
   dialog.dataset.cohortId = cohortId;
-  body.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
+  body.replaceChildren(shapLink(cohortId), h('p', {class: 'muted'}, 'Loading…'));
   if (!dialog.open) dialog.showModal();
   try {
     const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
@@ -128,15 +132,22 @@ export async function openCohort(cohortId, currentId = null) {
     const isElasticNet = models.some((m) => m.algorithm === 'elasticnet_regression');
     body.replaceChildren(...[
       summary(cohort.selection, models),
+      shapLink(cohortId),
       models.length
         ? h('div', {class: 'table-wrap'}, table(columns, models, {
           attrs: {class: 'grid', 'data-testid': 'cohort-siblings'},
           rowAttrs: (m) => ({'data-model-id': m.id, 'data-testid': 'cohort-sibling', class: m.id === currentId ? 'current' : null}),
         }))
         : empty('This cohort has no models.'),
+      models.length > 1 ? ensembleForm(cohortId, models.length) : null,
       isElasticNet ? h('figure', {class: 'figure'}, regularisationPath(models) || empty('No alpha values to plot.'),
         h('figcaption', {}, 'Regularisation path: cv score against alpha')) : null,
+      models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,
     ].filter(Boolean));
+    const explore = body.querySelector('[data-testid=cohort-explore]');
+    // The modal's second and last request, once the siblings are on screen: in parallel it would share
+    // the server's interpreter (and a cold server's imports) with the cohort's and delay the table.
+    if (explore) await renderExplore(explore, fetchExplore(cohortId), currentId);
   } catch (err) {
     body.replaceChildren(errorBox(err));
   }

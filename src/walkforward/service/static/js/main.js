@@ -1,10 +1,13 @@
-// The hash router: #/models, #/models/<id>, #/jobs, #/jobs/<id>, #/train.
+// The hash router: #/models, #/models/<id>, #/compare?ids=a,b, #/jobs, #/jobs/<id>, #/train,
+// #/shap?symbol=|cohort=.
 
 import {api, promptToken, setToken, getToken} from './api.js';
 import {setupCohortDialog} from './cohort.js';
+import {renderCompare} from './compare.js';
 import {renderJob, renderJobs} from './jobs.js';
 import {renderModel} from './model.js';
 import {renderModels} from './models.js';
+import {renderShap} from './shapview.js';
 import {renderTrain} from './train.js';
 import {errorBox, h} from './util.js';
 
@@ -44,6 +47,8 @@ async function route() {
     else if (section === 'jobs' && id) await renderJob(view, id, ctx);
     else if (section === 'jobs') await renderJobs(view, ctx);
     else if (section === 'train') await renderTrain(view);
+    else if (section === 'compare') await renderCompare(view, params);
+    else if (section === 'shap') await renderShap(view, params);
     else view.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, h('a', {href: '#/models'}, 'Back to the models')));
   } catch (err) {
     console.error(err);

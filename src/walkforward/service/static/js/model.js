@@ -3,8 +3,11 @@
 
 import {api, blobUrl, query} from './api.js';
 import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.js';
+import {clusterSection} from './clusters.js';
 import {openCohort} from './cohort.js';
+import {driftPanel} from './drift.js';
 import {moneySections} from './money.js';
+import {retrainPanel} from './retrain.js';
 import {DASH, dateTime, empty, errorBox, h, num, section, shortId, table, text} from './util.js';
 
 const BAR_SECONDS = {'1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400};
@@ -33,6 +36,7 @@ function facts(m) {
     ['cohort', m.cohort_id ? h('button', {type: 'button', class: 'badge cohort', 'data-testid': 'cohort-badge',
       onclick: () => openCohort(m.cohort_id, m.id)}, `${shortId(m.cohort_id, 6)}#${m.cohort_rank ?? DASH}`) : DASH],
     ['parent', m.parent_model_id ? h('a', {href: `#/models/${m.parent_model_id}`, class: 'badge parent'}, `↑ ${shortId(m.parent_model_id, 6)}`) : DASH],
+    ...(m.derived?.retrained_from ? [['retrained from', h('a', {href: `#/models/${m.derived.retrained_from}`, class: 'mono', 'data-testid': 'fact-retrained-from'}, `↻ ${shortId(m.derived.retrained_from)}`)]] : []),
   ];
   return h('dl', {class: 'facts wide', 'data-testid': 'model-facts'}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
@@ -142,7 +146,8 @@ function pruning(m) {
 
 function modelLink(b) {
   return h('span', {class: 'lineage-item'}, h('a', {href: `#/models/${b.id}`, class: 'mono'}, shortId(b.id)),
-    ' ', h('small', {class: 'muted'}, `${text(b.algorithm)} · ${num(b.cv_score)}`));
+    ' ', h('small', {class: 'muted'}, `${text(b.algorithm)} · ${num(b.cv_score)}`),
+    b.retrained_from ? [' ', h('small', {class: 'badge', 'data-testid': 'lineage-retrained'}, `retrained from ${shortId(b.retrained_from)}`)] : null);
 }
 
 function lineage(m) {
@@ -156,7 +161,9 @@ function lineage(m) {
         ? [chain.map((a) => [modelLink(a), ' → ']), h('strong', {}, shortId(m.id))]
         : 'No ancestors (a root model).'),
       h('h3', {}, `Descendants (${desc.length})`),
-      desc.length ? h('ul', {'data-testid': 'descendants'}, desc.map((d) => h('li', {}, modelLink(d)))) : empty('None.'));
+      desc.length ? h('ul', {'data-testid': 'descendants'}, desc.map((d) => h('li', {}, modelLink(d)))) : empty('None.'),
+      ...(lin.members?.length ? [h('h3', {}, `Ensemble members (${lin.members.length})`),
+        h('ul', {'data-testid': 'ensemble-members'}, lin.members.map((d) => h('li', {}, modelLink(d))))] : []));
   }).catch((err) => box.replaceChildren(h('h2', {}, 'Lineage'), errorBox(err)));
   return box;
 }
@@ -233,11 +240,14 @@ export async function renderModel(view, id) {
     h('section', {class: 'card'}, safe('Facts', facts, m)),
     ...safeAll('Trading', moneySections, m),
     safe('Metrics per fold', foldMetrics, m),
+    safe('Drift', driftPanel, m),
     safe('Feature importance', importance, m),
     safe('Importance per regime', regimes, m),
+    safe('Feature clusters', clusterSection, m),
     safe('Fold timeline', timeline, m),
     safe('Pruning', pruning, m),
     lineage(m),
+    safe('Retraining', retrainPanel, m),
     serverPlots(m),
   ];
   view.replaceChildren(...parts);

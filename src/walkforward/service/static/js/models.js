@@ -2,6 +2,7 @@
 
 import {api, query} from './api.js';
 import {openCohort} from './cohort.js';
+import {decorateModels, initSelection, selectionParam} from './compare.js';
 import {columnsFrom, columnsMenu, colsParam, metricColumns, showWhereError, whereField} from './table_columns.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
@@ -36,7 +37,7 @@ function stateFrom(params) {
 }
 
 function hrefFor(state) {
-  const q = {...state, descending: state.descending ? null : 'false', cols: colsParam(state.cols)};
+  const q = {...state, descending: state.descending ? null : 'false', cols: colsParam(state.cols), sel: selectionParam()};
   if (q.sort === 'created_at') delete q.sort;
   if (q.limit === 50) delete q.limit;
   if (!q.offset) delete q.offset;
@@ -155,6 +156,7 @@ function pager(state, total) {
 
 export async function renderModels(view, params) {
   const state = stateFrom(params);
+  initSelection(params);
   // Columns remembered in this browser but absent from the link: put them in the URL (no new navigation).
   if (!params.has('cols') && colsParam(state.cols)) history.replaceState(null, '', hrefFor(state));
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
@@ -189,6 +191,7 @@ export async function renderModels(view, params) {
       h('thead', {}, header(state, columns)), h('tbody', {}, rows))),
     items.length ? null : empty('No models match.'),
     pager(state, total)].filter(Boolean));
+  decorateModels(body);
   if (focusSort) body.querySelector(`button.sort[data-sort="${CSS.escape(focusSort)}"]`)?.focus();
   focusSort = null;
 }

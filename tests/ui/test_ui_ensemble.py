@@ -1,0 +1,37 @@
+"""Browser test of "Build ensemble" in the cohort modal: method and K, then the new model's page with its members."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from uikit import UiData, _screenshots
+
+
+def test_build_ensemble_from_the_cohort_modal(page: Page, ui_data: UiData) -> None:
+    page.goto("/#/models")
+    page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=cohort-badge]").click()
+    modal = page.locator("[data-testid=cohort-modal]")
+    form = modal.locator("[data-testid=ensemble-form]")
+    expect(form).to_be_visible()
+    expect(form.locator("[data-testid=ensemble-top]")).to_have_attribute("max", str(len(ui_data.cohort_ids)))
+    form.locator("[data-testid=ensemble-method]").select_option("stacking")
+    form.locator("[data-testid=ensemble-top]").fill("2")
+    _screenshots(page, "ensemble-form", "[data-testid=ensemble-card]")
+    form.locator("[data-testid=ensemble-build]").click()
+    link = modal.locator("[data-testid=ensemble-link]")
+    expect(link).to_be_visible()
+    expect(modal.locator("[data-testid=ensemble-result]")).to_contain_text("stacking, top 2")
+    expect(modal.locator("[data-testid=ensemble-result]")).to_contain_text("no earlier fold")
+
+    # A K above the cohort's size is refused by the form (the API's 422 is tested in tests/ensembles).
+    top = form.locator("[data-testid=ensemble-top]")
+    top.fill(str(len(ui_data.cohort_ids) + 1))
+    assert top.evaluate("e => e.validity.rangeOverflow") is True
+    top.fill("2")
+    form.locator("[data-testid=ensemble-build]").click()
+    expect(modal.locator("[data-testid=ensemble-result]")).to_contain_text("Already registered")
+
+    link.click()
+    expect(modal).not_to_be_visible()
+    expect(page.locator("[data-testid=ensemble-members] li")).to_have_count(len(ui_data.cohort_ids))
+    expect(page.locator("#view")).to_contain_text("ensemble")
+    _screenshots(page, "ensemble-model", "[data-testid=lineage]")
