@@ -4,8 +4,8 @@
 market of 40 days, 5-minute bars) and reads their ``models`` rows as stored (35-50 KB each, mostly
 explanations); they are cached as JSON in ``bench/out/api-template-rows.json``. :func:`seed` copies
 them to ``n`` rows with fresh ids and fingerprints, other symbols, cohorts and scaled metrics, and
-inserts them with their list rows (``model_summaries``, ``model_metrics``, built by the store's own
-functions) in batches (no artifact files: listing never opens them).
+inserts them with their list rows (``model_summaries``, ``model_metrics``, ``model_symbols``, written by
+the store's own function) in batches (no artifact files: listing never opens them).
 
     .venv/bin/python bench/api_seed.py --retrain     # rebuild the cached template rows
 """
@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from walkforward.model_summary import score_name
 from walkforward.registry import ModelStore
-from walkforward.registry._rows import metric_rows, summary_row
-from walkforward.registry._schema import model_metrics, model_summaries, models
+from walkforward.registry._listing import insert_list_rows
+from walkforward.registry._schema import models
 
 OUT = Path(__file__).resolve().parent / "out"
 TEMPLATES = OUT / "api-template-rows.json"
@@ -125,19 +125,22 @@ def copies(templates: list[dict[str, Any]], n: int, seed: int = 0) -> list[dict[
     return out
 
 
+def insert(store: ModelStore, rows: list[dict[str, Any]]) -> float:
+    """Insert ``models`` rows with their list rows in batches; the seconds it took."""
+    start = time.perf_counter()
+    for first in range(0, len(rows), _BATCH):
+        batch = rows[first : first + _BATCH]
+        with store.database.transaction(write=True) as conn:
+            conn.execute(sa.insert(models), batch)
+            insert_list_rows(conn, batch)
+    return time.perf_counter() - start
+
+
 def seed(url: str, models_dir: Path, n: int, templates: list[dict[str, Any]]) -> float:
     """Migrate the registry at ``url`` and insert ``n`` copies of ``templates``; the seconds the inserts took."""
     store = ModelStore.open(url, models_dir)
     try:
-        rows = copies(templates, n)
-        start = time.perf_counter()
-        for first in range(0, n, _BATCH):
-            batch = rows[first : first + _BATCH]
-            with store.database.transaction(write=True) as conn:
-                conn.execute(sa.insert(models), batch)
-                conn.execute(sa.insert(model_summaries), [summary_row(r) for r in batch])
-                conn.execute(sa.insert(model_metrics), [m for r in batch for m in metric_rows(r["id"], r["metrics"])])
-        return time.perf_counter() - start
+        return insert(store, copies(templates, n))
     finally:
         store.dispose()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -134,12 +135,21 @@ def list_models(
     offset: int = 0,
     task: str | None = None,
     id_prefix: str | None = None,
+    where: Sequence[str] = (),
+    primary_only: bool = False,
 ) -> ModelPage:
-    """Models matching the filters (``symbol`` is the primary symbol, any case), sorted, one page.
+    """Models matching the filters, sorted, one page.
 
-    ``task`` (regression or classification) keeps the models of that task's algorithms, so a sort by
-    score never mixes R² with accuracy; ``id_prefix`` those whose id starts with it.
+    ``symbol`` (any case) matches any symbol a model was trained on, primary or context, or only the
+    primary one with ``primary_only``. ``task`` (regression or classification) keeps the models of
+    that task's algorithms, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
+    id starts with it; ``where`` those whose listed metrics satisfy every filter text
+    (``["sharpe > 1", "ic > 0 and net_annual_return >= 0.05"]``; a bad one is ``InvalidInputError``
+    naming the token and the allowed metrics).
     """
+    from walkforward.metric_filter import parse_where
+
+    conditions = parse_where(where)
     algorithms = None
     if task is not None:
         from walkforward.models.catalog import ALGORITHMS
@@ -156,6 +166,8 @@ def list_models(
         offset=offset,
         algorithms=algorithms,
         id_prefix=id_prefix,
+        primary_only=primary_only,
+        metric_filters=conditions,
     )
     return ModelPage(list(rows), total, offset, registry.tags_of([r.id for r in rows]))
 
@@ -200,13 +212,22 @@ def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
     """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
     from walkforward.registry.artifacts import cohort_predictions_file
     from walkforward.search.selection import load_matrix
+    from walkforward.selection_cache import cached
     from walkforward.training.evaluate import cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
     path = cohort_predictions_file(registry.models_dir, cohort_id)
-    selection = cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n))
+    # The statistics are a pure function of the members and their (immutable, hash-named) files.
+    stat = path.stat() if path.exists() else None
+    key = (
+        str(registry.models_dir),
+        cohort_id,
+        tuple((r.id, r.fingerprint, r.cohort_rank, r.cv_score, str(r.derived.get("predictions"))) for r in rows),
+        None if stat is None else (stat.st_size, stat.st_mtime_ns),
+    )
+    selection = cached(key, lambda: cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n)))
     return Cohort(cohort_id, list(rows), selection)
 
 

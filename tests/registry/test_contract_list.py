@@ -15,8 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from walkforward.errors import InvalidInputError
+from walkforward.metric_filter import MetricCondition, parse_where
+from walkforward.model_summary import metric_values
 from walkforward.registry import MAX_PAGE, ModelStore, ModelSummary, NewModel
-from walkforward.registry._schema import model_metrics, model_summaries
+from walkforward.registry._schema import model_metrics, model_summaries, model_symbols
 from walkforward.reports.payloads import model_dict, summary_dict
 
 NewModelFactory = Callable[..., NewModel]
@@ -49,7 +51,7 @@ def statements(store: ModelStore) -> Iterator[list[str]]:
 
 @pytest.fixture()
 def models(store: ModelStore, new_model: NewModelFactory) -> dict[str, Any]:
-    """Nine models: three symbols x (trained regressor, classifier, odd metrics), distinct times."""
+    """Nine models: three symbols (VIX as context) x (trained regressor, classifier, odd metrics), distinct times."""
     out = {}
     for i, symbol in enumerate(("AAPL", "MSFT", "QQQ")):
         for kind, metrics in (("reg", TRAINED), ("clf", CLASSIFIER), ("odd", ODD)):
@@ -58,6 +60,7 @@ def models(store: ModelStore, new_model: NewModelFactory) -> dict[str, Any]:
             out[f"{symbol}-{kind}"] = store.add(
                 new_model(
                     symbol=symbol,
+                    symbols=(symbol, "VIX"),  # VIX as a context symbol of every model
                     algorithm=f"algo_{kind}",
                     metrics=scaled,
                     cv_score=scaled["cv"].get("r2") or scaled["cv"].get("accuracy"),
@@ -129,11 +132,11 @@ def test_page_size_is_capped(store: ModelStore, models: dict[str, Any]) -> None:
         store.list(limit=MAX_PAGE + 1)
 
 
-def _counts(store: ModelStore) -> tuple[int, int]:
+def _counts(store: ModelStore, table: sa.Table = model_metrics) -> tuple[int, int]:
     with store.database.transaction() as conn:
         summaries = conn.execute(sa.select(sa.func.count()).select_from(model_summaries)).scalar_one()
-        metrics = conn.execute(sa.select(sa.func.count()).select_from(model_metrics)).scalar_one()
-    return int(summaries), int(metrics)
+        other = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return int(summaries), int(other)
 
 
 def test_list_tables_follow_every_write(store: ModelStore, models: dict[str, Any]) -> None:
@@ -151,3 +154,110 @@ def test_list_tables_follow_every_write(store: ModelStore, models: dict[str, Any
     assert {r.id for r in store.list()[0]} == {
         models[k].id for k in ("MSFT-reg", "QQQ-reg", "AAPL-odd", "MSFT-odd", "QQQ-odd")
     }
+
+
+# --------------------------------------------------------------------------- metric filters, symbols
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+}
+
+
+def _satisfies(values: dict[str, float], conditions: tuple[MetricCondition, ...]) -> bool:
+    return all(c.name in values and _OPS[c.op](values[c.name], c.value) for c in conditions)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["r2 > 0.3"],
+        ["r2 >= 0.25 and rmse < 5"],
+        ["r2 > 0.3", "hit_rate <= 1"],  # repeated: all must hold
+        ["accuracy = 1.2"],
+        ["f1 > 0 and r2 > 0"],  # no model has both: none
+        ["r2 < 100"],  # the classifiers have no r2: never match
+    ],
+)
+def test_metric_filters_keep_exactly_the_models_whose_metrics_satisfy_them(
+    store: ModelStore, models: dict[str, Any], texts: list[str]
+) -> None:
+    conditions = parse_where(texts)
+    expected = {r.id for r in models.values() if _satisfies(metric_values(store.get(r.id).metrics), conditions)}
+    for sort in ("created_at", "metrics.r2", "metrics.accuracy", "cv_score"):
+        page, total = store.list(metric_filters=conditions, sort=sort, limit=MAX_PAGE)
+        assert total == len(page) == len(expected) and set(ids(page)) == expected, (texts, sort)
+    # Paged one at a time, the filtered, sorted list is the same list, each model once.
+    full = store.list(metric_filters=conditions, sort="metrics.r2", limit=MAX_PAGE)[0]
+    paged = [
+        r
+        for offset in range(len(full) + 1)
+        for r in store.list(metric_filters=conditions, sort="metrics.r2", limit=1, offset=offset)[0]
+    ]
+    assert ids(paged) == ids(full)
+
+
+def test_metric_filters_combine_with_the_other_filters(store: ModelStore, models: dict[str, Any]) -> None:
+    page, total = store.list(symbol="MSFT", metric_filters=parse_where(["r2 > 0.3"]), limit=MAX_PAGE)
+    assert total == 2 and set(ids(page)) == {models["MSFT-reg"].id, models["MSFT-odd"].id}  # 0.5, and the flat 0.9
+    page, total = store.list(algorithm="algo_reg", metric_filters=parse_where(["rmse <= 4"]), sort="metrics.rmse")
+    assert total == 2 and [r.metrics["rmse"] for r in page] == [4.0, 2.0]
+    with statements(store) as sent:
+        store.list(metric_filters=parse_where(["r2 > 0 and rmse > 0"]), sort="metrics.r2", limit=5)
+    joined = "\n".join(sent).lower()
+    assert "model_metrics" in joined and "feature_details" not in joined and "request" not in joined
+
+
+def test_symbol_filter_matches_context_symbols(store: ModelStore, models: dict[str, Any]) -> None:
+    everything = {r.id for r in models.values()}
+    page, total = store.list(symbol="VIX", limit=MAX_PAGE)
+    assert total == 9 and set(ids(page)) == everything  # a context symbol of every model
+    assert store.list(symbol="VIX", primary_only=True)[1] == 0
+    page, total = store.list(symbol="QQQ", limit=MAX_PAGE)
+    assert total == 3 and {r.symbol for r in page} == {"QQQ"}
+    assert store.list(symbol="QQQ", primary_only=True, limit=MAX_PAGE)[1] == 3
+    by_score = store.list(symbol="VIX", sort="cv_score", algorithm="algo_reg")[0]
+    assert [r.cv_score for r in by_score] == [0.75, 0.5, 0.25]
+    assert store.list(symbol="NVDA")[1] == 0
+
+
+def test_symbol_rows_follow_every_write(store: ModelStore, models: dict[str, Any]) -> None:
+    assert _counts(store, model_symbols) == (9, 18)  # primary + VIX each
+    store.delete(models["AAPL-reg"].id)
+    assert _counts(store, model_symbols) == (8, 16)
+    store.delete_cohort("cohort-clf")
+    assert _counts(store, model_symbols) == (5, 10)
+    assert store.list(symbol="VIX")[1] == 5
+
+
+@pytest.mark.parametrize("sort", ["created_at", "cv_score", "metrics.r2", "metrics.rmse", "symbol"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_pages_are_the_same_whether_membership_is_read_by_in_or_by_exists(
+    store: ModelStore, models: dict[str, Any], sort: str, descending: bool
+) -> None:
+    from walkforward.registry import _page
+
+    cases = [(None, ["r2 > 0.3"]), ("VIX", []), ("QQQ", ["rmse >= 2 and r2 > 0"]), ("VIX", ["accuracy < 2"])]
+    for symbol, texts in cases:
+        filters, where, members = _page.list_filters(symbol, False, None, None, parse_where(texts), None, None, None)
+        for limit, offset in [(MAX_PAGE, 0), (2, 1), (3, 3)]:
+            pages = []
+            for scan_at in (0, 10**9):  # EXISTS from the first match on / IN always
+                with store.database.transaction() as conn:
+                    pages.append(
+                        _page.page_ids(
+                            conn,
+                            filters,
+                            sort=sort,
+                            descending=descending,
+                            limit=limit,
+                            offset=offset,
+                            where=where,
+                            members=members,
+                            scan_at=scan_at,
+                        )
+                    )
+            assert pages[0] == pages[1], (symbol, texts, limit, offset)

@@ -52,7 +52,7 @@ def test_model_and_job_stores_share_one_database(
         assert ModelStore(again, models_dir).get(record.id) == record
         with again.transaction() as conn:
             versions = conn.execute(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all()
-        assert [v for (v,) in versions] == ["0008"]
+        assert [v for (v,) in versions] == ["0009"]
 
 
 def test_model_store_open_builds_a_database_a_job_store_can_use(backend_url: str, models_dir: Path) -> None:

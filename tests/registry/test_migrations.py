@@ -189,3 +189,43 @@ def test_0006_backfills_the_list_tables_from_existing_models(backend_url: str, m
             assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- 0009: every symbol of a model
+
+
+def test_0009_backfills_every_symbol_of_existing_models(backend_url: str, models_dir: Path) -> None:
+    config = _config(backend_url)
+    command.upgrade(config, "0005")
+    rows = [
+        {**_old_row("context", ASKED), "symbols": ["AAPL", "QQQ", "VIX"]},
+        {**_old_row("alone", ASKED), "symbol": "MSFT", "symbols": ["MSFT"]},
+    ]
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(_old_models), rows)
+    finally:
+        engine.dispose()
+
+    with ModelStore.open(backend_url, models_dir) as store:  # 0006 and 0009 backfill
+        assert [r.id for r in store.list(symbol="VIX")[0]] == ["context"]
+        assert store.list(symbol="VIX", primary_only=True)[1] == 0
+        assert [r.id for r in store.list(symbol="MSFT")[0]] == ["alone"]
+        assert store.list(symbol="AAPL")[1] == 1
+
+    command.downgrade(config, "0008")
+    engine = sa.create_engine(backend_url)
+    try:
+        assert "model_symbols" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    with ModelStore.open(backend_url, models_dir) as store:
+        assert [r.id for r in store.list(symbol="QQQ")[0]] == ["context"]  # backfilled again
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()

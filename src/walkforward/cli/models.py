@@ -37,7 +37,7 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def models_list(
-    symbol: Annotated[str | None, typer.Option(help="Primary symbol.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="A symbol the models use (primary or context).")] = None,
     algorithm: Annotated[str | None, typer.Option(help="Algorithm name.")] = None,
     cohort: Annotated[str | None, typer.Option(help="Cohort id.")] = None,
     parent: Annotated[str | None, typer.Option(help="Parent model id.")] = None,
@@ -45,6 +45,12 @@ def models_list(
     ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE, help="Models a page (page on with --offset).")] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    where: Annotated[
+        list[str] | None, typer.Option(help="Metric filter, e.g. 'sharpe > 1 and ic > 0' (repeatable).")
+    ] = None,
+    primary_only: Annotated[
+        bool, typer.Option("--primary-only", help="--symbol matches the primary symbol only.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List registered models (filtered, sorted, paginated)."""
@@ -58,6 +64,8 @@ def models_list(
         descending=not ascending,
         limit=limit,
         offset=offset,
+        where=where or (),
+        primary_only=primary_only,
     )
     if json_out:
         _emit_json({"total": page.total, "offset": page.offset, "models": page.items()})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,16 @@ def summary_row(row: Mapping[str, Any]) -> dict[str, Any]:
 def metric_rows(model_id: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``model_metrics`` rows of a model whose (JSON-ready) metrics are ``metrics``."""
     return [{"model_id": model_id, "name": name, "value": value} for name, value in metric_values(metrics).items()]
+
+
+#: Longest symbol kept in ``model_symbols`` (the width of the ``symbol`` columns).
+SYMBOL_MAX = 32
+
+
+def symbol_rows(model_id: str, symbol: str, symbols: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``model_symbols`` rows of a model: its primary symbol and every context symbol, once each."""
+    wanted = dict.fromkeys(s for s in (symbol, *symbols) if isinstance(s, str) and 0 < len(s) <= SYMBOL_MAX)
+    return [{"model_id": model_id, "symbol": s} for s in wanted]
 
 
 def explanation_values(

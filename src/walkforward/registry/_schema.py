@@ -114,6 +114,18 @@ model_metrics = sa.Table(
     sqlite_with_rowid=False,  # clustered by (model_id, name): a lookup reads the value with the key
 )
 
+#: Each model's symbols, primary and context, one row per symbol (0009): what ``symbol=`` matches
+#: (a model trained on AAPL,QQQ,VIX is found by "VIX") without reading the ``symbols`` JSON.
+#: Written with the model, deleted with it.
+model_symbols = sa.Table(
+    "model_symbols",
+    metadata,
+    sa.Column("model_id", sa.String(64), sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("symbol", sa.String(32), primary_key=True),
+    sa.Index("ix_model_symbols_symbol", "symbol", "model_id"),
+    sqlite_with_rowid=False,
+)
+
 #: Training and search jobs run by the service's worker processes (see ``walkforward.service.jobs``).
 jobs = sa.Table(
     "jobs",

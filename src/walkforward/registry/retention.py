@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection
 
 from walkforward.errors import InvalidInputError
 from walkforward.registry import notes
+from walkforward.registry._listing import delete_list_rows
 from walkforward.registry._queries import IN_CHUNK
-from walkforward.registry._schema import model_metrics, model_summaries, models
+from walkforward.registry._schema import models
 from walkforward.registry.artifacts import model_files
 from walkforward.registry.database import Database
 
@@ -145,8 +146,7 @@ def _delete_rows(conn: Connection, ids: Iterable[str]) -> None:
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
         notes.delete_for(conn, chunk)
-        conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id.in_(chunk)))
-        conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(chunk)))
+        delete_list_rows(conn, chunk)
         conn.execute(sa.delete(models).where(models.c.id.in_(chunk)))
 
 

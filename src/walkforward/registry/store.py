@@ -9,8 +9,9 @@ The write protocol of :meth:`ModelStore.add` is what keeps the two consistent: t
 written atomically first, then the row is inserted in one transaction; if the insert fails the file
 is deleted. A crash between the two leaves an unreferenced file (never a row without its file),
 which :meth:`ModelStore.sweep_orphans` removes later. The same transaction writes the model's list
-row (``model_summaries``) and numeric metrics (``model_metrics``), which a list reads instead of the
-20-50 KB ``models`` row; every write to ``models`` keeps them in step, and deletes remove them first.
+row (``model_summaries``), numeric metrics (``model_metrics``) and symbols (``model_symbols``), which
+a list reads instead of the 20-50 KB ``models`` row; every write to ``models`` keeps them in step,
+and deletes remove them first.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
+from walkforward.metric_filter import MetricCondition
 from walkforward.registry import _page, _queries, lockbox, notes
+from walkforward.registry._listing import delete_list_rows, insert_list_rows
 from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
-from walkforward.registry._rows import explanation_values, metric_rows, new_row, summary_row, to_record, to_summary
-from walkforward.registry._schema import model_metrics, model_summaries, models
+from walkforward.registry._rows import explanation_values, new_row, to_record, to_summary
+from walkforward.registry._schema import model_summaries, models
 from walkforward.registry.artifacts import (
     cohort_predictions_file,
     load_artifact,
@@ -175,10 +178,7 @@ class ModelStore(ModelNotesMixin):
         try:
             with self._db.transaction(write=True) as conn:
                 conn.execute(sa.insert(models).values(**row))
-                conn.execute(sa.insert(model_summaries).values(**summary_row(row)))
-                metrics = metric_rows(model_id, row["metrics"])
-                if metrics:
-                    conn.execute(sa.insert(model_metrics), metrics)
+                insert_list_rows(conn, [row])
         except BaseException as exc:
             # Delete the file unless the row is known to be committed (e.g. the connection died
             # while acknowledging COMMIT); if in doubt keep it: sweep_orphans removes it later.
@@ -236,8 +236,7 @@ class ModelStore(ModelNotesMixin):
             record = self._fetch_one(conn, model_id)
             # Explicitly, not by the foreign keys' cascade: SQLite enforces them only when asked.
             notes.delete_for(conn, [model_id])
-            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id == model_id))
-            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id == model_id))
+            delete_list_rows(conn, [model_id])
             conn.execute(sa.delete(models).where(models.c.id == model_id))
         for file in model_files(Path(record.artifact_path)):
             file.unlink(missing_ok=True)
@@ -250,8 +249,7 @@ class ModelStore(ModelNotesMixin):
             paths = [self._models_dir / name for name in names]
             members = sa.select(models.c.id).where(models.c.cohort_id == cohort_id).scalar_subquery()
             notes.delete_for(conn, members)
-            conn.execute(sa.delete(model_metrics).where(model_metrics.c.model_id.in_(members)))
-            conn.execute(sa.delete(model_summaries).where(model_summaries.c.id.in_(members)))
+            delete_list_rows(conn, members)
             conn.execute(sa.delete(models).where(models.c.cohort_id == cohort_id))
         for path in paths:
             for file in model_files(path):
@@ -355,6 +353,8 @@ class ModelStore(ModelNotesMixin):
         offset: int = 0,
         algorithms: Sequence[str] | None = None,
         id_prefix: str | None = None,
+        primary_only: bool = False,
+        metric_filters: Sequence[MetricCondition] = (),
     ) -> tuple[builtins.list[ModelSummary], int]:
         """One page of models matching the filters, as list rows, and how many match in total.
 
@@ -362,19 +362,17 @@ class ModelStore(ModelNotesMixin):
         without it sort last). Ties are broken by id so pages are stable. ``limit`` is 1 to
         :data:`MAX_PAGE`; larger is refused (:class:`~walkforward.errors.InvalidInputError`). The
         rows are :class:`ModelSummary` values, read without any JSON column: :meth:`get` has the rest.
-        ``algorithms`` keeps models of any of those algorithms (a task's, say); ``id_prefix`` those whose
-        id starts with it (a short id as shown).
+        ``symbol`` matches any of a model's symbols (primary or context), or only the primary one with
+        ``primary_only``; ``algorithms`` keeps models of any of those algorithms (a task's, say);
+        ``id_prefix`` those whose id starts with it (a short id as shown); ``metric_filters`` those
+        whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`).
         """
-        filters = {"symbol": symbol, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
-        where: builtins.list[sa.ColumnElement[bool]] = []
-        if algorithms is not None:
-            where.append(model_summaries.c.algorithm.in_(list(algorithms)))
-        if id_prefix:
-            where.append(model_summaries.c.id.startswith(id_prefix, autoescape=True))
+        filters, where, members = _page.list_filters(
+            symbol, primary_only, algorithms, id_prefix, metric_filters, algorithm, cohort_id, parent_model_id
+        )
+        page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
         with self._db.transaction() as conn:
-            rows, total = _page.page(
-                conn, filters, sort=sort, descending=descending, limit=limit, offset=offset, where=where
-            )
+            rows, total = _page.page(conn, filters, **page, where=where, members=members)
         return [to_summary(row) for row in rows], total
 
     def cohort_ids(self, cohort_id: str) -> builtins.list[str]:

@@ -49,6 +49,17 @@ async def list_models(
     id_prefix: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="Only models whose id starts with this.")
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        Query(
+            max_length=10,
+            description="Metric filters such as `sharpe > 1` or `net_annual_return >= 0.05 and ic > 0` "
+            "(listed metrics; < <= > >= =; repeatable, all must hold).",
+        ),
+    ] = None,
+    primary_only: Annotated[
+        bool, Query(description="Match `symbol` against the primary symbol only (default: any symbol).")
+    ] = False,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page at a time (at most 200); ``total`` counts every match.
 
@@ -71,6 +82,8 @@ async def list_models(
             offset=offset,
             task=task,
             id_prefix=id_prefix,
+            where=where or (),
+            primary_only=primary_only,
         )
         return ModelPage(total=page.total, items=page.items())
 

@@ -5,6 +5,7 @@ import {openCohort} from './cohort.js';
 import {decorateModels, initSelection, selectionParam} from './compare.js';
 import {tagChips} from './manage.js';
 import {pct} from './money.js';
+import {columnsFrom, columnsMenu, colsParam, metricColumns, showWhereError, whereField} from './table_columns.js';
 import {dateTime, empty, errorBox, h, num, scoreName, shortId, text} from './util.js';
 
 let algorithmsPromise = null;
@@ -15,7 +16,7 @@ export function algorithms() {
   algorithmsPromise = algorithmsPromise || api('algorithms').catch((err) => { algorithmsPromise = null; throw err; });
   return algorithmsPromise;
 }
-const FILTERS = ['symbol', 'task', 'algorithm', 'cohort_id', 'parent_model_id'];
+const FILTERS = ['symbol', 'task', 'algorithm', 'cohort_id', 'parent_model_id', 'where'];
 const TASKS = ['regression', 'classification'];
 const PAGE_SIZES = [25, 50, 100, 200];
 
@@ -27,6 +28,9 @@ function stateFrom(params) {
     task: TASKS.includes(params.get('task')) ? params.get('task') : '',
     cohort_id: params.get('cohort_id') || '',
     parent_model_id: params.get('parent_model_id') || '',
+    where: params.get('where') || '',
+    primary_only: params.get('primary_only') === 'true' ? 'true' : '',
+    cols: columnsFrom(params),
     sort: params.get('sort') || 'created_at',
     descending: params.get('descending') !== 'false',
     limit: Math.min(Math.max(Math.trunc(Number(params.get('limit'))) || 50, 1), 200),
@@ -35,7 +39,7 @@ function stateFrom(params) {
 }
 
 function hrefFor(state) {
-  const q = {...state, descending: state.descending ? null : 'false', sel: selectionParam()};
+  const q = {...state, descending: state.descending ? null : 'false', cols: colsParam(state.cols), sel: selectionParam()};
   if (q.sort === 'created_at') delete q.sort;
   if (q.limit === 50) delete q.limit;
   if (!q.offset) delete q.offset;
@@ -82,22 +86,22 @@ const COLUMNS = [
   {label: 'timeframe', value: (m) => text(m.timeframe)},
   {label: 'score', sort: 'cv_score', className: 'num',
     value: (m) => h('span', {}, num(m.cv_score), ' ', h('small', {class: 'muted'}, scoreName(m)))},
-  {label: 'Sharpe', sort: 'metrics.sharpe', className: 'num', title: 'out-of-sample Sharpe of the daily net P&L, annualised',
-    value: (m) => num(m.metrics?.sharpe, 3)},
-  {label: 'net / yr', sort: 'metrics.net_annual_return', className: 'num', title: 'out-of-sample net return a year, after costs',
-    value: (m) => pct(m.metrics?.net_annual_return)},
-  {label: 'IC', sort: 'metrics.ic', className: 'num', title: 'information coefficient: correlation of forecast and outcome',
-    value: (m) => num(m.metrics?.ic, 3)},
+  {metrics: true}, // the metric columns the user picked (table_columns.js)
   {label: 'features', className: 'num', value: (m) => text(m.features)},
   {label: 'cohort', sort: 'cohort_rank', value: cohortBadge},
   {label: 'parent', value: parentBadge},
 ];
 
-function header(state) {
-  return h('tr', {}, COLUMNS.map((c) => {
+/** The table's columns with the picked metric columns in place of the marker. */
+function columnsOf(state) {
+  return COLUMNS.flatMap((c) => (c.metrics ? metricColumns(state.cols) : [c]));
+}
+
+function header(state, columns) {
+  return h('tr', {}, columns.map((c) => {
     if (!c.sort) return h('th', {scope: 'col', class: c.className, title: c.title}, c.label);
     const active = state.sort === c.sort;
-    const next = {...state, sort: c.sort, offset: 0, descending: active ? !state.descending : c.sort !== 'algorithm' && c.sort !== 'symbol' && c.sort !== 'cohort_rank'};
+    const next = {...state, sort: c.sort, offset: 0, descending: active ? !state.descending : !c.ascendingFirst && c.sort !== 'algorithm' && c.sort !== 'symbol' && c.sort !== 'cohort_rank'};
     return h('th', {scope: 'col', class: c.className, title: c.title, 'aria-sort': active ? (state.descending ? 'descending' : 'ascending') : null},
       h('button', {type: 'button', class: 'sort', 'data-sort': c.sort, 'data-testid': `sort-${c.sort.replace('metrics.', '')}`,
         onclick: () => { focusSort = c.sort; location.hash = hrefFor(next); }},
@@ -112,9 +116,14 @@ function filters(state, names) {
     const data = new FormData(form);
     const next = {...state, offset: 0};
     for (const k of FILTERS) next[k] = String(data.get(k) || '').trim();
+    next.primary_only = data.get('primary_only') ? 'true' : '';
     location.hash = hrefFor(next);
   }},
-  field('symbol', 'Symbol', h('input', {id: 'f-symbol', name: 'symbol', value: state.symbol, placeholder: 'AAPL'})),
+  field('symbol', 'Symbol', h('input', {id: 'f-symbol', name: 'symbol', value: state.symbol, placeholder: 'AAPL',
+    title: 'any symbol the model was trained on, primary or context'})),
+  h('label', {class: 'field inline-check', title: 'match the symbol against the primary symbol only'},
+    h('input', {type: 'checkbox', name: 'primary_only', checked: state.primary_only === 'true', 'data-testid': 'primary-only'}),
+    ' primary only'),
   field('task', 'Task', h('select', {id: 'f-task', name: 'task', 'data-testid': 'task-filter',
     onchange: () => form.requestSubmit()},
   h('option', {value: ''}, 'any'), TASKS.map((t) => h('option', {value: t, selected: t === state.task}, t)))),
@@ -123,9 +132,11 @@ function filters(state, names) {
     names.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
   field('cohort_id', 'Cohort', h('input', {id: 'f-cohort_id', name: 'cohort_id', value: state.cohort_id, class: 'mono'})),
   field('parent_model_id', 'Parent', h('input', {id: 'f-parent_model_id', name: 'parent_model_id', value: state.parent_model_id, class: 'mono'})),
+  whereField(state.where),
   h('div', {class: 'field buttons'},
     h('button', {type: 'submit', 'data-testid': 'filter-apply'}, 'Filter'),
-    h('button', {type: 'button', class: 'ghost', onclick: () => { location.hash = '#/models'; }}, 'Clear')));
+    h('button', {type: 'button', class: 'ghost', onclick: () => { location.hash = hrefFor({...stateFrom(new URLSearchParams()), cols: state.cols}); }}, 'Clear')),
+  columnsMenu(state.cols, (cols) => { location.hash = hrefFor({...state, cols}); }));
   return form;
 }
 
@@ -148,32 +159,39 @@ function pager(state, total) {
 export async function renderModels(view, params) {
   const state = stateFrom(params);
   initSelection(params);
+  // Columns remembered in this browser but absent from the link: put them in the URL (no new navigation).
+  if (!params.has('cols') && colsParam(state.cols)) history.replaceState(null, '', hrefFor(state));
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  // The page and the algorithm names are asked for at once (the names are cached after the first time).
+  const pending = api(`models${query({
+    symbol: state.symbol, primary_only: state.primary_only, algorithm: state.algorithm, task: state.task,
+    cohort_id: state.cohort_id, parent_model_id: state.parent_model_id, where: state.where, sort: state.sort,
+    descending: String(state.descending), limit: state.limit, offset: state.offset,
+  })}`);
+  pending.catch(() => {}); // handled below, once the filters are drawn
   let names = [];
   try { names = (await algorithms()).map((a) => a.name); } catch { /* the filter then offers "any" only */ }
   view.replaceChildren(h('h1', {}, 'Models'), filters(state, names), body);
   let page;
   try {
-    page = await api(`models${query({
-      symbol: state.symbol, algorithm: state.algorithm, task: state.task, cohort_id: state.cohort_id,
-      parent_model_id: state.parent_model_id, sort: state.sort, descending: String(state.descending),
-      limit: state.limit, offset: state.offset,
-    })}`);
+    page = await pending;
   } catch (err) {
-    body.replaceChildren(errorBox(err), h('p', {}, h('a', {href: '#/models', 'data-testid': 'clear-filters'}, 'Show all models')));
+    body.replaceChildren(showWhereError(view, err) ? empty('Fix the metric filter above.')
+      : h('div', {}, errorBox(err), h('p', {}, h('a', {href: '#/models', 'data-testid': 'clear-filters'}, 'Show all models'))));
     return;
   }
+  const columns = columnsOf(state);
   const items = page?.items || [];
   const total = page?.total ?? items.length;
   const rows = items.map((m) => h('tr', {'data-model-id': m.id, 'data-testid': 'model-row'},
-    COLUMNS.map((c) => { const v = c.value(m); return h('td', {class: c.className}, v instanceof Node ? v : text(v)); })));
+    columns.map((c) => { const v = c.value(m); return h('td', {class: c.className}, v instanceof Node ? v : text(v)); })));
   body.replaceChildren(...[
     state.sort === 'cv_score' && !state.task && new Set(items.map(scoreName)).size > 1
       ? h('p', {class: 'note', 'data-testid': 'mixed-score-note'},
         'This page mixes R² (regressors) and accuracy (classifiers), which do not compare: choose a task to sort by score.')
       : null,
     h('div', {class: 'table-wrap'}, h('table', {class: 'grid', 'data-testid': 'models-table'},
-      h('thead', {}, header(state)), h('tbody', {}, rows))),
+      h('thead', {}, header(state, columns)), h('tbody', {}, rows))),
     items.length ? null : empty(total ? 'No models on this page.' : 'No models match.', ' ',
       h('a', {href: '#/models', 'data-testid': 'clear-filters'}, 'Show all models'), ' · ',
       h('a', {href: '#/train'}, 'Train one')),
