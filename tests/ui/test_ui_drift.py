@@ -62,6 +62,8 @@ def drift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
 def test_drift_panel_says_when_there_is_no_new_data(page: Page, ui_data: UiData) -> None:
     page.goto(f"/#/models/{ui_data.parent_id}")
     panel = page.locator("[data-testid=drift]")
+    expect(panel.locator("[data-testid=drift-status]")).to_have_count(0)  # nothing computed until asked
+    panel.locator("[data-testid=drift-check]").click()
     expect(panel.locator("[data-testid=drift-status]")).to_have_text("no new data")
     expect(panel).to_contain_text("no data after")
     expect(panel).to_contain_text("ingest newer bars")
@@ -79,6 +81,7 @@ def test_drift_panel_shows_the_drifting_features_first(browser: Browser, drift_s
     try:
         pg.goto(f"/#/models/{model_id}")
         panel = pg.locator("[data-testid=drift]")
+        panel.locator("[data-testid=drift-check]").click()
         expect(panel.locator("[data-testid=drift-status]")).to_have_text("ALERT", timeout=TIMEOUT_MS * 4)
         expect(panel.locator("[data-testid=drift-reasons]")).to_contain_text("past their alert threshold")
         statuses = (

@@ -81,15 +81,26 @@ function render(d) {
   ];
 }
 
-/** The drift section of a model page; filled in when the server has compared the data (a few seconds). */
+/** The drift section of a model page. The comparison is a block bootstrap (seconds of server time), so it
+ * runs when asked, not on every visit of the page. */
 export function driftPanel(m) {
-  const box = section('Drift', h('p', {class: 'muted'}, 'Comparing the data after the training end with the training rows…'));
+  const box = section('Drift');
   box.dataset.testid = 'drift';
-  api(`models/${encodeURIComponent(m.id)}/drift`).then((d) => box.replaceChildren(h('h2', {}, 'Drift'), ...render(d).filter(Boolean)))
-    .catch((err) => {
+  const check = async () => {
+    box.replaceChildren(h('h2', {}, 'Drift'), h('p', {class: 'muted', 'data-testid': 'drift-pending'},
+      'Comparing the data after the training end with the training rows…'));
+    try {
+      const d = await api(`models/${encodeURIComponent(m.id)}/drift`);
+      box.replaceChildren(h('h2', {}, 'Drift'), ...render(d).filter(Boolean), again());
+    } catch (err) {
       const none = err.status === 404 && /no data after/.test(err.message);
       box.replaceChildren(h('h2', {}, 'Drift'),
-        ...(none ? [h('p', {class: 'drift-head'}, badge('none')), empty(err.message)] : [errorBox(err)]));
-    });
+        ...(none ? [h('p', {class: 'drift-head'}, badge('none')), empty(err.message)] : [errorBox(err)]), again());
+    }
+  };
+  const again = () => h('button', {type: 'button', 'data-testid': 'drift-check', onclick: check}, 'Check again');
+  box.append(h('p', {class: 'muted'}, 'Compares the bars ingested after this model\'s training end with its training rows ',
+    '(PSI and KS per feature against block-bootstrap thresholds; a few seconds).'),
+  h('button', {type: 'button', 'data-testid': 'drift-check', onclick: check}, 'Check drift'));
   return box;
 }
