@@ -9,10 +9,10 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from uikit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, UiData, _build, _serve, _unavailable
+from uikit import CHROMIUM, CHROMIUM_ARGS, UiData, _build, _serve, _unavailable, checked_page
 
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, sync_playwright
 except ImportError:  # pragma: no cover - the dev extra installs it
     sync_playwright = None
 
@@ -70,17 +70,6 @@ def browser(ui_data: UiData) -> Iterator[Browser]:
 
 @pytest.fixture()
 def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh 1280x800 page; its console errors fail the test; a screenshot is kept as an artifact."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)  # a cold server's first cohort (selection statistics) can take seconds
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    """A fresh 1280x800 page; script errors and console errors beyond an expected 4xx fail the test."""
+    with checked_page(browser, server, request.node.name) as pg:
+        yield pg

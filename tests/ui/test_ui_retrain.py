@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from uikit import ARTIFACTS, TIMEOUT_MS, UiData, _json, _screenshots, _serve
+from uikit import UiData, _json, _screenshots, _serve, checked_page
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,23 +26,8 @@ def own_server(ui_data: UiData, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture()
 def retrain_page(browser: Browser, own_server: tuple[str, UiData], request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=own_server[0])
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    # the refusal the test provokes (a 422) is logged by the browser as a failed load: not a script error
-    pg.on(
-        "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" and "status of 422" not in msg.text else None,
-    )
-    yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with checked_page(browser, own_server[0], request.node.name) as pg:
+        yield pg
 
 
 def test_retrain_button_registers_a_child_shown_as_retrained_from(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def _unavailable(reason: str) -> None:
 
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,32 @@ def _screenshots(pg: Page, name: str, anchor: str) -> None:
 
 def _column(pg: Page, index: int) -> list[str]:
     return pg.locator(f"[data-testid=models-table] tbody tr td:nth-child({index})").all_inner_texts()
+
+
+#: What a page may log as a console error: a refused request (4xx), which the page shows as its message.
+EXPECTED_CONSOLE = re.compile(r"status of 4\d\d")
+
+
+@contextlib.contextmanager
+def checked_page(browser: Browser, base_url: str, name: str) -> Iterator[Page]:
+    """A fresh 1280x800 page on ``base_url``: a script error, or a console error other than an expected
+    4xx, fails the test; a screenshot named ``name`` is kept in test-artifacts/ui."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base_url)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)  # a cold server's first cohort (selection statistics) can take seconds
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" and not EXPECTED_CONSOLE.search(msg.text) else None,
+    )
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    finally:
+        context.close()
+    assert not errors, f"errors on the page (script, or console beyond an expected 4xx): {errors}"

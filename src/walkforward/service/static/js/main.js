@@ -1,7 +1,7 @@
 // The hash router: #/models, #/models/<id>, #/compare?ids=a,b, #/jobs, #/jobs/<id>, #/train,
 // #/shap?symbol=|cohort=.
 
-import {api, promptToken, setToken, getToken} from './api.js';
+import {ApiError, api, promptToken, setToken, getToken} from './api.js';
 import {setupCohortDialog} from './cohort.js';
 import {renderCompare} from './compare.js';
 import {renderJob, renderJobs} from './jobs.js';
@@ -51,7 +51,8 @@ async function route() {
     else if (section === 'shap') await renderShap(view, params);
     else view.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, `There is no page ${location.hash}.`), wayBack());
   } catch (err) {
-    console.error(err);
+    // A refusal (4xx) is the page's message; anything else is a defect worth the console.
+    if (!(err instanceof ApiError && err.status < 500)) console.error(err);
     view.replaceChildren(errorBox(err), wayBack());
   }
   document.title = `walkforward · ${section}`;
