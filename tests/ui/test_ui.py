@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
-from uikit import L1_RATIOS, SYMBOLS, UiData, _column, _json, _num, _row_ids, _screenshots, _serve
+from uikit import L1_RATIOS, SYMBOLS, UiData, _column, _json, _num, _row_ids, _screenshots, _serve, checked_page
 
 
 def test_models_table_lists_the_models(page: Page, ui_data: UiData) -> None:
@@ -288,9 +288,9 @@ def test_cohort_modal_states_its_selection_statistics(page: Page, server: str, u
 
 def test_mobile_pages_fit_the_screen(browser: Browser, server: str, ui_data: UiData) -> None:
     """At 390 px the page is no wider than the screen and the Token button is on it (issue 12, defect 8)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server)
-    pg = context.new_page()
-    try:
+    with checked_page(
+        browser, server, "test_mobile_pages_fit_the_screen", viewport={"width": 390, "height": 844}
+    ) as pg:
         for route in ("/#/models", f"/#/models/{ui_data.parent_id}"):
             pg.goto(route)
             expect(pg.locator("[data-testid=models-table], [data-testid=model-id]").first).to_be_visible()
@@ -298,8 +298,6 @@ def test_mobile_pages_fit_the_screen(browser: Browser, server: str, ui_data: UiD
             assert width <= 390, f"{route} is {width} px wide"
             box = pg.locator("#token-button").bounding_box()
             assert box is not None and box["x"] + box["width"] <= 390
-    finally:
-        context.close()
 
 
 def test_the_train_form_shows_the_search_size_before_it_starts(page: Page) -> None:
@@ -344,9 +342,7 @@ def test_the_train_form_shows_the_search_size_before_it_starts(page: Page) -> No
 def test_a_rejected_token_is_said_to_be_rejected(browser: Browser, ui_data: UiData) -> None:
     """With API_TOKEN set, a wrong stored token brings the token dialog back saying it was rejected."""
     with _serve(ui_data, {"API_TOKEN": "right-token"}, "server-token.log") as url:
-        context = browser.new_context(base_url=url)
-        pg = context.new_page()
-        try:
+        with checked_page(browser, url, "test_a_rejected_token_is_said_to_be_rejected") as pg:
             pg.goto("/#/models")
             pg.evaluate("localStorage.setItem('walkforward.token', 'wrong-token')")
             pg.reload()
@@ -355,8 +351,6 @@ def test_a_rejected_token_is_said_to_be_rejected(browser: Browser, ui_data: UiDa
             pg.locator("[data-testid=token-input]").fill("right-token")
             pg.locator("[data-testid=token-save]").click()
             expect(pg.locator("[data-testid=model-row]").first).to_be_visible()
-        finally:
-            context.close()
 
 
 def test_the_pager_agrees_with_the_url(page: Page) -> None:

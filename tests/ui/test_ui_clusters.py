@@ -6,7 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from uikit import UiData, _json, _num, _screenshots
+from uikit import UiData, _json, _num, _screenshots, checked_page
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e, pytest.mark.slow]
 
@@ -70,12 +70,8 @@ def test_shap_view_asks_for_a_selection_and_reports_bad_input(page: Page) -> Non
 
 
 def test_shap_view_fits_a_phone(browser: Browser, server: str, ui_data: UiData) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server)
-    pg = context.new_page()
-    try:
+    with checked_page(browser, server, "test_shap_view_fits_a_phone", viewport={"width": 390, "height": 844}) as pg:
         pg.goto("/#/shap?symbol=AAPL")
         expect(pg.locator("[data-testid=shap-consistency]")).to_be_visible()
         width = pg.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"#/shap is {width} px wide"
-    finally:
-        context.close()

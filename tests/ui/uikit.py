@@ -205,12 +205,12 @@ EXPECTED_CONSOLE = re.compile(r"status of 4\d\d")
 
 
 @contextlib.contextmanager
-def checked_page(browser: Browser, base_url: str, name: str) -> Iterator[Page]:
+def checked_page(browser: Browser, base_url: str, name: str, viewport: dict[str, int] | None = None) -> Iterator[Page]:
     """A fresh 1280x800 page on ``base_url``: a script error, or a console error other than an expected
     4xx, fails the test; a screenshot named ``name`` is kept in test-artifacts/ui."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base_url)
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, base_url=base_url)
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)  # a cold server's first cohort (selection statistics) can take seconds
