@@ -142,7 +142,7 @@ def list_models(
 
     ``symbol`` (any case) matches any symbol a model was trained on, primary or context, or only the
     primary one with ``primary_only``. ``task`` (regression or classification) keeps the models of
-    that task's algorithms, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
+    that task's algorithms and ensembles, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
     id starts with it; ``where`` those whose listed metrics satisfy every filter text
     (``["sharpe > 1", "ic > 0 and net_annual_return >= 0.05"]``; a bad one is ``InvalidInputError``
     naming the token and the allowed metrics).
@@ -150,11 +150,13 @@ def list_models(
     from walkforward.metric_filter import parse_where
 
     conditions = parse_where(where)
-    algorithms = None
+    algorithms, ensemble_score = None, None
     if task is not None:
         from walkforward.models.catalog import ALGORITHMS
 
-        algorithms = sorted(name for name, spec in ALGORITHMS.items() if spec.task == task)
+        specs = [spec for spec in ALGORITHMS.values() if spec.task == task]
+        algorithms = sorted(spec.name for spec in specs)
+        ensemble_score = specs[0].score_key  # one per task: r2 or accuracy
     rows, total = registry.list(
         symbol=symbol.upper() if symbol else None,
         algorithm=algorithm,
@@ -168,6 +170,7 @@ def list_models(
         id_prefix=id_prefix,
         primary_only=primary_only,
         metric_filters=conditions,
+        ensemble_score=ensemble_score,
     )
     return ModelPage(list(rows), total, offset, registry.tags_of([r.id for r in rows]))
 

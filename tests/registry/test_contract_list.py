@@ -261,3 +261,20 @@ def test_pages_are_the_same_whether_membership_is_read_by_in_or_by_exists(
                         )
                     )
             assert pages[0] == pages[1], (symbol, texts, limit, offset)
+
+
+def test_a_task_filter_keeps_the_ensembles_of_that_task(store: ModelStore, new_model: NewModelFactory) -> None:
+    """An ensemble's algorithm is "ensemble" whatever its members' task: its score says which task it is in."""
+    made = {}
+    for name, algorithm, metrics in [
+        ("reg", "algo_reg", TRAINED),
+        ("clf", "algo_clf", CLASSIFIER),
+        ("ens-reg", "ensemble", TRAINED),
+        ("ens-clf", "ensemble", CLASSIFIER),
+    ]:
+        made[name] = store.add(new_model(algorithm=algorithm, metrics=metrics), name).id
+    regression = store.list(algorithms=["algo_reg"], ensemble_score="r2", limit=MAX_PAGE)
+    assert set(ids(regression[0])) == {made["reg"], made["ens-reg"]} and regression[1] == 2
+    classification = store.list(algorithms=["algo_clf"], ensemble_score="accuracy", sort="cv_score", limit=MAX_PAGE)
+    assert set(ids(classification[0])) == {made["clf"], made["ens-clf"]}
+    assert set(ids(store.list(algorithms=["algo_reg"], limit=MAX_PAGE)[0])) == {made["reg"]}  # no score: as before

@@ -113,6 +113,7 @@ def list_filters(
     algorithm: str | None,
     cohort_id: str | None,
     parent_model_id: str | None,
+    ensemble_score: str | None = None,
 ) -> tuple[dict[str, str | None], list[sa.ColumnElement[bool]], list[sa.Select[Any]]]:
     """The equality ``filters``, other ``where`` conditions and ``members`` sets of :meth:`ModelStore.list`'s
     arguments (see :func:`page_ids`)."""
@@ -123,7 +124,14 @@ def list_filters(
         members.append(symbol_members(symbol))
     where: list[sa.ColumnElement[bool]] = []
     if algorithms is not None:
-        where.append(summaries.c.algorithm.in_(list(algorithms)))
+        among: sa.ColumnElement[bool] = summaries.c.algorithm.in_(list(algorithms))
+        if ensemble_score is not None:
+            # An ensemble's task is its members': the score it is in says which ("ensemble" is
+            # walkforward.ensembles.build.ENSEMBLE, spelled here since the registry imports nothing above it).
+            among = sa.or_(
+                among, sa.and_(summaries.c.algorithm == "ensemble", summaries.c.score_name == ensemble_score)
+            )
+        where.append(among)
     if id_prefix:
         where.append(summaries.c.id.startswith(id_prefix, autoescape=True))
     return filters, where, members

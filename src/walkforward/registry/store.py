@@ -355,6 +355,7 @@ class ModelStore(ModelNotesMixin):
         id_prefix: str | None = None,
         primary_only: bool = False,
         metric_filters: Sequence[MetricCondition] = (),
+        ensemble_score: str | None = None,
     ) -> tuple[builtins.list[ModelSummary], int]:
         """One page of models matching the filters, as list rows, and how many match in total.
 
@@ -363,12 +364,21 @@ class ModelStore(ModelNotesMixin):
         :data:`MAX_PAGE`; larger is refused (:class:`~walkforward.errors.InvalidInputError`). The
         rows are :class:`ModelSummary` values, read without any JSON column: :meth:`get` has the rest.
         ``symbol`` matches any of a model's symbols (primary or context), or only the primary one with
-        ``primary_only``; ``algorithms`` keeps models of any of those algorithms (a task's, say);
+        ``primary_only``; ``algorithms`` keeps models of any of those algorithms (a task's, say), and
+        with ``ensemble_score`` the ensembles whose score is that metric (the task's ensembles);
         ``id_prefix`` those whose id starts with it (a short id as shown); ``metric_filters`` those
         whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`).
         """
         filters, where, members = _page.list_filters(
-            symbol, primary_only, algorithms, id_prefix, metric_filters, algorithm, cohort_id, parent_model_id
+            symbol,
+            primary_only,
+            algorithms,
+            id_prefix,
+            metric_filters,
+            algorithm,
+            cohort_id,
+            parent_model_id,
+            ensemble_score,
         )
         page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
         with self._db.transaction() as conn:
