@@ -238,11 +238,15 @@ def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     """A cohort explored: varied hyperparameters, each sibling's score, importance and history (see
     :func:`walkforward.evaluation.explore.explore`); an empty cohort is not found."""
     from walkforward.evaluation.explore import explore
+    from walkforward.selection_cache import cached
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
-    return explore(cohort_id, rows)
+    # A pure function of the members (fingerprints name their hyperparameters; scores and trial order
+    # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once.
+    key = ("explore", str(registry.models_dir), cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
+    return cached(key, lambda: explore(cohort_id, rows))
 
 
 def lineage(registry: ModelStore, model_id: str) -> Lineage:

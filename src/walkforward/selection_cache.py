@@ -1,4 +1,4 @@
-"""A process-wide, bounded memo of cohorts' selection statistics (PBO, DSR, SPA).
+"""A process-wide, bounded memo of cohorts' selection statistics (PBO, DSR, SPA) and explorations.
 
 A cohort's statistics read every sibling's kept predictions (hash-checked Parquet files) and run a
 bootstrap: about a second each time the cohort modal opens. They are a pure function of the
