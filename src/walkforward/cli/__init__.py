@@ -125,6 +125,6 @@ def _disk_full(exc: OSError) -> WalkforwardError:
 
 
 # The command modules register themselves on `app`; the order is the order of `--help`.
-from walkforward.cli import data, store, training, models, retrain, ensemble, serve  # noqa: E402, F401, I001
+from walkforward.cli import data, store, training, models, analysis, retrain, ensemble, serve  # noqa: E402, F401, I001
 
 __all__ = ["app", "main"]

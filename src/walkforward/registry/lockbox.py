@@ -19,7 +19,7 @@ from walkforward.registry._schema import lockbox_evaluations as table
 from walkforward.registry.database import Database, to_json
 from walkforward.registry.errors import DuplicateModelError, LockboxEvaluatedError
 
-__all__ = ["LockboxRecord", "already_evaluated", "find", "record"]
+__all__ = ["LockboxMixin", "LockboxRecord", "already_evaluated", "find", "record"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,36 @@ def record(
             raise
         raise already_evaluated(found, model_id) from None
     return _to_record(values)
+
+
+class LockboxMixin:
+    """The store's lock-box methods (:class:`~walkforward.registry.ModelStore` has them): one interface,
+    a module about one thing."""
+
+    _db: Database
+
+    def record_lockbox(
+        self,
+        model_id: str,
+        *,
+        fingerprint: str,
+        lockbox_start: dt.date,
+        rows: int,
+        sessions: int,
+        metrics: Mapping[str, Any],
+    ) -> LockboxRecord:
+        """Record ``model_id``'s one lock-box evaluation; a second (same id or fingerprint) raises
+        :class:`~walkforward.registry.errors.LockboxEvaluatedError` carrying the first."""
+        return record(
+            self._db,
+            model_id=model_id,
+            fingerprint=fingerprint,
+            lockbox_start=lockbox_start,
+            rows=rows,
+            sessions=sessions,
+            metrics=metrics,
+        )
+
+    def lockbox(self, model_id: str, fingerprint: str | None = None) -> LockboxRecord | None:
+        """The lock-box evaluation of ``model_id`` (or of a model with ``fingerprint``), if one was recorded."""
+        return find(self._db, model_id, fingerprint)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from walkforward.errors import WalkforwardError
 from walkforward.metric_filter import MetricCondition
-from walkforward.registry import _page, _queries, lockbox, notes
+from walkforward.registry import _page, _queries, notes
 from walkforward.registry._listing import delete_list_rows, insert_list_rows
 from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, new_row, to_record, to_summary
@@ -45,7 +45,7 @@ from walkforward.registry.artifacts import (
 )
 from walkforward.registry.database import Database
 from walkforward.registry.errors import DuplicateModelError, ModelNotFoundError
-from walkforward.registry.lockbox import LockboxRecord
+from walkforward.registry.lockbox import LockboxMixin
 from walkforward.registry.notes import ModelNotesMixin
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.retention import PrunePlan, prune
@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MAX_PAGE", "SORT_COLUMNS", "ModelStore"]
 
 
-class ModelStore(ModelNotesMixin):
+class ModelStore(ModelNotesMixin, LockboxMixin):
     """Registered models: metadata in a SQL database, artifacts as files in ``models_dir``.
 
     Build it with :meth:`open` (which opens and migrates the database), or from an opened
@@ -276,33 +276,7 @@ class ModelStore(ModelNotesMixin):
         """
         return sweep_models_dir(self._db, self._models_dir, grace=older_than_seconds)
 
-    def record_lockbox(
-        self,
-        model_id: str,
-        *,
-        fingerprint: str,
-        lockbox_start: dt.date,
-        rows: int,
-        sessions: int,
-        metrics: Mapping[str, Any],
-    ) -> LockboxRecord:
-        """Record ``model_id``'s one lock-box evaluation; a second (same id or fingerprint) raises
-        :class:`~walkforward.registry.errors.LockboxEvaluatedError` carrying the first."""
-        return lockbox.record(
-            self._db,
-            model_id=model_id,
-            fingerprint=fingerprint,
-            lockbox_start=lockbox_start,
-            rows=rows,
-            sessions=sessions,
-            metrics=metrics,
-        )
-
     # ----------------------------------------------------------------------- reads
-
-    def lockbox(self, model_id: str, fingerprint: str | None = None) -> LockboxRecord | None:
-        """The lock-box evaluation of ``model_id`` (or of a model with ``fingerprint``), if one was recorded."""
-        return lockbox.find(self._db, model_id, fingerprint)
 
     def get(self, model_id: str) -> ModelRecord:
         """The model with ``model_id``, or :class:`ModelNotFoundError`."""
