@@ -345,6 +345,20 @@ def test_update_explanations(store: ModelStore, new_model: NewModelFactory) -> N
         store.update_explanations("missing", {}, None)
 
 
+def test_update_explanations_keeps_their_notes_beside_what_was_derived(
+    store: ModelStore, new_model: NewModelFactory
+) -> None:
+    """A recomputed explanation's notes and clustered importance go under derived["explanations"]; the rest stays."""
+    record = store.add(new_model(derived={"data_end": "2024-01-02", "explanations": {"old": True}}), "m")
+    info = {"clusters": {"threshold": 0.5, "clusters": [{"members": ["a", "b"], "importance": 0.1}]}}
+    store.update_explanations(record.id, {"a": {"rank": 1}}, None, info)
+    got = store.get(record.id)
+    assert got.derived == {"data_end": "2024-01-02", "explanations": info}
+    assert dataclasses.replace(got, feature_details=None, derived=record.derived) == record
+    with pytest.raises(ModelNotFoundError):
+        store.update_explanations("missing", {}, None, info)
+
+
 def test_delete_removes_row_and_file(store: ModelStore, new_model: NewModelFactory) -> None:
     keep = store.add(new_model(), "keep")
     gone = store.add(new_model(), "gone")

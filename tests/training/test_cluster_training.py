@@ -31,6 +31,23 @@ def test_explanations_carry_the_clustered_importance(planted_store: FeatureStore
 
 
 @pytest.mark.slow
+def test_explaining_a_registered_model_again_stores_its_clustered_importance(
+    planted_store: FeatureStore, registry: ModelStore
+) -> None:
+    """A model saved without explanations (a cohort's non-best, say) gets them, clusters included, on request."""
+    from walkforward.training.run import explain_registered
+
+    rec = train(_req(p_value_threshold=1.0, explain=False), store=planted_store, registry=registry)
+    assert "clusters" not in (rec.derived.get("explanations") or {})
+    again = explain_registered(rec.id, store=planted_store, registry=registry)
+    members = [m for c in again.derived["explanations"]["clusters"]["clusters"] for m in c["members"]]
+    assert sorted(members) == sorted(rec.derived["input_features"])
+    assert again.feature_details and {k: v for k, v in again.derived.items() if k != "explanations"} == {
+        k: v for k, v in rec.derived.items() if k != "explanations"
+    }
+
+
+@pytest.mark.slow
 def test_the_cluster_step_keeps_one_feature_per_cluster(planted_store: FeatureStore, registry: ModelStore) -> None:
     req = _req(cluster_threshold=0.3, p_value_threshold=1.0, explain=False)
     data = prepare(req, store=planted_store)

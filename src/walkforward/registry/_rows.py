@@ -107,13 +107,20 @@ def symbol_rows(model_id: str, symbol: str, symbols: Sequence[str]) -> list[dict
 
 
 def explanation_values(
-    feature_details: Mapping[str, Any], regime_importance: Mapping[str, Any] | None
+    feature_details: Mapping[str, Any],
+    regime_importance: Mapping[str, Any] | None,
+    derived: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The column values that store a model's explanations."""
-    return {
+    """The column values that store a model's explanations; with ``info`` (their notes and clustered
+    importance), also ``derived`` with it under ``"explanations"``."""
+    values = {
         "feature_details": to_json("feature_details", feature_details),
         "regime_importance": to_json("regime_importance", regime_importance),
     }
+    if info is not None:
+        values["derived"] = to_json("derived", {**(derived or {}), "explanations": dict(info)})
+    return values
 
 
 def _utc(created_at: dt.datetime) -> dt.datetime:

@@ -219,10 +219,13 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         model_id: str,
         feature_details: Mapping[str, Any],
         regime_importance: Mapping[str, Any] | None,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
-        """Store a model's feature details and regime importance (computed after registration)."""
-        values = explanation_values(feature_details, regime_importance)
+        """Store a model's feature details and regime importance (computed after registration), and with
+        ``info`` the explanations' notes and clustered importance (``derived["explanations"]``)."""
         with self._db.transaction(write=True) as conn:
+            derived = None if info is None else self._fetch_one(conn, model_id).derived
+            values = explanation_values(feature_details, regime_importance, derived, info)
             result = conn.execute(sa.update(models).where(models.c.id == model_id).values(**values))
             if result.rowcount == 0:
                 self._fetch_one(conn, model_id)  # raises ModelNotFoundError

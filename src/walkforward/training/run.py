@@ -178,7 +178,7 @@ def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelSto
     req = request_of(record).model_copy(update={"feature_whitelist": tuple(inputs), "parent_model_id": None})
     data = prepare(req, store=store, registry=registry)
     pipe = artifact["pipeline"]
-    details, regimes, _ = explain_pipeline(pipe, data, req.spec, cluster_threshold=req.cluster_threshold)
+    details, regimes, info = explain_pipeline(pipe, data, req.spec, cluster_threshold=req.cluster_threshold)
     if details is not None:
-        registry.update_explanations(model_id, details, regimes)
+        registry.update_explanations(model_id, details, regimes, info)
     return registry.get(model_id)
