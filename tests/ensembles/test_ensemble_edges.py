@@ -97,6 +97,10 @@ def test_post_ensembles(client: TestClient, trained: Trained) -> None:
     )
     predicted = client.post(f"/models/{model_id}/predict", json={"limit": 5})
     assert predicted.status_code == 200 and len(predicted.json()["predictions"]) == 5
+    # Retraining an ensemble would refit its members' shared request as one model: refused, with the way.
+    for path, body in [(f"/models/{model_id}/retrain", {}), (f"/models/{model_id}/retrain/simulate", {"every": 2})]:
+        refused = client.post(path, json=body)
+        assert refused.status_code == 422 and "is an ensemble: retrain its members" in refused.json()["detail"], path
     shown = client.get(f"/models/{model_id}").json()
     assert shown["algorithm"] == "ensemble" and shown["request"]["ensemble"]["models"] == sorted(
         trained.cohort_ids[:4], key=lambda i: client.get(f"/models/{i}").json()["fingerprint"]

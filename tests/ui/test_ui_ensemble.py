@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
-from uikit import UiData, _screenshots
+from uikit import UiData, _json, _screenshots
 
 
-def test_build_ensemble_from_the_cohort_modal(page: Page, ui_data: UiData) -> None:
+def test_build_ensemble_from_the_cohort_modal(page: Page, server: str, ui_data: UiData) -> None:
     page.goto("/#/models")
     page.locator(f"tr[data-model-id='{ui_data.cohort_ids[0]}'] [data-testid=cohort-badge]").click()
     modal = page.locator("[data-testid=cohort-modal]")
@@ -34,4 +34,15 @@ def test_build_ensemble_from_the_cohort_modal(page: Page, ui_data: UiData) -> No
     expect(modal).not_to_be_visible()
     expect(page.locator("[data-testid=ensemble-members] li")).to_have_count(len(ui_data.cohort_ids))
     expect(page.locator("#view")).to_contain_text("ensemble")
+    # Each fold's choice, and from which earlier folds it was made (never the fold itself or a later one).
+    model = _json(server, f"models/{page.locator('[data-testid=model-id]').inner_text()}")
+    folds = model["derived"]["ensemble"]["folds"]
+    table = page.locator("[data-testid=ensemble-folds]")
+    expect(table.locator("tbody tr")).to_have_count(len(folds) + 1)  # and the final choice
+    for choice in folds:
+        row = table.locator(f"tbody tr[data-fold='{choice['fold']}']")
+        chosen_on = row.locator("td").nth(1).inner_text()
+        assert chosen_on == (", ".join(str(f) for f in choice["trained_on_folds"]) or "none")
+        assert all(f < choice["fold"] for f in choice["trained_on_folds"])
+    expect(table.locator("tbody tr").first).to_contain_text("no earlier fold")
     _screenshots(page, "ensemble-model", "[data-testid=lineage]")

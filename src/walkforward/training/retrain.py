@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.registry import ModelRecord, ModelStore
@@ -56,7 +57,18 @@ class Retrained:
 
 
 def retrain_request(record: ModelRecord) -> TrainRequest:
-    """The parent's request with no end date (data up to now; the loader still keeps the lock box out)."""
+    """The parent's request with no end date (data up to now; the loader still keeps the lock box out).
+
+    An ensemble is refused: its request is its members' shared one, so refitting it would register a
+    single member-like model as the ensemble's child.
+    """
+    from walkforward.ensembles.build import is_ensemble
+
+    if is_ensemble(record.request):
+        raise InvalidInputError(
+            f"model {record.id} is an ensemble: retrain its members, then build the ensemble again from them "
+            "(`walkforward ensemble --models ID,ID,...`)"
+        )
     return request_of(record).model_copy(update={"end": None})
 
 

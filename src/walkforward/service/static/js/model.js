@@ -6,6 +6,7 @@ import {barChart, foldTimeline, groupedBars, hbarChart, PALETTE} from './charts.
 import {clusterSection} from './clusters.js';
 import {openCohort} from './cohort.js';
 import {driftPanel} from './drift.js';
+import {ensembleChoices} from './ensemble.js';
 import {manageSection} from './manage.js';
 import {moneySections} from './money.js';
 import {regimeAbout, regimeLevelLabel} from './regimes.js';
@@ -246,6 +247,7 @@ export async function renderModel(view, id) {
     safe('Tags, note and files', manageSection, m),
     ...safeAll('Trading', moneySections, m),
     safe('Metrics per fold', foldMetrics, m),
+    safe('Ensemble: choice per fold', ensembleChoices, m),
     safe('Drift', driftPanel, m),
     safe('Feature importance', importance, m),
     safe('Importance per regime', regimes, m),
@@ -253,8 +255,8 @@ export async function renderModel(view, id) {
     safe('Fold timeline', timeline, m),
     safe('Pruning', pruning, m),
     lineage(m),
-    safe('Retraining', retrainPanel, m),
+    m.algorithm === 'ensemble' ? null : safe('Retraining', retrainPanel, m),  // retrain its members instead
     serverPlots(m),
   ];
-  view.replaceChildren(...parts);
+  view.replaceChildren(...parts.filter(Boolean));
 }
