@@ -21,11 +21,16 @@ def kept_predictions(registry: ModelStore, model_id: str) -> pd.DataFrame:
     """A model's out-of-sample predictions as its evaluation scored them (hash-checked)."""
     frame = registry.load_predictions(model_id)
     if frame is None:
-        raise DataNotFoundError(
-            f"model {model_id} was registered before out-of-sample predictions were kept: "
-            "train it again (same request) to keep them"
-        )
+        raise no_kept_predictions(model_id)
     return frame
+
+
+def no_kept_predictions(model_id: str) -> DataNotFoundError:
+    """The refusal for a model registered before its out-of-sample predictions were kept."""
+    return DataNotFoundError(
+        f"model {model_id} was registered before out-of-sample predictions were kept: "
+        "train it again (same request) to keep them"
+    )
 
 
 def predictions_dict(model_id: str, frame: pd.DataFrame) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import DataNotFoundError
+from walkforward.forecast_queries import no_kept_predictions
 
 if TYPE_CHECKING:
     from walkforward.registry import ModelStore
@@ -83,10 +84,7 @@ def predictions_download(registry: ModelStore, model_id: str) -> Download:
     record = registry.get(model_id)
     kept = record.derived.get("predictions")
     if not kept:
-        raise DataNotFoundError(
-            f"model {model_id} was registered before out-of-sample predictions were kept: "
-            "train it again (same request) to keep them"
-        )
+        raise no_kept_predictions(model_id)
     path = registry.models_dir / str(kept["file"])
     try:
         data = verified_bytes(path, str(kept["sha256"]), "predictions file")

@@ -80,8 +80,8 @@ def model_dependence(
 
     # The explainer choice and the mapping of transformed columns back to input features are the
     # explanations' own (evaluation.importance), so the plot matches the model's stored mean |SHAP|.
-    from walkforward.evaluation.importance import _aggregate_columns, _even_rows, _source_map
-    from walkforward.evaluation.importance import _model_shap as shap_of
+    from walkforward.evaluation.importance import aggregate_columns, even_rows, source_map
+    from walkforward.evaluation.importance import model_shap as shap_of
     from walkforward.models.catalog import get_algorithm
     from walkforward.preprocessing.pipeline import selected_features
     from walkforward.training.data import prepare
@@ -95,13 +95,13 @@ def model_dependence(
     )
     data = prepare(req, store=store, registry=registry)
     train_rows = data.plan.final_train_index
-    take = train_rows[_even_rows(len(train_rows), rows)]
+    take = train_rows[even_rows(len(train_rows), rows)]
     X = data.X.iloc[take].loc[:, list(artifact["input_features"])]  # noqa: N806
     cols = [str(c) for c in pipe[:-1].get_feature_names_out()]
     Xt = pipe[:-1].transform(X)  # noqa: N806
     Xt = Xt if isinstance(Xt, pd.DataFrame) else pd.DataFrame(Xt, columns=cols)  # noqa: N806
     values, explainer, output = shap_of(pipe[-1], get_algorithm(record.algorithm).family, Xt, None)
-    per_feature = _aggregate_columns(values, cols, _source_map(pipe, cols, used), used)[:, used.index(feature)]
+    per_feature = aggregate_columns(values, cols, source_map(pipe, cols, used), used)[:, used.index(feature)]
     x = X[feature].to_numpy(dtype=float)
     ok = np.isfinite(x) & np.isfinite(per_feature)
     return {

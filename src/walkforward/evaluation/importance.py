@@ -52,7 +52,7 @@ def _level_key(value: Any) -> str:
     return str(int(v)) if math.isfinite(v) and v.is_integer() else str(value)
 
 
-def _even_rows(n: int, k: int) -> np.ndarray:
+def even_rows(n: int, k: int) -> np.ndarray:
     """At most ``k`` row positions spread evenly over ``n`` rows (deterministic, keeps the time order)."""
     if n <= k:
         return np.arange(n)
@@ -63,7 +63,7 @@ def _is_forest(model: Any) -> bool:
     return type(model).__name__.startswith(("RandomForest", "ExtraTrees"))
 
 
-def _source_map(pipe: Pipeline, transformed: Sequence[str], used: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+def source_map(pipe: Pipeline, transformed: Sequence[str], used: Sequence[str]) -> dict[str, tuple[str, str | None]]:
     """Transformed column -> (input feature, one-hot level or None)."""
     out: dict[str, tuple[str, str | None]] = {c: (c, None) for c in transformed if c in set(used)}
     scale = pipe.named_steps.get("scale")
@@ -82,7 +82,7 @@ def _source_map(pipe: Pipeline, transformed: Sequence[str], used: Sequence[str])
     return out
 
 
-def _aggregate_columns(
+def aggregate_columns(
     values: np.ndarray, columns: Sequence[str], mapping: dict[str, tuple[str, str | None]], used: Sequence[str]
 ) -> np.ndarray:
     """Sum per-row values of transformed columns into their input features (rows x used features)."""
@@ -141,7 +141,7 @@ def _import_shap() -> Any:
     return shap
 
 
-def _model_shap(model: Any, family: str, Xt: pd.DataFrame, prefer: str | None) -> tuple[np.ndarray, str, str]:
+def model_shap(model: Any, family: str, Xt: pd.DataFrame, prefer: str | None) -> tuple[np.ndarray, str, str]:
     """SHAP values of the bare estimator on transformed rows: (values, explainer, output description)."""
     shap = _import_shap()
     kind = prefer or ("linear" if family == "linear" else "tree")
@@ -264,7 +264,7 @@ def explain(
 
     with threadpool_limits(limits=1, user_api="blas"):
         Xt_cols = [str(c) for c in pipe[:-1].get_feature_names_out()]
-        mapping = _source_map(pipe, Xt_cols, used)
+        mapping = source_map(pipe, Xt_cols, used)
 
         # Model-specific numbers.
         if hasattr(model, "coef_"):
@@ -274,7 +274,7 @@ def explain(
         if hasattr(model, "feature_importances_"):
             raw, kind = _tree_importance(model)
             total = float(raw.sum())
-            agg = _aggregate_columns(raw[None, :], Xt_cols, mapping, used)[0]
+            agg = aggregate_columns(raw[None, :], Xt_cols, mapping, used)[0]
             if total <= 0:
                 notes.append("the model made no split: every tree importance is 0")
             for f, v in zip(used, agg, strict=True):
@@ -287,7 +287,7 @@ def explain(
         # through the remaining steps, which skips the pruned ones and the per-call imputer cost
         # (measured 5-20x faster on ~100 features).
         t0 = time.perf_counter()
-        perm_idx = _even_rows(len(X), max_rows)
+        perm_idx = even_rows(len(X), max_rows)
         scoring = "accuracy" if task == "classification" else "neg_mean_squared_error"
         # The cluster step, when present, only selects columns too: it belongs to the head.
         names = [name for name, _ in pipe.steps[:-1]]
@@ -318,14 +318,14 @@ def explain(
         if _is_forest(model) and prefer != "permutation_fallback" and shap_rows > FOREST_SHAP_ROWS:
             n_shap = FOREST_SHAP_ROWS
             notes.append(f"random forest: SHAP limited to {FOREST_SHAP_ROWS} rows (TreeExplainer is slow on forests)")
-        X_shap = X.iloc[_even_rows(len(X), n_shap)].reset_index(drop=True)
+        X_shap = X.iloc[even_rows(len(X), n_shap)].reset_index(drop=True)
         shap_used: np.ndarray | None = None
         if prefer != "permutation_fallback":
             try:
                 Xt = pipe[:-1].transform(X_shap)
                 Xt = Xt if isinstance(Xt, pd.DataFrame) else pd.DataFrame(Xt, columns=Xt_cols)
-                values, explainer, output = _model_shap(model, family, Xt, prefer)
-                shap_used = _aggregate_columns(values, Xt_cols, mapping, used)
+                values, explainer, output = model_shap(model, family, Xt, prefer)
+                shap_used = aggregate_columns(values, Xt_cols, mapping, used)
                 info["explainer"], info["shap_output"] = explainer, output
             except Exception as exc:  # any failure of the fast path -> the model-agnostic one
                 kind = prefer or ("linear" if family == "linear" else "tree")
@@ -335,7 +335,7 @@ def explain(
             n_shap = min(shap_rows, FALLBACK_MAX_ROWS)
             if shap_rows > n_shap:
                 notes.append(f"permutation fallback: SHAP limited to {n_shap} rows (one pipeline call per row)")
-            X_shap = X.iloc[_even_rows(len(X), n_shap)].reset_index(drop=True)
+            X_shap = X.iloc[even_rows(len(X), n_shap)].reset_index(drop=True)
             bg_idx = np.random.default_rng(random_state).choice(
                 len(X), size=min(FALLBACK_BACKGROUND_ROWS, len(X)), replace=False
             )
@@ -367,4 +367,4 @@ def explain(
     return details, regimes, info
 
 
-__all__ = ["EXPLAINERS", "explain"]
+__all__ = ["EXPLAINERS", "aggregate_columns", "even_rows", "explain", "model_shap", "source_map"]

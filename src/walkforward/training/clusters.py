@@ -59,14 +59,14 @@ def _fold_case(pipe: Pipeline, number: int, X_test: pd.DataFrame, y_test: np.nda
     """
     import pandas as pd
 
-    from walkforward.evaluation.importance import _source_map
+    from walkforward.evaluation.importance import source_map
     from walkforward.preprocessing.pipeline import selected_features
 
     cols = [str(c) for c in pipe[:-1].get_feature_names_out()]
     Xt = pipe[:-1].transform(X_test)  # noqa: N806
     Xt = Xt if isinstance(Xt, pd.DataFrame) else pd.DataFrame(Xt, columns=cols)  # noqa: N806
     columns: dict[str, list[str]] = {}
-    for col, (feature, _) in _source_map(pipe, cols, selected_features(pipe)).items():
+    for col, (feature, _) in source_map(pipe, cols, selected_features(pipe)).items():
         columns.setdefault(feature, []).append(col)
     score, _ = _scorer(pipe[-1], task)
     return FoldCase(number, score, Xt.reset_index(drop=True), y_test, columns)

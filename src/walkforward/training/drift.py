@@ -28,7 +28,7 @@ from walkforward.evaluation.drift_status import PerformanceDrift, overall, perfo
 from walkforward.evaluation.metrics import classification_metrics, direction_labels, regression_metrics
 from walkforward.training.data import prepare
 from walkforward.training.fit import predict_values
-from walkforward.training.run import request_of, walkforward_artifact
+from walkforward.training.run import input_features, request_of, walkforward_artifact
 
 if TYPE_CHECKING:
     from walkforward.config import Settings
@@ -214,13 +214,7 @@ def drift_report(
     if rows.size < config.min_rows:
         raise _no_data(end, model_id, since_day, f" but {rows.size} bar(s): drift needs {config.min_rows}")
     artifact = walkforward_artifact(registry, record)
-    features = list(artifact["input_features"])
-    missing = [c for c in features if c not in ds.frame.columns]
-    if missing:
-        raise InvalidInputError(
-            f"the new data lacks feature(s) {', '.join(missing[:5])} that model {model_id} needs: "
-            "ingest it with the same feature set version"
-        )
+    features = input_features(artifact, ds.frame.columns, model_id)
     train = _training_rows(store, registry, req, features, end, ds.timezone)
     new_x = ds.frame.loc[rows, features]
     used = set(record.features)

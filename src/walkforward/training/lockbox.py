@@ -29,7 +29,7 @@ from walkforward.registry.lockbox import already_evaluated
 from walkforward.training.evaluate import evaluate, headline
 from walkforward.training.fit import predict_values
 from walkforward.training.oos import rows_frame
-from walkforward.training.run import request_of, walkforward_artifact
+from walkforward.training.run import input_features, request_of, walkforward_artifact
 
 __all__ = ["LOCKBOX_FOLD", "check_unseen", "evaluate_lockbox"]
 
@@ -81,13 +81,7 @@ def evaluate_lockbox(model_id: str, *, store: FeatureStore, registry: ModelStore
             f"the lock box from {start} holds no labelled {req.timeframe.value} bar of {req.symbols[0]} yet "
             f"(a bar needs {req.lookforward} later bar(s) for its target): ingest more data, then evaluate"
         )
-    features = list(artifact["input_features"])
-    missing = [c for c in features if c not in ds.frame.columns]
-    if missing:
-        raise InvalidInputError(
-            f"the data no longer holds feature(s) {', '.join(missing[:5])} that model {model_id} needs: "
-            "re-ingest with the same feature set version"
-        )
+    features = input_features(artifact, ds.frame.columns, model_id)
     spec = req.spec
     with threadpool_limits(limits=1, user_api="blas"):
         pred, proba = predict_values(spec, artifact["pipeline"], ds.frame.loc[rows, features])

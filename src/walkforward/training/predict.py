@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,11 +11,10 @@ from threadpoolctl import threadpool_limits
 from walkforward.data.loader import load_dataset
 from walkforward.data.lockbox import in_lockbox
 from walkforward.domain import TargetTransform, parse_date
-from walkforward.errors import InvalidInputError
 from walkforward.features.store import FeatureStore
 from walkforward.registry import ModelStore
 from walkforward.training.fit import predict_values
-from walkforward.training.run import request_of, walkforward_artifact
+from walkforward.training.run import input_features, request_of, walkforward_artifact
 
 
 def predict(
@@ -44,13 +42,7 @@ def predict(
         update={"start": parse_date(start, "start date") or base.start, "end": parse_date(end, "end date") or base.end}
     )
     ds = load_dataset(store, req.load_request(), drop_unlabelled=False, include_lockbox=True)
-    features: Sequence[str] = artifact["input_features"]
-    missing = [c for c in features if c not in ds.frame.columns]
-    if missing:
-        raise InvalidInputError(
-            f"the data no longer holds feature(s) {', '.join(missing[:5])} that model {model_id} needs: "
-            "re-ingest with the same feature set version"
-        )
+    features = input_features(artifact, ds.frame.columns, model_id)
     spec = req.spec
     with threadpool_limits(limits=1, user_api="blas"):
         pred, proba = predict_values(spec, artifact["pipeline"], ds.frame.loc[:, list(features)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -162,6 +162,19 @@ def walkforward_artifact(registry: ModelStore, record: ModelRecord) -> Mapping[s
     if not isinstance(artifact, Mapping) or "pipeline" not in artifact:
         raise InvalidInputError(f"model {record.id}'s artifact is not a walkforward model")
     return artifact
+
+
+def input_features(artifact: Mapping[str, Any], columns: Iterable[str], model_id: str) -> list[str]:
+    """The artifact's input features, all of which ``columns`` (the loaded data) must hold."""
+    features = list(artifact["input_features"])
+    have = set(columns)
+    missing = [c for c in features if c not in have]
+    if missing:
+        raise InvalidInputError(
+            f"the data no longer holds feature(s) {', '.join(missing[:5])} that model {model_id} needs: "
+            "re-ingest with the same feature set version"
+        )
+    return features
 
 
 def explain_registered(model_id: str, *, store: FeatureStore, registry: ModelStore) -> ModelRecord:
