@@ -60,6 +60,10 @@ def test_retrain_button_registers_a_child_shown_as_retrained_from(
 
     # no new data since: the same child comes back, nothing is trained
     pg.goto(f"/#/models/{data.classifier_id}")
+    # A hash-only goto keeps the child's page until the router renders the parent: wait for it, or the
+    # click lands on the child's own Retrain button.
+    expect(pg.locator("[data-testid=model-id]")).to_have_text(data.classifier_id)
+    expect(pg.locator("[data-testid=retrained-from]")).to_have_count(0)
     pg.locator("[data-testid=retraining] [data-testid=retrain-button]").click()
     expect(pg.locator("[data-testid=retrain-result]")).to_contain_text("no new data since", timeout=120_000)
     expect(pg.locator("[data-testid=retrain-child]")).to_have_attribute("href", f"#/models/{child_id}")
