@@ -23,6 +23,7 @@ from walkforward.registry.jobs import JobRecord, JobStore
 from walkforward.request import SearchRequest
 from walkforward.service.health_check import HealthCheck
 from walkforward.service.jobs import JobRunner, resume, submit
+from walkforward.service.jobs.retrain import submit_retrain
 from walkforward.service.plot_cache import PlotCache
 
 if TYPE_CHECKING:
@@ -82,6 +83,13 @@ class Services:
             registry=self.registry,
             scheduler=self.settings.walkforward_dask_scheduler,
         )
+        if self.runner is not None:
+            self.runner.wake()
+        return job
+
+    def submit_retrain(self, model_id: str) -> JobRecord:
+        """Queue a retrain of ``model_id`` (refused at once: unknown model, ensemble, data gone)."""
+        job = submit_retrain(model_id, jobs=self.jobs, store=self.store, registry=self.registry)
         if self.runner is not None:
             self.runner.wake()
         return job

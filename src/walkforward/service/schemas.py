@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from walkforward.registry.jobs import JobRecord
+from walkforward.service.jobs.retrain import RETRAIN, describe
 
 #: Log lines a job's detail shows (the store keeps more).
 LOG_TAIL = 50
@@ -74,7 +75,9 @@ class JobOut(BaseModel):
     request: dict[str, Any] | None = None
     log: list[str] | None = None
     trains: str | None = Field(
-        default=None, description="What the job trains, in brief (algorithm, symbols, timeframe, search)."
+        default=None,
+        description="What the job trains, in brief (algorithm, symbols, timeframe, search; "
+        "`retrain of <model short id>` for a retrain).",
     )
 
     @classmethod
@@ -97,14 +100,17 @@ class JobOut(BaseModel):
             worker_host=job.worker_host,
             request=job.request if detail else None,
             log=list(job.log[-LOG_TAIL:]) if detail else None,
-            trains=_trains(job.request),
+            trains=_trains(job.kind, job.request),
         )
 
 
-def _trains(request: Mapping[str, Any] | None) -> str | None:
-    """``algorithm · symbols · timeframe · search`` of a job's request (the fields it has)."""
+def _trains(kind: str, request: Mapping[str, Any] | None) -> str | None:
+    """``algorithm · symbols · timeframe · search`` of a job's request (the fields it has);
+    ``retrain of 1a2b3c4d · ...`` for a retrain."""
     if not request:
         return None
+    if kind == RETRAIN:
+        return describe(request)
     parts = [request.get(k) for k in ("algorithm", "symbol", "timeframe")]
     search = request.get("search")
     if search and search != "none":

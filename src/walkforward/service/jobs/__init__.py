@@ -1,13 +1,14 @@
-"""Training and search jobs of the service: validate and queue, run in a worker process, recover after a crash.
+"""Training, search and retrain jobs of the service: validate and queue, run in a worker process, recover.
 
 The lifecycle, with the state in the registry database (:class:`~walkforward.registry.jobs.JobStore`):
 
 1. :func:`submit` checks a :class:`~walkforward.request.SearchRequest` completely (so bad input is
-   refused at once, not as a failed job later) and queues it (:mod:`.spec`).
+   refused at once, not as a failed job later) and queues it (:mod:`.spec`); :func:`submit_retrain`
+   does the same for ``POST /models/{id}/retrain`` (:mod:`.retrain`).
 2. A :class:`JobRunner` (a thread of the web server) claims queued jobs atomically and starts one
    ``python -m walkforward.service.jobs.worker JOB_ID`` process per job, at most ``concurrency`` at
    a time (:mod:`.runner`).
-3. The worker (:func:`run_job`) trains or searches, writing progress and log lines to the job row,
+3. The worker (:func:`run_job`) trains, searches or retrains, writing progress and log lines to the job row,
    stops when a cancel was requested, and ends the job as done, failed or cancelled (:mod:`.worker`).
 4. Jobs whose worker died with its server are marked ``interrupted`` (:func:`recover_jobs`, run at
    start-up and periodically, :mod:`.recovery`); :func:`resume` queues the same request again, and
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from walkforward.service.jobs.recovery import interrupted_message, recover_jobs
+from walkforward.service.jobs.retrain import RETRAIN, submit_retrain
 from walkforward.service.jobs.runner import WORKER_MODULE, JobRunner, worker_environment
 from walkforward.service.jobs.spec import RESUMABLE, job_request, resume, submit
 
@@ -41,6 +43,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "RESUMABLE",
+    "RETRAIN",
     "WORKER_MODULE",
     "JobCancelled",
     "JobRunner",
@@ -51,5 +54,6 @@ __all__ = [
     "resume",
     "run_job",
     "submit",
+    "submit_retrain",
     "worker_environment",
 ]

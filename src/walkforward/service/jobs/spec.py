@@ -1,7 +1,8 @@
 """Queue a job (:func:`submit`) or queue an ended one again (:func:`resume`), checked completely first.
 
-A job's payload is its :class:`~walkforward.request.SearchRequest` (``search="none"`` is a single
-run) as JSON; the same request and the same checks serve the CLI and the library.
+A training job's payload is its :class:`~walkforward.request.SearchRequest` (``search="none"`` is a
+single run) as JSON; the same request and the same checks serve the CLI and the library. A retrain
+job's payload names the parent model (:mod:`.retrain`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from walkforward.preflight import check_request
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
 from walkforward.request import SearchRequest, parse
+from walkforward.service.jobs.retrain import RETRAIN, resume_retrain
 
 if TYPE_CHECKING:  # the store's module loads pandas and pyarrow: not at the API's start
     from walkforward.features.store import FeatureStore
@@ -47,7 +49,7 @@ def job_request(job: JobRecord) -> SearchRequest:
 def resume(
     job_id: str, *, jobs: JobStore, store: FeatureStore, registry: ModelStore, scheduler: str | None = None
 ) -> JobRecord:
-    """Queue a new job with the request of an interrupted, failed or cancelled one.
+    """Queue a new job with the request of an interrupted, failed or cancelled one (checked again).
 
     Raises
     ------
@@ -58,6 +60,8 @@ def resume(
     if old.status not in RESUMABLE:
         hint = "it is done: submit a new job to train more" if old.status == JobStatus.DONE else "wait for it to end"
         raise JobStateError(f"job {job_id} is {old.status}: only {', '.join(RESUMABLE)} jobs can be resumed ({hint})")
+    if old.kind == RETRAIN:
+        return resume_retrain(old, jobs=jobs, store=store, registry=registry)
     _check(job_request(old), store, registry, scheduler)
     return jobs.create(old.kind, old.request, resumed_from=old.id)
 

@@ -1,10 +1,10 @@
 """The job worker: runs one claimed job in its own process and records how it ended.
 
 Started by :class:`~walkforward.service.jobs.runner.JobRunner` as
-``python -m walkforward.service.jobs.worker JOB_ID`` with the settings in its environment. It trains
-or searches with a progress callback that writes progress, the best score so far and log lines to
-the job row (at most every 0.5 s, plus a heartbeat every 2 s), stops when a cancel was requested,
-and ends the job as done, failed, cancelled or (on SIGTERM) interrupted.
+``python -m walkforward.service.jobs.worker JOB_ID`` with the settings in its environment. It trains,
+searches or retrains (:mod:`.retrain`) with a progress callback that writes progress, the best score
+so far and log lines to the job row (at most every 0.5 s, plus a heartbeat every 2 s), stops when a
+cancel was requested, and ends the job as done, failed, cancelled or (on SIGTERM) interrupted.
 
 A search's tasks run where the settings say: on the Dask cluster of ``WALKFORWARD_DASK_SCHEDULER``
 (this process is its client, and a cancel seen by the heartbeat cancels the cluster's tasks at once),
@@ -45,6 +45,7 @@ from walkforward.reports import search_dict
 from walkforward.request import SearchRequest
 from walkforward.search import run_search
 from walkforward.service.jobs.recovery import interrupted_message
+from walkforward.service.jobs.retrain import RETRAIN, execute_retrain
 from walkforward.service.jobs.spec import job_request
 from walkforward.training import train
 
@@ -243,13 +244,12 @@ def run_job(job_id: str, settings: Settings) -> int:
                 if isinstance(executor, DaskExecutor):
                     reporter.on_cancel = executor.cancel
             reporter.line(f"executor: {executor.where if executor is not None else IN_WORKER}")
-            result = execute(
-                job_request(job),
-                store=FeatureStore(settings.features_parquet_dir, lockbox_start=settings.walkforward_lockbox_start),
-                registry=registry,
-                reporter=reporter,
-                executor=executor,
-            )
+            store = FeatureStore(settings.features_parquet_dir, lockbox_start=settings.walkforward_lockbox_start)
+            if job.kind == RETRAIN:
+                result = execute_retrain(job.request, store=store, registry=registry, progress=reporter.progress)
+                result["executor"] = IN_WORKER
+            else:
+                result = execute(job_request(job), store=store, registry=registry, reporter=reporter, executor=executor)
         except (JobCancelled, TasksCancelled):
             jobs.finish(job_id, JobStatus.CANCELLED, error="cancelled on request", lines=reporter.take_lines())
         except (JobInterrupted, KeyboardInterrupt):

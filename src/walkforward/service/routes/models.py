@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +15,7 @@ from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
 from walkforward.service.routes.manage import download
-from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody, RetrainBody, ScheduleBody
+from walkforward.service.schemas import LockboxBody, ModelPage, PredictBody, RetrainBody, ScheduleBody, Submitted
 
 router = APIRouter(tags=["models"])
 
@@ -135,15 +135,31 @@ def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
         return JSONResponse({"detail": str(exc), "lockbox": exc.evaluation.to_dict()}, status_code=409)
 
 
-@router.post("/models/{model_id}/retrain")
-def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody) -> dict[str, Any]:
-    """Refit the model's request on every row up to now (lock box excluded) as a child "retrained from" it.
+@router.post(
+    "/models/{model_id}/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Submitted,
+    responses={
+        202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
+        404: {"description": "No such model."},
+        422: {"description": "An ensemble (retrain its members), or data the store no longer holds."},
+    },
+)
+def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody, request: Request, response: Response) -> Submitted:
+    """Queue a retrain: the model's request refitted on every row up to now (lock box excluded) as a
+    child "retrained from" it. Returns 202 with the job id at once; ``GET /jobs/{id}`` follows it.
 
-    Synchronous (as long as training the request). ``trained`` is false, with the existing child, when
-    no data arrived since the last retrain. The child's metrics are out of sample (the walk-forward
-    folds of the extended data); its final fit uses every row, test-labelled ones included.
+    Refused before queueing (no job is made): an unknown model (404), an ensemble or data the store
+    no longer holds (422). The done job's ``result`` is what the call answered when it was
+    synchronous: ``model_id`` (the child), ``trained`` (false, with the existing child, when no data
+    arrived since the last retrain), ``message``, ``retrain`` (rows, ``rows_used``, data end) and
+    ``rows_used``. The child's metrics are out of sample (the walk-forward folds of the extended
+    data); its final fit uses every row, test-labelled ones included. A cancelled or interrupted
+    retrain resumes with ``POST /jobs/{id}/resume``. The CLI's ``walkforward retrain`` stays synchronous.
     """
-    return queries.retrain(svc.registry, svc.store, model_id)
+    job = svc.submit_retrain(model_id)
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/jobs/{job.id}"
+    return Submitted(job_id=job.id, status=job.status)
 
 
 @router.post("/models/{model_id}/retrain/simulate")

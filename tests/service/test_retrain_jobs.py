@@ -1,0 +1,126 @@
+"""POST /models/{id}/retrain through the job system: 202 with the job, the child and its lineage in the
+job's result, a second retrain that trains nothing, refusals at submit (no job row), cancel and resume."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from conftest import ServerProcess
+from fastapi.testclient import TestClient
+
+from walkforward.service import Services
+from walkforward.service.jobs import WORKER_MODULE, worker_environment
+
+TRAIN: dict[str, Any] = {
+    "symbol": "AAPL,QQQ,VIX",
+    "algorithm": "elasticnet_regression",
+    "timeframe": "5m",
+    "target_transform": "log_return",
+    "embargo": 12,
+    "search": "none",
+    "hyperparameters": {"alpha": 0.001, "l1_ratio": 0.5},
+    "explain": False,
+}
+
+
+def _run_claimed(svc: Services) -> str:
+    """Claim the oldest queued job and run it in a worker process, as the runner would; return its id."""
+    claimed = svc.jobs.claim_next(host=socket.gethostname())
+    assert claimed is not None
+    command = [sys.executable, "-m", WORKER_MODULE, claimed.id]
+    worker = subprocess.run(command, env=worker_environment(svc.settings), capture_output=True, text=True, timeout=240)
+    assert worker.returncode == 0, worker.stderr
+    return claimed.id
+
+
+StartServer = Callable[[dict[str, str]], ServerProcess]
+ServerEnv = Callable[..., dict[str, str]]
+
+
+def _retrain(server: ServerProcess, model_id: str) -> str:
+    """POST a retrain; check the 202, its Location and the job's entry in the list; return the job id."""
+    res = server.client.post(f"/models/{model_id}/retrain", json={})
+    assert res.status_code == 202, res.text
+    job_id = str(res.json()["job_id"])
+    assert res.json()["status"] == "queued"
+    assert res.headers["location"] == f"/jobs/{job_id}"
+    listed = {j["id"]: j for j in server.client.get("/jobs").json()["items"]}
+    assert listed[job_id]["kind"] == "retrain"
+    assert listed[job_id]["trains"].startswith(f"retrain of {model_id[:8]} · elasticnet_regression")
+    return job_id
+
+
+def test_retrain_runs_as_a_job_and_a_second_one_trains_nothing(
+    database_url: str, server_env: ServerEnv, start_server: StartServer
+) -> None:
+    server = start_server(server_env(database_url))
+    c = server.client
+    trained = c.post("/train", json=TRAIN)
+    assert trained.status_code == 202, trained.text
+    parent = server.wait_job(trained.json()["job_id"])["result"]["model_id"]
+
+    job = server.wait_job(_retrain(server, parent))
+    assert job["status"] == "done", job
+    result = job["result"]
+    child = result["model_id"]
+    assert child != parent and result["model_ids"] == [child] and result["trained"] is True
+    assert result["retrained_from"] == parent == result["parent_model_id"]
+    assert result["message"].startswith(f"retrained {parent} as {child} on all up to ")
+    assert result["rows_used"] == result["retrain"]["rows_used"] > 0
+    assert any(line.startswith("done: retrained") for line in job["log"])
+    assert job["request"]["model_id"] == parent
+    shown = c.get(f"/models/{child}").json()
+    assert shown["parent_model_id"] == parent and shown["derived"]["retrained_from"] == parent
+    assert [m["id"] for m in c.get(f"/models/{child}/lineage").json()["ancestors"]] == [parent]
+    assert child in [m["id"] for m in c.get(f"/models/{parent}/lineage").json()["descendants"]]
+
+    # no new data since: the job ends with the same child and nothing is trained
+    again = server.wait_job(_retrain(server, parent))
+    assert again["status"] == "done", again
+    assert again["result"]["model_id"] == child and again["result"]["trained"] is False
+    assert again["result"]["message"].startswith("no new data since ") and child in again["result"]["message"]
+    assert c.get("/models").json()["total"] == 2
+    # a done retrain is not resumed (as any done job)
+    refused = c.post(f"/jobs/{again['id']}/resume", json={})
+    assert refused.status_code == 409 and "is done" in refused.json()["detail"]
+
+    # refused at submit, and no job row is made
+    jobs_before = c.get("/jobs").json()["total"]
+    missing = c.post("/models/nope/retrain", json={})
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    extra = c.post(f"/models/{parent}/retrain", json={"every": 3})
+    assert extra.status_code == 422
+    assert c.get("/jobs").json()["total"] == jobs_before
+
+
+def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
+    app_services: Services, make_app: Callable[..., Any]
+) -> None:
+    """Without a runner jobs stay queued: cancel one at once, resume it, run the resumed one in-process."""
+    client = TestClient(make_app())
+    trained = client.post("/train", json=TRAIN)
+    assert trained.status_code == 202, trained.text
+    parent = client.get(f"/jobs/{_run_claimed(app_services)}").json()["result"]["model_id"]
+
+    queued = client.post(f"/models/{parent}/retrain", json={})
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job_id"]
+    cancelled = client.post(f"/jobs/{job_id}/cancel", json={}).json()
+    assert cancelled["status"] == "cancelled" and cancelled["kind"] == "retrain"
+    resumed = client.post(f"/jobs/{job_id}/resume", json={})
+    assert resumed.status_code == 202, resumed.text
+    new_id = resumed.json()["job_id"]
+    assert resumed.json()["resumed_from"] == job_id
+    shown = client.get(f"/jobs/{new_id}").json()
+    assert shown["kind"] == "retrain" and shown["request"]["model_id"] == parent
+
+    assert _run_claimed(app_services) == new_id
+    done = client.get(f"/jobs/{new_id}").json()
+    assert done["status"] == "done", done
+    assert done["result"]["trained"] and done["result"]["retrained_from"] == parent
+    assert client.get(f"/models/{done['result']['model_id']}").json()["parent_model_id"] == parent
+    assert any("started the retrain job" in line for line in done["log"])
