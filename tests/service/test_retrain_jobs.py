@@ -7,12 +7,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from conftest import ServerProcess
 from fastapi.testclient import TestClient
 
-from walkforward.service import Services
+from walkforward.service import Services, create_app
 from walkforward.service.jobs import WORKER_MODULE, worker_environment
 
 TRAIN: dict[str, Any] = {
@@ -98,7 +99,7 @@ def test_retrain_runs_as_a_job_and_a_second_one_trains_nothing(
 
 
 def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
-    app_services: Services, make_app: Callable[..., Any]
+    app_services: Services, make_app: Callable[..., Any], tmp_path: Path
 ) -> None:
     """Without a runner jobs stay queued: cancel one at once, resume it, run the resumed one in-process."""
     client = TestClient(make_app())
@@ -124,3 +125,14 @@ def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
     assert done["result"]["trained"] and done["result"]["retrained_from"] == parent
     assert client.get(f"/models/{done['result']['model_id']}").json()["parent_model_id"] == parent
     assert any("started the retrain job" in line for line in done["log"])
+
+    # the model's data is gone from the feature store: refused at submit, no job made
+    empty = app_services.settings.model_copy(update={"features_parquet_dir": tmp_path / "empty"})
+    gone = Services.open(empty, run_jobs=False)
+    try:
+        jobs_before = gone.jobs.list()[1]
+        refused = TestClient(create_app(empty, services=gone)).post(f"/models/{parent}/retrain", json={})
+        assert refused.status_code == 422 and "unknown symbol(s) AAPL" in refused.json()["detail"], refused.text
+        assert gone.jobs.list()[1] == jobs_before
+    finally:
+        gone.close()

@@ -1,7 +1,9 @@
-"""The model page's Retraining panel: Retrain makes a child "retrained from" the model; a schedule is simulated."""
+"""The model page's Retraining panel: Retrain runs a job that makes a child "retrained from" the model, followed
+on the page; a schedule is simulated."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -40,12 +42,18 @@ def test_retrain_button_registers_a_child_shown_as_retrained_from(
     expect(panel.locator("[data-testid=retrain-button]")).to_be_visible()
     expect(panel.locator("[data-testid=retrained-from]")).to_have_count(0)  # trained from scratch
     panel.locator("[data-testid=retrain-button]").click()
+    # the retrain is a job: the panel links it while it runs and once it is done
+    expect(panel.locator("[data-testid=retrain-job]")).to_have_attribute("href", re.compile(r"^#/jobs/[0-9a-f]{32}$"))
     result = panel.locator("[data-testid=retrain-result]")
     expect(result).to_contain_text(f"retrained {data.classifier_id}", timeout=120_000)
     child_id = panel.locator("[data-testid=retrain-child]").get_attribute("href").rsplit("/", 1)[-1]
     child = _json(server, f"models/{child_id}")
     assert child["parent_model_id"] == data.classifier_id
     assert child["derived"]["retrained_from"] == data.classifier_id
+    job_id = result.locator("[data-testid=retrain-job]").get_attribute("href").rsplit("/", 1)[-1]
+    job = _json(server, f"jobs/{job_id}")
+    assert job["kind"] == "retrain" and job["status"] == "done" and job["result"]["model_id"] == child_id
+    assert job["trains"].startswith(f"retrain of {data.classifier_id[:8]}")
 
     # the child's page says where it came from, which rows it used and what its metrics mean
     panel.locator("[data-testid=retrain-child]").click()
@@ -68,6 +76,15 @@ def test_retrain_button_registers_a_child_shown_as_retrained_from(
     expect(pg.locator("[data-testid=retrain-result]")).to_contain_text("no new data since", timeout=120_000)
     expect(pg.locator("[data-testid=retrain-child]")).to_have_attribute("href", f"#/models/{child_id}")
     expect(pg.locator("[data-testid=lineage] [data-testid=lineage-retrained]")).to_have_count(1)
+    _screenshots(pg, "retrain-again", "[data-testid=retraining]")
+
+    # the job's page says what it trained and links the child
+    pg.locator("[data-testid=retrain-result] [data-testid=retrain-job]").click()
+    expect(pg.locator("[data-testid=job]")).to_have_attribute("data-status", "done")
+    expect(pg.locator("[data-testid=job-trains]")).to_contain_text(f"retrain of {data.classifier_id[:8]}")
+    expect(pg.locator("[data-testid=job-message]")).to_contain_text("no new data since")
+    expect(pg.locator("[data-testid=job-model-link]")).to_have_attribute("href", f"#/models/{child_id}")
+    _screenshots(pg, "retrain-job", "[data-testid=job]")
 
 
 def test_schedule_simulation_shows_frozen_vs_retrained(retrain_page: Page, own_server: tuple[str, UiData]) -> None:
@@ -101,6 +118,8 @@ def test_retrain_of_an_unknown_model_is_a_404(own_server: tuple[str, UiData], tm
         method="POST",
         headers={"Content-Type": "application/json"},
     )
+    jobs_before = _json(own_server[0], "jobs")["total"]
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=30)
     assert err.value.code == 404 and b"nope" in err.value.read()
+    assert _json(own_server[0], "jobs")["total"] == jobs_before  # refused at submit: no job

@@ -7,7 +7,22 @@ export const TERMINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 /** Ended without finishing: POST /jobs/{id}/resume queues the request again (it trains only what is missing). */
 const RESUMABLE = new Set(['failed', 'cancelled', 'interrupted']);
 
-function progress(job) {
+/**
+ * Poll GET /jobs/{id} every `interval` ms until the job ends, calling onUpdate(job) each time; resolves to
+ * the ended job, or null once alive() is false (the page was left). A failed poll is thrown.
+ */
+export async function followJob(id, {onUpdate = () => {}, alive = () => true, interval = 1000} = {}) {
+  for (;;) {
+    const job = await api(`jobs/${encodeURIComponent(id)}`);
+    if (!alive()) return null;
+    onUpdate(job);
+    if (TERMINAL.has(job.status)) return job;
+    await new Promise((resolve) => { setTimeout(resolve, interval); });
+    if (!alive()) return null;
+  }
+}
+
+export function progress(job) {
   const done = Number(job.progress_done) || 0;
   const total = Number(job.progress_total) || 0;
   return h('span', {class: 'progress-wrap'},
@@ -76,6 +91,7 @@ function results(job) {
   const r = job.result || {};
   const ids = r.model_ids || (r.model_id ? [r.model_id] : []);
   const parts = [];
+  if (r.kind === 'retrain' && r.message) parts.push(h('p', {'data-testid': 'job-message'}, r.message));
   if (r.cohort_id) {
     parts.push(h('p', {}, 'Cohort: ', h('a', {href: `#/models?cohort_id=${encodeURIComponent(r.cohort_id)}`, 'data-testid': 'job-cohort-link', class: 'mono'}, r.cohort_id)));
   }

@@ -1,7 +1,9 @@
-// The model page's "Retraining" panel: what a retrained model was trained on, a Retrain button, and a
-// simulation of a retraining schedule (frozen vs refitted every N sessions, same rows, same costs).
+// The model page's "Retraining" panel: what a retrained model was trained on, a Retrain button (a job,
+// followed here), and a simulation of a retraining schedule (frozen vs refitted every N sessions, same
+// rows, same costs).
 
 import {api} from './api.js';
+import {TERMINAL, followJob, progress} from './jobs.js';
 import {DASH, errorBox, h, num, section, shortId, table, text} from './util.js';
 
 function pct(v) {
@@ -19,13 +21,37 @@ function origin(m) {
     h('p', {class: 'muted'}, `Metrics: ${text(info.metrics)}.`));
 }
 
+function jobLink(id) {
+  return h('a', {href: `#/jobs/${id}`, class: 'mono', 'data-testid': 'retrain-job'}, `job ${shortId(id)}`);
+}
+
+/** The running job's line: status, progress done/total and its last log line. */
+function running(job) {
+  const last = job.log?.length ? job.log[job.log.length - 1].replace(/^\d\d:\d\d:\d\d /, '') : '';
+  return h('p', {class: 'muted', 'data-testid': 'retrain-progress', 'data-status': job.status},
+    `Retraining on the data up to now (${job.status}) `, progress(job), ' ', jobLink(job.id), last ? ` · ${last}` : '');
+}
+
+/** POST the retrain (a job: 202 with its id), then follow the job on this page until it ends. */
 async function retrain(m, out, button) {
   button.disabled = true;
-  out.replaceChildren(h('p', {class: 'muted'}, 'Retraining on the data up to now… (as long as training it)'));
+  out.replaceChildren(h('p', {class: 'muted'}, 'Submitting the retrain…'));
   try {
-    const done = await api(`models/${encodeURIComponent(m.id)}/retrain`, {method: 'POST', body: {}});
-    out.replaceChildren(h('p', {'data-testid': 'retrain-result'}, done.message, ' ',
-      h('a', {href: `#/models/${done.model_id}`, class: 'mono', 'data-testid': 'retrain-child'}, `→ ${shortId(done.model_id)}`)));
+    const queued = await api(`models/${encodeURIComponent(m.id)}/retrain`, {method: 'POST', body: {}});
+    const job = await followJob(queued.job_id, {
+      alive: () => out.isConnected,  // the page was left: stop polling (the job goes on; #/jobs has it)
+      onUpdate: (j) => { if (!TERMINAL.has(j.status)) out.replaceChildren(running(j)); },
+    });
+    if (!job) return;
+    const done = job.result;
+    if (job.status === 'done' && done) {
+      out.replaceChildren(h('p', {'data-testid': 'retrain-result'}, done.message, ' ',
+        h('a', {href: `#/models/${done.model_id}`, class: 'mono', 'data-testid': 'retrain-child'}, `→ ${shortId(done.model_id)}`),
+        ' ', h('small', {class: 'muted'}, '(', jobLink(job.id), ')')));
+    } else {
+      out.replaceChildren(errorBox(job.error || `the retrain job ended ${job.status}`),
+        h('p', {}, jobLink(job.id), ` ended ${job.status}: its page can resume it.`));
+    }
   } catch (err) {
     out.replaceChildren(errorBox(err));
   } finally {
