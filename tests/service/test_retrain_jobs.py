@@ -1,5 +1,6 @@
-"""POST /models/{id}/retrain through the job system: 202 with the job, the child and its lineage in the
-job's result, a second retrain that trains nothing, refusals at submit (no job row), cancel and resume."""
+"""POST /models/{id}/retrain and /retrain/simulate through the job system: 202 with the job, the child and
+its lineage in the job's result, a second retrain that trains nothing, the simulation's report, refusals
+at submit (no job row), cancel and resume."""
 
 from __future__ import annotations
 
@@ -89,12 +90,31 @@ def test_retrain_runs_as_a_job_and_a_second_one_trains_nothing(
     refused = c.post(f"/jobs/{again['id']}/resume", json={})
     assert refused.status_code == 409 and "is done" in refused.json()["detail"]
 
+    # the schedule simulation is a job too; it registers nothing
+    sim = c.post(f"/models/{parent}/retrain/simulate", json={"every": 4, "initial_days": 12})
+    assert sim.status_code == 202 and sim.headers["location"] == f"/jobs/{sim.json()['job_id']}", sim.text
+    simulated = server.wait_job(sim.json()["job_id"])
+    assert simulated["status"] == "done" and simulated["kind"] == "retrain_schedule", simulated
+    assert simulated["trains"].startswith(f"retraining schedule of {parent[:8]} every 4")
+    report = simulated["result"]
+    assert report["model_id"] == parent and report["every"] == 4 and report["initial_days"] == 12
+    assert {"frozen", "retrained", "difference", "daily"} <= set(report) and report["model_ids"] == []
+    assert simulated["progress_done"] == simulated["progress_total"] == len(report["refits"]) > 0
+    assert report["message"].startswith(f"{len(report['refits'])} refit(s) every 4 session(s) after 12")
+    # what needs the data to refuse fails as the job, in the same line the synchronous call said
+    no_window = server.wait_job(c.post(f"/models/{parent}/retrain/simulate", json={"every": 4}).json()["job_id"])
+    assert no_window["status"] == "failed" and "pass initial_days" in no_window["error"], no_window
+    assert c.get("/models").json()["total"] == 2
+
     # refused at submit, and no job row is made
     jobs_before = c.get("/jobs").json()["total"]
     missing = c.post("/models/nope/retrain", json={})
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
     extra = c.post(f"/models/{parent}/retrain", json={"every": 3})
     assert extra.status_code == 422
+    assert c.post("/models/nope/retrain/simulate", json={"every": 4}).status_code == 404
+    warm = c.post(f"/models/{parent}/retrain/simulate", json={"every": 4, "initial_days": 12, "warm_start": True})
+    assert warm.status_code == 422 and "warm start is for boosters" in warm.json()["detail"]
     assert c.get("/jobs").json()["total"] == jobs_before
 
 

@@ -100,6 +100,8 @@ def test_schedule_simulation_shows_frozen_vs_retrained(retrain_page: Page, own_s
     expect(table.locator("tbody tr").first).to_contain_text("frozen")
     expect(table.locator("tbody tr").nth(1)).to_contain_text("retrained")
     expect(pg.locator("[data-testid=schedule-difference]")).to_contain_text("2 refit(s) every 4 session(s) after 12")
+    job_id = pg.locator("[data-testid=schedule-job]").get_attribute("href").rsplit("/", 1)[-1]
+    assert _json(own_server[0], f"jobs/{job_id}")["kind"] == "retrain_schedule"
     _screenshots(pg, "retrain-schedule", "[data-testid=retraining]")
 
     # a refusal is shown as the server's one line

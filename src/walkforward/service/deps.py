@@ -23,7 +23,7 @@ from walkforward.registry.jobs import JobRecord, JobStore
 from walkforward.request import SearchRequest
 from walkforward.service.health_check import HealthCheck
 from walkforward.service.jobs import JobRunner, resume, submit
-from walkforward.service.jobs.retrain import submit_retrain
+from walkforward.service.jobs.retrain import submit_retrain, submit_schedule
 from walkforward.service.plot_cache import PlotCache
 
 if TYPE_CHECKING:
@@ -90,6 +90,13 @@ class Services:
     def submit_retrain(self, model_id: str) -> JobRecord:
         """Queue a retrain of ``model_id`` (refused at once: unknown model, ensemble, data gone)."""
         job = submit_retrain(model_id, jobs=self.jobs, store=self.store, registry=self.registry)
+        if self.runner is not None:
+            self.runner.wake()
+        return job
+
+    def submit_schedule(self, model_id: str, schedule: dict[str, Any]) -> JobRecord:
+        """Queue a retraining-schedule simulation of ``model_id`` (refused at once as a retrain is)."""
+        job = submit_schedule(model_id, schedule, jobs=self.jobs, store=self.store, registry=self.registry)
         if self.runner is not None:
             self.runner.wake()
         return job

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from walkforward.registry.jobs import JobRecord
-from walkforward.service.jobs.retrain import RETRAIN, describe
+from walkforward.service.jobs.retrain import KINDS, describe
 
 #: Log lines a job's detail shows (the store keeps more).
 LOG_TAIL = 50
@@ -109,8 +109,8 @@ def _trains(kind: str, request: Mapping[str, Any] | None) -> str | None:
     ``retrain of 1a2b3c4d · ...`` for a retrain."""
     if not request:
         return None
-    if kind == RETRAIN:
-        return describe(request)
+    if kind in KINDS:
+        return describe(kind, request)
     parts = [request.get(k) for k in ("algorithm", "symbol", "timeframe")]
     search = request.get("search")
     if search and search != "none":

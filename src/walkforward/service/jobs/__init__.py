@@ -4,7 +4,7 @@ The lifecycle, with the state in the registry database (:class:`~walkforward.reg
 
 1. :func:`submit` checks a :class:`~walkforward.request.SearchRequest` completely (so bad input is
    refused at once, not as a failed job later) and queues it (:mod:`.spec`); :func:`submit_retrain`
-   does the same for ``POST /models/{id}/retrain`` (:mod:`.retrain`).
+   and :func:`submit_schedule` do the same for ``POST /models/{id}/retrain[/simulate]`` (:mod:`.retrain`).
 2. A :class:`JobRunner` (a thread of the web server) claims queued jobs atomically and starts one
    ``python -m walkforward.service.jobs.worker JOB_ID`` process per job, at most ``concurrency`` at
    a time (:mod:`.runner`).
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from walkforward.service.jobs.recovery import interrupted_message, recover_jobs
-from walkforward.service.jobs.retrain import RETRAIN, submit_retrain
+from walkforward.service.jobs.retrain import RETRAIN, SCHEDULE, submit_retrain, submit_schedule
 from walkforward.service.jobs.runner import WORKER_MODULE, JobRunner, worker_environment
 from walkforward.service.jobs.spec import RESUMABLE, job_request, resume, submit
 
@@ -44,6 +44,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "RESUMABLE",
     "RETRAIN",
+    "SCHEDULE",
     "WORKER_MODULE",
     "JobCancelled",
     "JobRunner",
@@ -55,5 +56,6 @@ __all__ = [
     "run_job",
     "submit",
     "submit_retrain",
+    "submit_schedule",
     "worker_environment",
 ]

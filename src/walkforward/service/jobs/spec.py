@@ -2,7 +2,7 @@
 
 A training job's payload is its :class:`~walkforward.request.SearchRequest` (``search="none"`` is a
 single run) as JSON; the same request and the same checks serve the CLI and the library. A retrain
-job's payload names the parent model (:mod:`.retrain`).
+job's (and a retraining-schedule simulation's) payload names the parent model (:mod:`.retrain`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from walkforward.preflight import check_request
 from walkforward.registry import ModelStore
 from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
 from walkforward.request import SearchRequest, parse
-from walkforward.service.jobs.retrain import RETRAIN, resume_retrain
+from walkforward.service.jobs.retrain import KINDS, resume_retrain
 
 if TYPE_CHECKING:  # the store's module loads pandas and pyarrow: not at the API's start
     from walkforward.features.store import FeatureStore
@@ -60,7 +60,7 @@ def resume(
     if old.status not in RESUMABLE:
         hint = "it is done: submit a new job to train more" if old.status == JobStatus.DONE else "wait for it to end"
         raise JobStateError(f"job {job_id} is {old.status}: only {', '.join(RESUMABLE)} jobs can be resumed ({hint})")
-    if old.kind == RETRAIN:
+    if old.kind in KINDS:
         return resume_retrain(old, jobs=jobs, store=store, registry=registry)
     _check(job_request(old), store, registry, scheduler)
     return jobs.create(old.kind, old.request, resumed_from=old.id)

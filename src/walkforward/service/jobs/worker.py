@@ -45,7 +45,7 @@ from walkforward.reports import search_dict
 from walkforward.request import SearchRequest
 from walkforward.search import run_search
 from walkforward.service.jobs.recovery import interrupted_message
-from walkforward.service.jobs.retrain import RETRAIN, execute_retrain
+from walkforward.service.jobs.retrain import KINDS, execute_retrain
 from walkforward.service.jobs.spec import job_request
 from walkforward.training import train
 
@@ -245,8 +245,10 @@ def run_job(job_id: str, settings: Settings) -> int:
                     reporter.on_cancel = executor.cancel
             reporter.line(f"executor: {executor.where if executor is not None else IN_WORKER}")
             store = FeatureStore(settings.features_parquet_dir, lockbox_start=settings.walkforward_lockbox_start)
-            if job.kind == RETRAIN:
-                result = execute_retrain(job.request, store=store, registry=registry, progress=reporter.progress)
+            if job.kind in KINDS:
+                result = execute_retrain(
+                    job.kind, job.request, store=store, registry=registry, progress=reporter.progress
+                )
                 result["executor"] = IN_WORKER
             else:
                 result = execute(job_request(job), store=store, registry=registry, reporter=reporter, executor=executor)

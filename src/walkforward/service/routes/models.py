@@ -158,21 +158,37 @@ def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody, request: Reque
     retrain resumes with ``POST /jobs/{id}/resume``. The CLI's ``walkforward retrain`` stays synchronous.
     """
     job = svc.submit_retrain(model_id)
-    response.headers["Location"] = f"{request.scope.get('root_path', '')}/jobs/{job.id}"
+    response.headers["Location"] = _job_location(request, job.id)
     return Submitted(job_id=job.id, status=job.status)
 
 
-@router.post("/models/{model_id}/retrain/simulate")
-def simulate_retraining(model_id: ModelId, svc: Svc, body: ScheduleBody) -> dict[str, Any]:
-    """Frozen vs refitted every ``every`` sessions, on the same rows with the model's costs; registers nothing."""
-    return queries.simulate_retraining(
-        svc.registry,
-        svc.store,
-        model_id,
-        every=body.every,
-        initial_days=body.initial_days,
-        warm_start=body.warm_start,
-    )
+@router.post(
+    "/models/{model_id}/retrain/simulate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Submitted,
+    responses={
+        202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
+        404: {"description": "No such model."},
+        422: {"description": "An ensemble, data the store no longer holds, or warm_start for a non-booster."},
+    },
+)
+def simulate_retraining(
+    model_id: ModelId, svc: Svc, body: ScheduleBody, request: Request, response: Response
+) -> Submitted:
+    """Queue a simulation: frozen vs refitted every ``every`` sessions, on the same rows with the model's
+    costs; registers nothing. Returns 202 with the job id; the done job's ``result`` is the report
+    (each arm, the difference, the refits, the daily returns), ``message`` one line of it.
+
+    Refused before queueing as a retrain is (404, 422); one that needs the data to be refused (no
+    session after the model's data end: pass ``initial_days``) fails as a job with that line.
+    """
+    job = svc.submit_schedule(model_id, body.model_dump())
+    response.headers["Location"] = _job_location(request, job.id)
+    return Submitted(job_id=job.id, status=job.status)
+
+
+def _job_location(request: Request, job_id: str) -> str:
+    return f"{request.scope.get('root_path', '')}/jobs/{job_id}"
 
 
 @router.get("/models/{model_id}/lockbox")

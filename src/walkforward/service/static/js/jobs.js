@@ -50,7 +50,7 @@ function best(b) {
 }
 
 function resultBest(r) {
-  if (!r) return null;
+  if (!r || r.kind === 'retrain_schedule') return null;  // a simulation registers nothing
   if (r.best_model_id) return {id: r.best_model_id, cv_score: r.best_score};
   if (r.model_ids?.length === 1 || r.model_id) return {id: r.model_id || r.model_ids[0], cv_score: r.best_score};
   return r.best && typeof r.best === 'object' ? r.best : null;
@@ -91,7 +91,7 @@ function results(job) {
   const r = job.result || {};
   const ids = r.model_ids || (r.model_id ? [r.model_id] : []);
   const parts = [];
-  if (r.kind === 'retrain' && r.message) parts.push(h('p', {'data-testid': 'job-message'}, r.message));
+  if (r.kind?.startsWith('retrain') && r.message) parts.push(h('p', {'data-testid': 'job-message'}, r.message));
   if (r.cohort_id) {
     parts.push(h('p', {}, 'Cohort: ', h('a', {href: `#/models?cohort_id=${encodeURIComponent(r.cohort_id)}`, 'data-testid': 'job-cohort-link', class: 'mono'}, r.cohort_id)));
   }

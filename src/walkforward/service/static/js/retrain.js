@@ -21,15 +21,15 @@ function origin(m) {
     h('p', {class: 'muted'}, `Metrics: ${text(info.metrics)}.`));
 }
 
-function jobLink(id) {
-  return h('a', {href: `#/jobs/${id}`, class: 'mono', 'data-testid': 'retrain-job'}, `job ${shortId(id)}`);
+function jobLink(id, testid = 'retrain-job') {
+  return h('a', {href: `#/jobs/${id}`, class: 'mono', 'data-testid': testid}, `job ${shortId(id)}`);
 }
 
-/** The running job's line: status, progress done/total and its last log line. */
-function running(job) {
+/** A running job's line: status, progress done/total, its link and its last log line. */
+function running(job, doing = 'Retraining on the data up to now', testid = 'retrain-job') {
   const last = job.log?.length ? job.log[job.log.length - 1].replace(/^\d\d:\d\d:\d\d /, '') : '';
-  return h('p', {class: 'muted', 'data-testid': 'retrain-progress', 'data-status': job.status},
-    `Retraining on the data up to now (${job.status}) `, progress(job), ' ', jobLink(job.id), last ? ` · ${last}` : '');
+  return h('p', {class: 'muted', 'data-testid': `${testid.split('-')[0]}-progress`, 'data-status': job.status},
+    `${doing} (${job.status}) `, progress(job), ' ', jobLink(job.id, testid), last ? ` · ${last}` : '');
 }
 
 /** POST the retrain (a job: 202 with its id), then follow the job on this page until it ends. */
@@ -78,16 +78,31 @@ function scheduleTable(r) {
   ];
 }
 
+/** POST the simulation (a job: 202 with its id), follow it, then show the report (or the job's error). */
 async function simulate(m, form, out) {
   const every = Number(form.querySelector('[name=every]').value);
   const initial = form.querySelector('[name=initial_days]').value;
-  out.replaceChildren(h('p', {class: 'muted'}, 'Simulating…'));
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  out.replaceChildren(h('p', {class: 'muted'}, 'Submitting the simulation…'));
   try {
     const body = {every, ...(initial ? {initial_days: Number(initial)} : {})};
-    const r = await api(`models/${encodeURIComponent(m.id)}/retrain/simulate`, {method: 'POST', body});
-    out.replaceChildren(...scheduleTable(r));
+    const queued = await api(`models/${encodeURIComponent(m.id)}/retrain/simulate`, {method: 'POST', body});
+    const job = await followJob(queued.job_id, {
+      alive: () => out.isConnected,
+      onUpdate: (j) => { if (!TERMINAL.has(j.status)) out.replaceChildren(running(j, 'Simulating', 'schedule-job')); },
+    });
+    if (!job) return;
+    if (job.status === 'done' && job.result) {
+      out.replaceChildren(...scheduleTable(job.result), h('p', {class: 'muted'}, jobLink(job.id, 'schedule-job')));
+    } else {
+      out.replaceChildren(errorBox(job.error || `the simulation job ended ${job.status}`),
+        h('p', {}, jobLink(job.id, 'schedule-job'), ` ended ${job.status}.`));
+    }
   } catch (err) {
     out.replaceChildren(errorBox(err));
+  } finally {
+    button.disabled = false;
   }
 }
 
