@@ -156,6 +156,7 @@ _MARKERS: dict[str, tuple[str, ...]] = {
     "ui/": ("ui", "e2e", "slow"),  # a directory: every browser test file in it
     "service/test_service_e2e.py": ("e2e", "slow"),
     "service/test_dask_jobs.py": ("e2e", "slow"),
+    "service/test_retrain_jobs.py": ("e2e", "slow"),
     "service/test_service_health_busy.py": ("e2e", "slow"),
     "training/test_search_processes.py": ("e2e", "slow"),
     "registry/test_contract_processes.py": ("e2e", "slow"),

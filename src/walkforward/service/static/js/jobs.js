@@ -96,7 +96,8 @@ function results(job) {
     parts.push(h('p', {}, 'Cohort: ', h('a', {href: `#/models?cohort_id=${encodeURIComponent(r.cohort_id)}`, 'data-testid': 'job-cohort-link', class: 'mono'}, r.cohort_id)));
   }
   if (ids.length) {
-    parts.push(h('p', {}, `Saved model${ids.length > 1 ? 's' : ''}: `,
+    const label = r.kind === 'retrain' ? 'Child model' : `Saved model${ids.length > 1 ? 's' : ''}`;
+    parts.push(h('p', {}, `${label}: `,
       ids.map((id, i) => [i ? ', ' : '', h('a', {href: `#/models/${id}`, class: 'mono', 'data-testid': 'job-model-link'}, shortId(id))])));
   }
   return parts.length ? h('div', {'data-testid': 'job-results'}, parts) : null;
