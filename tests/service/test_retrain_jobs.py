@@ -130,6 +130,8 @@ def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
     queued = client.post(f"/models/{parent}/retrain", json={})
     assert queued.status_code == 202, queued.text
     job_id = queued.json()["job_id"]
+    twice = client.post(f"/models/{parent}/retrain", json={})  # two would race to register one child
+    assert twice.status_code == 409 and f"already queued (job {job_id})" in twice.json()["detail"], twice.text
     cancelled = client.post(f"/jobs/{job_id}/cancel", json={}).json()
     assert cancelled["status"] == "cancelled" and cancelled["kind"] == "retrain"
     resumed = client.post(f"/jobs/{job_id}/resume", json={})

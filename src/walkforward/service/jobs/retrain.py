@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from walkforward.errors import InvalidInputError
 from walkforward.preflight import check_request
 from walkforward.registry import ModelRecord, ModelStore
-from walkforward.registry.jobs import JobRecord, JobStore
+from walkforward.registry.jobs import JobRecord, JobStateError, JobStatus, JobStore
 
 if TYPE_CHECKING:  # the store's module loads pandas and pyarrow: not at the API's start
     from walkforward.features.store import FeatureStore
@@ -64,9 +64,26 @@ def check_retrain(model_id: str, *, store: FeatureStore, registry: ModelStore, w
 
 
 def submit_retrain(model_id: str, *, jobs: JobStore, store: FeatureStore, registry: ModelStore) -> JobRecord:
-    """Check that ``model_id`` can be retrained and queue a retrain job of it; the job is ``queued``."""
+    """Check that ``model_id`` can be retrained and queue a retrain job of it; the job is ``queued``.
+
+    Raises
+    ------
+    JobStateError
+        A retrain of the same model is queued or running: two would race to register one child.
+    """
     record = check_retrain(model_id, store=store, registry=registry)
+    _refuse_twice(jobs, record.id)
     return jobs.create(RETRAIN, retrain_payload(record))
+
+
+def _refuse_twice(jobs: JobStore, model_id: str) -> None:
+    queued, _ = jobs.list(status=JobStatus.QUEUED, limit=1000)
+    for job in [*queued, *jobs.active()]:
+        if job.kind == RETRAIN and job.request.get("model_id") == model_id:
+            raise JobStateError(
+                f"a retrain of model {model_id} is already {job.status} (job {job.id}): "
+                f"follow it with GET /jobs/{job.id}, or cancel it first"
+            )
 
 
 def submit_schedule(
@@ -112,6 +129,8 @@ def resume_retrain(old: JobRecord, *, jobs: JobStore, store: FeatureStore, regis
     """Queue the retrain or simulation of an ended job again (checked again: the model may be gone since)."""
     warm = old.kind == SCHEDULE and bool(old.request.get("warm_start"))
     record = check_retrain(parent_id(old.request), store=store, registry=registry, warm_start=warm)
+    if old.kind == RETRAIN:
+        _refuse_twice(jobs, record.id)
     payload = retrain_payload(record) if old.kind == RETRAIN else {**retrain_payload(record), **_schedule(old.request)}
     return jobs.create(old.kind, payload, resumed_from=old.id)
 

@@ -142,6 +142,7 @@ def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
     responses={
         202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
         404: {"description": "No such model."},
+        409: {"description": "A retrain of this model is already queued or running (its job is named)."},
         422: {"description": "An ensemble (retrain its members), or data the store no longer holds."},
     },
 )
@@ -149,13 +150,14 @@ def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody, request: Reque
     """Queue a retrain: the model's request refitted on every row up to now (lock box excluded) as a
     child "retrained from" it. Returns 202 with the job id at once; ``GET /jobs/{id}`` follows it.
 
-    Refused before queueing (no job is made): an unknown model (404), an ensemble or data the store
-    no longer holds (422). The done job's ``result`` is what the call answered when it was
-    synchronous: ``model_id`` (the child), ``trained`` (false, with the existing child, when no data
-    arrived since the last retrain), ``message``, ``retrain`` (rows, ``rows_used``, data end) and
-    ``rows_used``. The child's metrics are out of sample (the walk-forward folds of the extended
-    data); its final fit uses every row, test-labelled ones included. A cancelled or interrupted
-    retrain resumes with ``POST /jobs/{id}/resume``. The CLI's ``walkforward retrain`` stays synchronous.
+    Refused before queueing (no job is made): an unknown model (404), a retrain of it already queued
+    or running (409), an ensemble or data the store no longer holds (422). The done job's ``result``
+    is what the call answered when it was synchronous: ``model_id`` (the child), ``trained`` (false,
+    with the existing child, when no data arrived since the last retrain), ``message``, ``retrain``
+    (rows, ``rows_used``, data end) and ``rows_used``. The child's metrics are out of sample (the
+    walk-forward folds of the extended data); its final fit uses every row, test-labelled ones
+    included. A cancelled or interrupted retrain resumes with ``POST /jobs/{id}/resume``. The CLI's
+    ``walkforward retrain`` stays synchronous.
     """
     job = svc.submit_retrain(model_id)
     response.headers["Location"] = _job_location(request, job.id)
