@@ -29,14 +29,25 @@ TRAIN: dict[str, Any] = {
 }
 
 
-def _run_claimed(svc: Services) -> str:
-    """Claim the oldest queued job and run it in a worker process, as the runner would; return its id."""
+def _claim(svc: Services) -> str:
+    """Claim the oldest queued job, as the runner would (the job is ``running``)."""
     claimed = svc.jobs.claim_next(host=socket.gethostname())
     assert claimed is not None
-    command = [sys.executable, "-m", WORKER_MODULE, claimed.id]
+    return claimed.id
+
+
+def _run(svc: Services, job_id: str) -> None:
+    """Run a claimed job in a worker process, as the runner starts it."""
+    command = [sys.executable, "-m", WORKER_MODULE, job_id]
     worker = subprocess.run(command, env=worker_environment(svc.settings), capture_output=True, text=True, timeout=240)
     assert worker.returncode == 0, worker.stderr
-    return claimed.id
+
+
+def _run_claimed(svc: Services) -> str:
+    """Claim the oldest queued job and run it; return its id."""
+    job_id = _claim(svc)
+    _run(svc, job_id)
+    return job_id
 
 
 StartServer = Callable[[dict[str, str]], ServerProcess]
@@ -118,10 +129,11 @@ def test_retrain_runs_as_a_job_and_a_second_one_trains_nothing(
     assert c.get("/jobs").json()["total"] == jobs_before
 
 
-def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
+def test_a_cancelled_retrain_resumes_and_its_worker_finishes_it(
     app_services: Services, make_app: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """Without a runner jobs stay queued: cancel one at once, resume it, run the resumed one in-process."""
+    """Without a runner jobs stay queued: cancel one at once, resume it, cancel that one while it runs,
+    resume it again and let its worker finish."""
     client = TestClient(make_app())
     trained = client.post("/train", json=TRAIN)
     assert trained.status_code == 202, trained.text
@@ -141,9 +153,21 @@ def test_a_cancelled_retrain_resumes_and_the_worker_runs_it(
     shown = client.get(f"/jobs/{new_id}").json()
     assert shown["kind"] == "retrain" and shown["request"]["model_id"] == parent
 
+    # cancelled while running: the worker stops at its first progress report, before any child is registered
+    assert _claim(app_services) == new_id
+    assert client.post(f"/jobs/{new_id}/cancel", json={}).json()["status"] == "cancelling"
+    _run(app_services, new_id)
+    stopped = client.get(f"/jobs/{new_id}").json()
+    assert stopped["status"] == "cancelled" and stopped["error"] == "cancelled on request", stopped
+    assert client.get("/models").json()["total"] == 1
+    again = client.post(f"/jobs/{new_id}/resume", json={})
+    assert again.status_code == 202 and again.json()["resumed_from"] == new_id, again.text
+    new_id = again.json()["job_id"]
+
     assert _run_claimed(app_services) == new_id
     done = client.get(f"/jobs/{new_id}").json()
     assert done["status"] == "done", done
+    assert client.get("/models").json()["total"] == 2
     assert done["result"]["trained"] and done["result"]["retrained_from"] == parent
     assert client.get(f"/models/{done['result']['model_id']}").json()["parent_model_id"] == parent
     assert any("started the retrain job" in line for line in done["log"])
