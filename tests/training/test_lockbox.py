@@ -136,6 +136,9 @@ def test_evaluated_once_recorded_and_shown_apart(lockbox_store: FeatureStore, re
     served = predict(model.id, store=lockbox_store, registry=registry)
     local = served["ts"].dt.tz_localize("UTC").dt.tz_convert("America/New_York").dt.date
     assert (served["lockbox"] == (local >= start)).all() and served["lockbox"].sum() == 5 * 78
+    # ... and withholds the lock box's realised targets (judged once, above), not those before it
+    assert served.loc[served["lockbox"], "target"].isna().all()
+    assert served.loc[~served["lockbox"], "target"].notna().sum() > 0
 
 
 def test_a_model_trained_without_the_lockbox_is_refused(planted_store: FeatureStore, registry: ModelStore) -> None:

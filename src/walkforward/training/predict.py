@@ -32,8 +32,9 @@ def predict(
     ``target`` where it is already known, and ``in_sample``: True up to the last bar the model was
     trained or selected on (its historical rows), False for rows that arrived after.
     Serving is not selection, so prediction reads the lock box too; with a lock box set, a boolean
-    ``lockbox`` column marks its rows (their realised targets are the lock box's: judging a model on
-    them is ``walkforward models lockbox``, once).
+    ``lockbox`` column marks its rows and their ``target`` is withheld (NaN): judging a model on the
+    lock box is ``walkforward models lockbox``, once, and handing out its realised targets with every
+    prediction would let it be judged again and again.
     """
     record = registry.get(model_id)
     artifact = walkforward_artifact(registry, record)
@@ -59,4 +60,5 @@ def predict(
         out["in_sample"] = out["ts"] <= pd.Timestamp(data_end)
     if ds.lockbox_start is not None:
         out["lockbox"] = in_lockbox(ds.local_ts.dt.date.to_numpy(), ds.lockbox_start)
+        out.loc[out["lockbox"], "target"] = np.nan
     return out
