@@ -12,6 +12,7 @@ from walkforward.registry import ModelStore
 from walkforward.request import SearchRequest, SearchStrategy
 from walkforward.search.run import SearchProgress, SearchResult, SearchRun
 from walkforward.search.strategies import STRATEGIES
+from walkforward.selection_cache import warm
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ def run_search(
     finally:
         if own:
             executor.close()
-    return run.result(existing=len(run.combos) - len(missing))
+    result = run.result(existing=len(run.combos) - len(missing))
+    warm(registry, run.cohort_id)  # the cohort's statistics kept on disk: its first opening is not cold
+    return result
 
 
 __all__ = ["STRATEGIES", "SearchRequest", "SearchResult", "run_search"]
