@@ -1,17 +1,17 @@
 """A cohort's selection statistics (PBO, DSR, SPA) computed once: kept in memory and on disk.
 
 A cohort's statistics read every sibling's kept predictions (hash-checked Parquet files) and run a
-bootstrap: about a second, and 2-4 s more on a cold server (importing scipy and arch). They are a
+bootstrap: about a second, and 2-4 s more on a cold server (importing sklearn, scipy and arch). They are a
 pure function of the cohort's members and of those files, which never change once written, so they
 are kept by a key naming both (ids, fingerprints, ranks, scores, the predictions' SHA-256 and the
 search matrix's size and time); a member added, deleted or re-ranked makes a new key, so what is
 kept is never stale, only unused. Two places keep them:
 
 - a process-wide, bounded memo (also used for the explore view's fANOVA);
-- ``MODELS_DIR/cohorts/{cohort}.selection.json``, holding the key's SHA-256 beside the value,
-  written when a search ends (:func:`warm`), so a freshly started server's first opening of the
-  cohort needs no statistics stack at all. A file whose key does not match is recomputed and
-  replaced; an unreadable one is ignored.
+- ``MODELS_DIR/cohorts/{cohort}.selection.json`` (and ``.explore.json``), holding the key's
+  SHA-256 beside the value, written when a search ends (``walkforward.search.run_search``),
+  so a freshly started server's first opening of the cohort needs no statistics stack at all. A
+  file whose key does not match is recomputed and replaced; an unreadable one is ignored.
 
 Hand-written rather than ``functools.lru_cache``: the key is computed from the records, and the
 value is copied out so a caller cannot alter what the next one gets.
@@ -139,25 +139,10 @@ def cohort_selection(
     return cached(key, statistics, file)
 
 
-def warm(registry: ModelStore, cohort_id: str) -> None:
-    """Compute and keep a cohort's statistics now (a search's end), so its first opening is warm.
-
-    A failure here is logged, not raised: the search's models are registered, and the statistics
-    are computed again (and the error shown) when the cohort is opened.
-    """
-    rows = registry.cohort(cohort_id)
-    if not rows:
-        return
-    try:
-        cohort_selection(registry, cohort_id, rows)
-    except Exception as exc:  # warming is best effort: opening the cohort computes again and reports the error
-        log.warning("selection statistics of cohort %s not kept: %s", cohort_id, exc)
-
-
 def clear() -> None:
     """Forget every value kept in memory (the files stay)."""
     with _lock:
         _kept.clear()
 
 
-__all__ = ["MAX_COHORTS", "cached", "clear", "cohort_selection", "kept", "warm"]
+__all__ = ["MAX_COHORTS", "cached", "clear", "cohort_selection", "kept"]

@@ -24,7 +24,7 @@ from walkforward.cli import app as cli_app
 from walkforward.features.store import FeatureStore
 from walkforward.model_selection.executors import LocalExecutor
 from walkforward.registry import ModelStore
-from walkforward.registry.artifacts import cohort_predictions_file, cohort_selection_file
+from walkforward.registry.artifacts import cohort_explore_file, cohort_predictions_file, cohort_selection_file
 from walkforward.search import SearchRequest, run_search
 from walkforward.search.selection import load_matrix
 from walkforward.service import Services
@@ -68,8 +68,9 @@ def test_every_road_gives_the_statistics_of_the_records(
     registry = app_services.registry
     expected = _direct(registry, searched)
     assert expected["n_tried"] == 6 and "dsr" in expected and "spa" in expected
-    # The search kept them beside the models, under the key of its members.
+    # The search kept them (and the explore view) beside the models, under the key of its members.
     assert cohort_selection_file(registry.models_dir, searched).exists()
+    assert cohort_explore_file(registry.models_dir, searched).exists()
     selection_cache.clear()  # a freshly started server: nothing in memory
     client = TestClient(make_app())
     kept = client.get(f"/cohorts/{searched}", params={"selection": "kept"}).json()
@@ -108,6 +109,8 @@ def test_a_kept_file_serves_only_the_members_it_was_computed_for(searched: str, 
     expected = _direct(registry, searched)
     assert queries.cohort(registry, searched).selection == expected != {"n_tried": -1, "notes": ["from the file"]}
     assert json.loads(file.read_text())["key"] != kept["key"]  # recomputed and kept under the new key
+    explored = queries.cohort_explore(registry, searched)  # the kept explore view is not served either
+    assert sorted(t["model_id"] for t in explored["trials"]) == sorted(r.id for r in registry.cohort(searched))
     selection_cache.clear()
     assert queries.cohort(registry, searched, selection="kept").selection == expected
     # An unreadable file is ignored (recomputed), and the cohort's deletion removes it.
@@ -115,4 +118,4 @@ def test_a_kept_file_serves_only_the_members_it_was_computed_for(searched: str, 
     selection_cache.clear()
     assert queries.cohort(registry, searched).selection == expected
     registry.delete_cohort(searched)
-    assert not file.exists()
+    assert not file.exists() and not cohort_explore_file(registry.models_dir, searched).exists()

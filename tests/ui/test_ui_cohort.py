@@ -18,10 +18,10 @@ from uikit import UiData, _json, _num, _screenshots, _serve, checked_page
 
 @pytest.fixture(scope="module")
 def cold_server(ui_data: UiData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh server over a copy of the store without the statistics its search kept."""
+    """A fresh server over a copy of the store without the statistics (and explore view) its search kept."""
     root = tmp_path_factory.mktemp("ui-cohort") / "store"
-    shutil.copytree(ui_data.root, root, ignore=shutil.ignore_patterns("*.log", "*.selection.json"))
-    assert not list((root / "models").rglob("*.selection.json"))
+    shutil.copytree(ui_data.root, root, ignore=shutil.ignore_patterns("*.log", "*.selection.json", "*.explore.json"))
+    assert not list((root / "models").rglob("*.json"))
     data = UiData(root, ui_data.parent_id, ui_data.cohort_id, ui_data.cohort_ids, ui_data.classifier_id, ui_data.old_id)
     with _serve(data, {}, "server-cohort.log") as url:
         yield url

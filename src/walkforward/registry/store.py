@@ -35,6 +35,7 @@ from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, new_row, to_record, to_summary
 from walkforward.registry._schema import model_summaries, models
 from walkforward.registry.artifacts import (
+    cohort_explore_file,
     cohort_predictions_file,
     cohort_selection_file,
     load_artifact,
@@ -260,6 +261,7 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
                 file.unlink(missing_ok=True)
         cohort_predictions_file(self._models_dir, cohort_id).unlink(missing_ok=True)
         cohort_selection_file(self._models_dir, cohort_id).unlink(missing_ok=True)
+        cohort_explore_file(self._models_dir, cohort_id).unlink(missing_ok=True)
         logger.info("deleted cohort %s (%d models)", cohort_id, len(paths))
         return len(paths)
 

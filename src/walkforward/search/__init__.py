@@ -12,7 +12,6 @@ from walkforward.registry import ModelStore
 from walkforward.request import SearchRequest, SearchStrategy
 from walkforward.search.run import SearchProgress, SearchResult, SearchRun
 from walkforward.search.strategies import STRATEGIES
-from walkforward.selection_cache import warm
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +50,21 @@ def run_search(
         if own:
             executor.close()
     result = run.result(existing=len(run.combos) - len(missing))
-    warm(registry, run.cohort_id)  # the cohort's statistics kept on disk: its first opening is not cold
+    _warm(registry, run.cohort_id)
     return result
+
+
+def _warm(registry: ModelStore, cohort_id: str) -> None:
+    """Compute and keep the cohort's selection statistics and explore view now (beside the models, by
+    the key of its members: see walkforward.selection_cache), so the first opening of its modal, even
+    on a freshly started server, reads them. Best effort: a failure is logged, not raised (the models
+    are registered; opening the cohort computes again and reports the error)."""
+    from walkforward.queries import cohort_explore
+
+    try:
+        cohort_explore(registry, cohort_id, selection=True)
+    except Exception as exc:  # keeping them must never fail the search that registered the models
+        log.warning("cohort %s: selection statistics and explore view not kept: %s", cohort_id, exc)
 
 
 __all__ = ["STRATEGIES", "SearchRequest", "SearchResult", "run_search"]
