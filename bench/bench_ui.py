@@ -16,8 +16,8 @@ library (so its modal reads real predictions), served by a real ``walkforward se
 ``--cold-only`` measures just the first opening of the cohort on freshly started servers (no copies
 seeded): in the page, the ms from the click to the 12 siblings in the DOM and to the selection
 statistics in the DOM, and every request of the opening (up to the explore view drawn), each time
-with the statistics the search persisted (``MODELS_DIR/cohorts/{cohort}.selection.json``) and
-without them (the file removed before the server starts).
+with what the search kept (``MODELS_DIR/cohorts/{cohort}.selection.json`` and ``.explore.json``)
+and without (the files removed before the server starts, as for a cohort searched before them).
 
 Times are wall clock from the click (or ``goto``) to the drawn table, taken in Python around
 Playwright's calls (a few ms of its own are included). Results are printed and written to
@@ -307,13 +307,12 @@ def measure_cold(base: str, cohort_id: str) -> dict[str, Any]:
 
 def run_cold(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     """``--cold-only``: the 12-model cohort alone, each first opening on a freshly started server."""
-    from walkforward.registry.artifacts import cohort_selection_file
-
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, database(backend, Path(tmp)) as url:
         root = Path(tmp)
         cohort_id, _ = train_cohort(root, url)
-        persisted = cohort_selection_file(root / "models", cohort_id)
-        kept = persisted.read_bytes() if persisted.exists() else None
+        # What the search kept beside the models (none before the statistics were kept on disk).
+        files = sorted((root / "models" / "cohorts").glob(f"{cohort_id}.*.json"))
+        kept = {f: f.read_bytes() for f in files}
         env = {
             **os.environ,
             "METADATA_DB_URL": url,
@@ -324,11 +323,12 @@ def run_cold(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         env.pop("API_TOKEN", None)
         runs: dict[str, list[dict[str, Any]]] = {"persisted": [], "computed": []}
         for _ in range(args.repeats):
-            for how in runs if kept is not None else ("computed",):
-                if how == "computed":
-                    persisted.unlink(missing_ok=True)
-                elif kept is not None:
-                    persisted.write_bytes(kept)
+            for how in runs if kept else ("computed",):
+                for file, content in kept.items():
+                    if how == "computed":
+                        file.unlink(missing_ok=True)
+                    else:
+                        file.write_bytes(content)
                 with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, _proc):
                     runs[how].append(measure_cold(base, cohort_id))
     return {"backend": backend, "load_average": os.getloadavg()[0], **runs}
