@@ -243,7 +243,7 @@ def cohort_explore(registry: ModelStore, cohort_id: str, *, selection: bool = Fa
     # A pure function of the members (fingerprints name their hyperparameters; scores and trial order
     # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once, and
     # kept beside the models like the selection statistics (a search's end computes both).
-    key = ("explore", str(registry.models_dir), cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
+    key = ("explore", cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
     out = cached(key, compute, cohort_explore_file(registry.models_dir, cohort_id))
     return {**out, "selection": cohort_selection(registry, cohort_id, rows)} if selection else out
 

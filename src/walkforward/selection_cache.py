@@ -44,15 +44,20 @@ _kept: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
 
 
 def kept(key: Hashable, file: Path | None = None) -> dict[str, Any] | None:
-    """The value kept for ``key`` in memory, else in ``file`` when it holds this key; ``None`` if neither."""
+    """The value kept for ``key`` in memory, else in ``file`` when it holds this key; ``None`` if neither.
+
+    ``file`` says where (its models directory), ``key`` what: the file holds the key's digest without
+    the directory's path, so a models directory moved or mounted elsewhere keeps its values.
+    """
+    where = (None if file is None else str(file), key)
     with _lock:
-        found = _kept.get(key)
+        found = _kept.get(where)
         if found is not None:
-            _kept.move_to_end(key)
+            _kept.move_to_end(where)
             return copy.deepcopy(found)
     value = _read(file, _digest(key)) if file is not None else None
     if value is not None:
-        _keep(key, value)
+        _keep(where, value)
     return value
 
 
@@ -64,7 +69,7 @@ def cached(key: Hashable, compute: Callable[[], dict[str, Any]], file: Path | No
         value = compute()  # outside the lock: two first requests may both compute; the same value is kept
         if file is not None:
             _write(file, _digest(key), value)
-        _keep(key, value)
+        _keep((None if file is None else str(file), key), value)
     return value
 
 
@@ -119,7 +124,6 @@ def cohort_selection(
     path = cohort_predictions_file(registry.models_dir, cohort_id)
     stat = path.stat() if path.exists() else None
     key = (
-        str(registry.models_dir),
         cohort_id,
         tuple((r.id, r.fingerprint, r.cohort_rank, r.cv_score, str(r.derived.get("predictions"))) for r in rows),
         None if stat is None else (stat.st_size, stat.st_mtime_ns),
