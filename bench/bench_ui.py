@@ -13,11 +13,18 @@ library (so its modal reads real predictions), served by a real ``walkforward se
 4. the cohort modal of the 12-model cohort: click on a cohort badge until its 12 siblings and the
    summary are drawn, with the requests the page made meanwhile.
 
+``--cold-only`` measures just the first opening of the cohort on freshly started servers (no copies
+seeded): in the page, the ms from the click to the 12 siblings in the DOM and to the selection
+statistics in the DOM, and every request of the opening (up to the explore view drawn), each time
+with what the search kept (``MODELS_DIR/cohorts/{cohort}.selection.json`` and ``.explore.json``)
+and without (the files removed before the server starts, as for a cohort searched before them).
+
 Times are wall clock from the click (or ``goto``) to the drawn table, taken in Python around
 Playwright's calls (a few ms of its own are included). Results are printed and written to
 ``bench/out/ui-results.json``.
 
     .venv/bin/python bench/bench_ui.py [--backends sqlite,postgresql] [--models 10000] [--repeats 24]
+    .venv/bin/python bench/bench_ui.py --cold-only [--backends sqlite] [--repeats 3]   # ~1 min a backend
 """
 
 from __future__ import annotations
@@ -52,6 +59,29 @@ TARGETS = {
     "cohort_modal": 500,
 }
 TABLE = "[data-testid=models-table]"
+#: The selection statistics drawn in the cohort modal (before issue 12's split: with the siblings).
+STATISTICS = "[data-testid=cohort-summary]:not([data-state=computing])"
+#: In the page: click the first cohort badge; resolve with the ms to the 12 siblings and to the
+#: statistics in the DOM (each seen by a MutationObserver) and to the explore view drawn.
+COHORT_OPENED = """async ([statistics]) => {
+  const at = {};
+  const t0 = performance.now();
+  const check = () => {
+    const now = performance.now() - t0;
+    const siblings = document.querySelectorAll('[data-testid=cohort-sibling]').length;
+    if (at.siblings === undefined && siblings >= 12) at.siblings = now;
+    if (at.statistics === undefined && document.querySelector(statistics)) at.statistics = now;
+    const explored = document.querySelector('[data-testid=history], [data-testid=cohort-explore] .error');
+    if (at.explore === undefined && explored) at.explore = now;
+    return at.siblings !== undefined && at.statistics !== undefined && at.explore !== undefined;
+  };
+  document.querySelector('[data-testid=cohort-badge]').click();
+  await new Promise((resolve) => {
+    const seen = new MutationObserver(() => { if (check()) { seen.disconnect(); resolve(); } });
+    seen.observe(document.body, {childList: true, subtree: true, attributes: true});
+  });
+  return at;
+}"""
 
 
 def spread_metrics(rows: list[dict[str, Any]], seed: int = 3) -> None:
@@ -243,7 +273,7 @@ def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
             requests.clear()
             start = time.perf_counter()
             badge.click()
-            page.wait_for_selector("[data-testid=cohort-summary]")
+            page.wait_for_selector(STATISTICS)
             page.locator("[data-testid=cohort-sibling]").nth(11).wait_for()
             took.append((time.perf_counter() - start) * 1000)
             sent.append(len(requests))
@@ -256,6 +286,52 @@ def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
         context.close()
         browser.close()
     return out
+
+
+def measure_cold(base: str, cohort_id: str) -> dict[str, Any]:
+    """The first opening of the cohort on a server that has not shown it yet (:data:`COHORT_OPENED`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=base).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"/#/models?cohort_id={cohort_id}")
+        page.wait_for_selector(f"{TABLE} tbody tr")
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        at = page.evaluate(COHORT_OPENED, [STATISTICS])
+        browser.close()
+    return {**at, "requests": len(requests)}
+
+
+def run_cold(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--cold-only``: the 12-model cohort alone, each first opening on a freshly started server."""
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, database(backend, Path(tmp)) as url:
+        root = Path(tmp)
+        cohort_id, _ = train_cohort(root, url)
+        # What the search kept beside the models (none before the statistics were kept on disk).
+        files = sorted((root / "models" / "cohorts").glob(f"{cohort_id}.*.json"))
+        kept = {f: f.read_bytes() for f in files}
+        env = {
+            **os.environ,
+            "METADATA_DB_URL": url,
+            "MODELS_DIR": str(root / "models"),
+            "FEATURES_PARQUET_DIR": str(root / "features_parquet"),
+            "LOG_LEVEL": "WARNING",
+        }
+        env.pop("API_TOKEN", None)
+        runs: dict[str, list[dict[str, Any]]] = {"persisted": [], "computed": []}
+        for _ in range(args.repeats):
+            for how in runs if kept else ("computed",):
+                for file, content in kept.items():
+                    if how == "computed":
+                        file.unlink(missing_ok=True)
+                    else:
+                        file.write_bytes(content)
+                with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, _proc):
+                    runs[how].append(measure_cold(base, cohort_id))
+    return {"backend": backend, "load_average": os.getloadavg()[0], **runs}
 
 
 def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -310,7 +386,20 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=24)
+    parser.add_argument("--cold-only", action="store_true", help="only the cohort's first opening on fresh servers")
     args = parser.parse_args()
+    if args.cold_only:
+        cold = [run_cold(b, args) for b in args.backends.split(",") if b]
+        api_seed.OUT.mkdir(parents=True, exist_ok=True)
+        (api_seed.OUT / "ui-cold-results.json").write_text(json.dumps(cold, indent=2))
+        for r in cold:
+            for how in ("persisted", "computed"):
+                for run in r[how]:
+                    print(
+                        f"{r['backend']:<11}{how:<10} siblings {run['siblings']:>6.0f} ms, statistics "
+                        f"{run['statistics']:>6.0f} ms, explore {run['explore']:>6.0f} ms, {run['requests']} request(s)"
+                    )
+        return
     templates = api_seed.template_rows()
     results = []
     for backend in (b for b in args.backends.split(",") if b):

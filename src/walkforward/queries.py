@@ -17,7 +17,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from walkforward.errors import DataNotFoundError
 from walkforward.forecast_queries import compare, equity, kept_predictions, predictions_dict
@@ -59,7 +59,7 @@ class Cohort:
 
     cohort_id: str
     models: list[ModelRecord]
-    selection: dict[str, Any]
+    selection: dict[str, Any] | None
 
     def to_dict(self) -> dict[str, Any]:
         """Each sibling as a list row plus its hyperparameters and fallback (one request shows a cohort)."""
@@ -211,42 +211,41 @@ def drift(
     return drift_report(model_id, store=store, registry=registry, config=drift_config(settings), since=since)
 
 
-def cohort(registry: ModelStore, cohort_id: str) -> Cohort:
-    """A cohort's siblings, best first, with the selection summary; an empty cohort is not found."""
-    from walkforward.registry.artifacts import cohort_predictions_file
-    from walkforward.search.selection import load_matrix
-    from walkforward.selection_cache import cached
-    from walkforward.training.evaluate import cohort_selection
+def cohort(registry: ModelStore, cohort_id: str, *, selection: Literal["true", "false", "kept"] = "true") -> Cohort:
+    """A cohort's siblings, best first, with the selection summary: computed if need be (``"true"``:
+    seconds the first time), only if already kept (``"kept"``, else ``None``) or left out (``"false"``);
+    the siblings alone are one registry query. An empty cohort is not found."""
+    from walkforward.selection_cache import cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
-    path = cohort_predictions_file(registry.models_dir, cohort_id)
-    # The statistics are a pure function of the members and their (immutable, hash-named) files.
-    stat = path.stat() if path.exists() else None
-    key = (
-        str(registry.models_dir),
-        cohort_id,
-        tuple((r.id, r.fingerprint, r.cohort_rank, r.cv_score, str(r.derived.get("predictions"))) for r in rows),
-        None if stat is None else (stat.st_size, stat.st_mtime_ns),
-    )
-    selection = cached(key, lambda: cohort_selection(rows, registry.load_predictions, lambda n: load_matrix(path, n)))
-    return Cohort(cohort_id, list(rows), selection)
+    stats = None if selection == "false" else cohort_selection(registry, cohort_id, rows, compute=selection == "true")
+    return Cohort(cohort_id, list(rows), stats)
 
 
-def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
+def cohort_explore(registry: ModelStore, cohort_id: str, *, selection: bool = False) -> dict[str, Any]:
     """A cohort explored: varied hyperparameters, each sibling's score, importance and history (see
-    :func:`walkforward.evaluation.explore.explore`); an empty cohort is not found."""
-    from walkforward.evaluation.explore import explore
-    from walkforward.selection_cache import cached
+    :func:`walkforward.evaluation.explore.explore`), with the selection summary of :func:`cohort`
+    when ``selection`` (the UI's second request brings both); an empty cohort is not found."""
+    from walkforward.registry.artifacts import cohort_explore_file
+    from walkforward.selection_cache import cached, cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
+
+    def compute() -> dict[str, Any]:
+        from walkforward.evaluation.explore import explore  # sklearn and optuna: not for a kept value
+
+        return explore(cohort_id, rows)
+
     # A pure function of the members (fingerprints name their hyperparameters; scores and trial order
-    # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once.
-    key = ("explore", str(registry.models_dir), cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
-    return cached(key, lambda: explore(cohort_id, rows))
+    # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once, and
+    # kept beside the models like the selection statistics (a search's end computes both).
+    key = ("explore", cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
+    out = cached(key, compute, cohort_explore_file(registry.models_dir, cohort_id))
+    return {**out, "selection": cohort_selection(registry, cohort_id, rows)} if selection else out
 
 
 def lineage(registry: ModelStore, model_id: str) -> Lineage:

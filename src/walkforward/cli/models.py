@@ -125,7 +125,7 @@ def models_cohort(cohort_id: str, json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(found.to_dict())
     else:
-        out.print(cohort_table(found.models, found.selection, title=f"Cohort {cohort_id}"))
+        out.print(cohort_table(found.models, found.selection or {}, title=f"Cohort {cohort_id}"))
 
 
 @models_app.command("explain")

@@ -52,6 +52,16 @@ def cohort_predictions_file(models_dir: Path, cohort_id: str) -> Path:
     return models_dir / "cohorts" / f"{validate_model_id(cohort_id)}.oos.parquet"
 
 
+def cohort_selection_file(models_dir: Path, cohort_id: str) -> Path:
+    """Where a cohort's selection statistics are kept between runs (see walkforward.selection_cache)."""
+    return models_dir / "cohorts" / f"{validate_model_id(cohort_id)}.selection.json"
+
+
+def cohort_explore_file(models_dir: Path, cohort_id: str) -> Path:
+    """Where a cohort's explore view (fANOVA importance) is kept between runs (see walkforward.selection_cache)."""
+    return models_dir / "cohorts" / f"{validate_model_id(cohort_id)}.explore.json"
+
+
 def model_files(artifact: Path) -> tuple[Path, Path]:
     """A model's artifact and (possibly absent) predictions file, from the artifact's path."""
     return artifact, artifact.with_name(artifact.name.removesuffix(ARTIFACT_SUFFIX) + PREDICTIONS_SUFFIX)

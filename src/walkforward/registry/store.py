@@ -35,7 +35,9 @@ from walkforward.registry._page import MAX_PAGE, SORT_COLUMNS
 from walkforward.registry._rows import explanation_values, new_row, to_record, to_summary
 from walkforward.registry._schema import model_summaries, models
 from walkforward.registry.artifacts import (
+    cohort_explore_file,
     cohort_predictions_file,
+    cohort_selection_file,
     load_artifact,
     load_predictions,
     model_files,
@@ -258,6 +260,8 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
             for file in model_files(path):
                 file.unlink(missing_ok=True)
         cohort_predictions_file(self._models_dir, cohort_id).unlink(missing_ok=True)
+        cohort_selection_file(self._models_dir, cohort_id).unlink(missing_ok=True)
+        cohort_explore_file(self._models_dir, cohort_id).unlink(missing_ok=True)
         logger.info("deleted cohort %s (%d models)", cohort_id, len(paths))
         return len(paths)
 

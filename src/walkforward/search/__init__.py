@@ -49,7 +49,22 @@ def run_search(
     finally:
         if own:
             executor.close()
-    return run.result(existing=len(run.combos) - len(missing))
+    result = run.result(existing=len(run.combos) - len(missing))
+    _warm(registry, run.cohort_id)
+    return result
+
+
+def _warm(registry: ModelStore, cohort_id: str) -> None:
+    """Compute and keep the cohort's selection statistics and explore view now (beside the models, by
+    the key of its members: see walkforward.selection_cache), so the first opening of its modal, even
+    on a freshly started server, reads them. Best effort: a failure is logged, not raised (the models
+    are registered; opening the cohort computes again and reports the error)."""
+    from walkforward.queries import cohort_explore
+
+    try:
+        cohort_explore(registry, cohort_id, selection=True)
+    except Exception as exc:  # keeping them must never fail the search that registered the models
+        log.warning("cohort %s: selection statistics and explore view not kept: %s", cohort_id, exc)
 
 
 __all__ = ["STRATEGIES", "SearchRequest", "SearchResult", "run_search"]

@@ -272,16 +272,30 @@ async def model_plot(model_id: ModelId, kind: Literal["importance", "regimes"], 
 
 
 @router.get("/cohorts/{cohort_id}")
-def get_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
-    """A search's models ranked best first, with how much of the best score survives the tries."""
-    return queries.cohort(reg, cohort_id).to_dict()
+def get_cohort(
+    cohort_id: CohortId,
+    reg: Registry,
+    selection: Annotated[
+        Literal["true", "false", "kept"],
+        Query(description="The selection statistics: computed if need be (true), only if already kept (kept), or not."),
+    ] = "true",
+) -> dict[str, Any]:
+    """A search's models ranked best first, with how much of the best score survives the tries (PBO,
+    DSR, SPA: seconds the first time they are computed, then kept in memory and beside the models;
+    ``null`` with ``selection=false``, or ``kept`` when they are not kept yet)."""
+    return queries.cohort(reg, cohort_id, selection=selection).to_dict()
 
 
 @router.get("/cohorts/{cohort_id}/explore")
-def explore_cohort(cohort_id: CohortId, reg: Registry) -> dict[str, Any]:
+def explore_cohort(
+    cohort_id: CohortId,
+    reg: Registry,
+    selection: Annotated[bool, Query(description="Also return the selection statistics of GET /cohorts/{id}.")] = False,
+) -> dict[str, Any]:
     """A cohort as optuna-dashboard shows a study: varied hyperparameters (axes), each sibling's score,
-    fANOVA parameter importance and the score history with its running best."""
-    return queries.cohort_explore(reg, cohort_id)
+    fANOVA parameter importance and the score history with its running best; with ``selection=true``,
+    the cohort's selection statistics too (the UI's cohort modal: siblings first, then this)."""
+    return queries.cohort_explore(reg, cohort_id, selection=selection)
 
 
 @router.delete("/cohorts/{cohort_id}")

@@ -106,7 +106,19 @@ function summary(selection, models) {
 
 const shapLink = (id) => h('p', {}, h('a', {href: `#/shap?cohort=${encodeURIComponent(id)}`, 'data-close-link': true, 'data-testid': 'cohort-shap-link'}, 'SHAP across this cohort →'));
 
-/** Open the modal for a cohort; highlight currentId among the siblings. */
+/** The summary's place while the selection statistics are computed (seconds the first time a server shows a cohort). */
+const pending = () => h('div', {class: 'stats', 'data-testid': 'cohort-summary', 'data-state': 'computing'},
+  h('p', {class: 'muted', 'data-testid': 'selection-pending'}, 'Computing selection statistics (PBO, DSR, SPA)…'));
+
+/** Open the modal for a cohort; highlight currentId among the siblings.
+ *
+ * Two requests whatever the cohort's size. First the siblings with their hyperparameters and the
+ * selection statistics only if the server keeps them already (GET /cohorts/{id}?selection=kept: one
+ * registry query and at most a small file, never the statistics stack); the table is drawn from it.
+ * Then, started as soon as it arrives, the explore view, with the statistics when they were not kept
+ * (GET /cohorts/{id}/explore?selection=true: seconds the first time); both fill their places.
+ * Started together, the second would share a cold server's interpreter (imports) with the first.
+ */
 export async function openCohort(cohortId, currentId = null) {
   const dialog = document.getElementById('cohort-dialog');
   const body = document.getElementById('cohort-body');
@@ -115,7 +127,9 @@ export async function openCohort(cohortId, currentId = null) {
   body.replaceChildren(shapLink(cohortId), h('p', {class: 'muted'}, 'Loading…'));
   if (!dialog.open) dialog.showModal();
   try {
-    const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}`);
+    const cohort = await api(`cohorts/${encodeURIComponent(cohortId)}?selection=kept`);
+    const known = cohort.selection !== null && cohort.selection !== undefined;
+    const analysis = cohort.models?.length ? fetchExplore(cohortId, {selection: !known}) : null;
     const models = await withHyperparameters([...(cohort.models || [])]);
     models.sort((a, b) => (a.cohort_rank ?? 1e9) - (b.cohort_rank ?? 1e9));
     const keys = varyingKeys(models);
@@ -130,8 +144,9 @@ export async function openCohort(cohortId, currentId = null) {
       {label: 'features', value: (m) => text(m.features), className: 'num'},
     ];
     const isElasticNet = models.some((m) => m.algorithm === 'elasticnet_regression');
+    const statistics = h('div', {'data-testid': 'cohort-statistics'}, known ? summary(cohort.selection, models) : pending());
     body.replaceChildren(...[
-      summary(cohort.selection, models),
+      statistics,
       shapLink(cohortId),
       models.length
         ? h('div', {class: 'table-wrap'}, table(columns, models, {
@@ -145,9 +160,13 @@ export async function openCohort(cohortId, currentId = null) {
       models.length ? h('section', {class: 'explore', 'data-testid': 'cohort-explore'}) : null,
     ].filter(Boolean));
     const explore = body.querySelector('[data-testid=cohort-explore]');
-    // The modal's second and last request, once the siblings are on screen: in parallel it would share
-    // the server's interpreter (and a cold server's imports) with the cohort's and delay the table.
-    if (explore) await renderExplore(explore, fetchExplore(cohortId), currentId);
+    if (!analysis || !explore) return;
+    const drawn = renderExplore(explore, analysis, currentId);
+    if (!known) {
+      const data = await analysis;
+      statistics.replaceChildren(data.error ? errorBox(data.error) : summary(data.selection, models));
+    }
+    await drawn;
   } catch (err) {
     body.replaceChildren(errorBox(err));
   }

@@ -1,7 +1,7 @@
 // Exploring a cohort as optuna-dashboard shows a study: parallel coordinates over the varied
 // hyperparameters coloured by score, parameter importance (fANOVA, computed by the server), the score
 // against each parameter (slices) and the score history with its running best. One request:
-// GET /cohorts/{id}/explore.
+// GET /cohorts/{id}/explore (the cohort modal's, with ?selection=true, brings its statistics too).
 
 import {api} from './api.js';
 import {lineChart, PALETTE, s} from './charts.js';
@@ -165,9 +165,11 @@ function history(data) {
     h('figcaption', {'data-testid': 'history-order'}, `History by ${hist.label}.`));
 }
 
-/** Start fetching a cohort's explore view: a promise of the data, or of {error} (it never rejects). */
-export function fetchExplore(cohortId) {
-  return api(`cohorts/${encodeURIComponent(cohortId)}/explore`).catch((error) => ({error}));
+/** Start fetching a cohort's explore view (with its selection statistics when selection): a promise
+ * of the data, or of {error} (it never rejects). */
+export function fetchExplore(cohortId, {selection = false} = {}) {
+  const query = selection ? '?selection=true' : '';
+  return api(`cohorts/${encodeURIComponent(cohortId)}/explore${query}`).catch((error) => ({error}));
 }
 
 /** The explore sections into container (replacing its content), from a fetchExplore promise. */
