@@ -54,7 +54,7 @@ async def list_models(
         Query(
             max_length=10,
             description="Metric filters such as `sharpe > 1` or `net_annual_return >= 0.05 and ic > 0` "
-            "(listed metrics; < <= > >= =; repeatable, all must hold).",
+            "(listed metrics, any case; < <= > >= =; repeatable, all must hold).",
         ),
     ] = None,
     primary_only: Annotated[
