@@ -137,6 +137,7 @@ def list_models(
     id_prefix: str | None = None,
     where: Sequence[str] = (),
     primary_only: bool = False,
+    tag: str | None = None,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page.
 
@@ -145,7 +146,7 @@ def list_models(
     that task's algorithms and ensembles, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
     id starts with it; ``where`` those whose listed metrics satisfy every filter text
     (``["sharpe > 1", "ic > 0 and net_annual_return >= 0.05"]``; a bad one is ``InvalidInputError``
-    naming the token and the allowed metrics).
+    naming the token and the allowed metrics); ``tag`` those tagged with it (any case).
     """
     from walkforward.metric_filter import parse_where
 
@@ -171,6 +172,7 @@ def list_models(
         primary_only=primary_only,
         metric_filters=conditions,
         ensemble_score=ensemble_score,
+        tag=tag,
     )
     return ModelPage(list(rows), total, offset, registry.tags_of([r.id for r in rows]))
 

@@ -51,6 +51,7 @@ def models_list(
     primary_only: Annotated[
         bool, typer.Option("--primary-only", help="--symbol matches the primary symbol only.")
     ] = False,
+    tag: Annotated[str | None, typer.Option(help="Only models tagged with this (any case), e.g. baseline.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List registered models (filtered, sorted, paginated)."""
@@ -66,6 +67,7 @@ def models_list(
         offset=offset,
         where=where or (),
         primary_only=primary_only,
+        tag=tag,
     )
     if json_out:
         _emit_json({"total": page.total, "offset": page.offset, "models": page.items()})

@@ -333,6 +333,7 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         primary_only: bool = False,
         metric_filters: Sequence[MetricCondition] = (),
         ensemble_score: str | None = None,
+        tag: str | None = None,
     ) -> tuple[builtins.list[ModelSummary], int]:
         """One page of models matching the filters, as list rows, and how many match in total.
 
@@ -344,7 +345,8 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         ``primary_only``; ``algorithms`` keeps models of any of those algorithms (a task's, say), and
         with ``ensemble_score`` the ensembles whose score is that metric (the task's ensembles);
         ``id_prefix`` those whose id starts with it (a short id as shown); ``metric_filters`` those
-        whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`).
+        whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`);
+        ``tag`` those tagged with it, in any case (:func:`~walkforward.registry.notes.tag_members`).
         """
         filters, where, members = _page.list_filters(
             symbol,
@@ -356,6 +358,7 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
             cohort_id,
             parent_model_id,
             ensemble_score,
+            tag,
         )
         page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
         with self._db.transaction() as conn:
