@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from walkforward.errors import DataNotFoundError
 from walkforward.forecast_queries import compare, equity, kept_predictions, predictions_dict
+from walkforward.lineage import Lineage, lineage
 from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
@@ -75,34 +76,6 @@ class Cohort:
                 for r in self.models
             ],
         }
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """A model with its ancestors (parent first), its descendants (breadth-first) and, for an
-    ensemble, the registered models it was built from (``members``; deleted ones are left out)."""
-
-    model: ModelRecord
-    ancestors: list[ModelRecord]
-    descendants: list[ModelRecord]
-    members: list[ModelRecord] = dataclasses.field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": _lineage_entry(self.model),
-            "ancestors": [_lineage_entry(r) for r in self.ancestors],
-            "descendants": [_lineage_entry(r) for r in self.descendants],
-            "members": [_lineage_entry(r) for r in self.members],
-        }
-
-
-def _lineage_entry(r: ModelRecord) -> dict[str, Any]:
-    """A brief model with the id it was retrained from (``None`` unless it is a retrain) and when its data ends."""
-    return {
-        **model_dict(r, brief=True),
-        "retrained_from": r.derived.get("retrained_from"),
-        "data_end": r.derived.get("data_end"),
-    }
 
 
 @dataclass(frozen=True)
@@ -249,20 +222,6 @@ def cohort_explore(registry: ModelStore, cohort_id: str) -> dict[str, Any]:
     # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once.
     key = ("explore", str(registry.models_dir), cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
     return cached(key, lambda: explore(cohort_id, rows))
-
-
-def lineage(registry: ModelStore, model_id: str) -> Lineage:
-    """A model with its ancestors, descendants and ensemble members (unknown model: ``ModelNotFoundError``)."""
-    from walkforward.registry import ModelNotFoundError
-
-    record = registry.get(model_id)
-    members = []
-    for member_id in (record.request.get("ensemble") or {}).get("models", []):
-        try:
-            members.append(registry.get(member_id))
-        except ModelNotFoundError:
-            continue  # deleted since: the ensemble's artifact holds its fitted pipeline, its row is gone
-    return Lineage(record, registry.ancestors(model_id), registry.descendants(model_id), members)
 
 
 def predictions(

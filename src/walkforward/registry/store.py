@@ -385,3 +385,8 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         """Children, grandchildren, ... of a model, breadth-first (oldest first per generation)."""
         with self._db.transaction() as conn:
             return [self._record(row) for row in _queries.descendants(conn, model_id)]
+
+    def ensembles_using(self, model_id: str) -> builtins.list[ModelRecord]:
+        """The ensembles built with ``model_id`` among their candidates, oldest first (none: ``[]``)."""
+        with self._db.transaction() as conn:
+            return [self._record(row) for row in _queries.ensembles_using(conn, model_id)]

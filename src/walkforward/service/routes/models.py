@@ -111,7 +111,7 @@ def delete_model(model_id: ModelId, svc: Svc) -> dict[str, Any]:
 
 @router.get("/models/{model_id}/lineage")
 def model_lineage(model_id: ModelId, reg: Registry) -> dict[str, Any]:
-    """The model, its ancestors (parent first) and its descendants."""
+    """The model, its ancestors (parent first), its descendants, an ensemble's members and the ensembles built on it."""
     return queries.lineage(reg, model_id).to_dict()
 
 

@@ -136,6 +136,7 @@ async function deleteModel(m, status) {
     kept ? `its out-of-sample predictions (${text(kept.rows)} rows)` : null,
     m.notes?.tags?.length || m.notes?.note ? 'its tags and note' : null,
     children ? `${children} model(s) name it as their parent: they stay, and their lineage will end at a deleted parent` : null,
+    lin?.used_in_ensembles?.length ? `${lin.used_in_ensembles.length} ensemble(s) were built on it: they stay and predict as before (their artifacts hold its fitted pipeline)` : null,
     m.lockbox ? 'its lock-box record stays: the lock box is looked at once per model, even one trained again' : null,
   ].filter(Boolean);
   if (!await confirmDelete(`Delete model ${shortId(m.id)}?`, items)) return;
