@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from random import Random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,6 +26,15 @@ def test_written_conditions_parse_back_to_themselves(written: list[MetricConditi
     assert parse_where([text]) == tuple(written)
 
 
+@given(st.lists(conditions, min_size=1, max_size=MAX_CONDITIONS), st.randoms(use_true_random=False))
+def test_metric_names_in_any_case_give_the_stored_name(written: list[MetricCondition], rnd: Random) -> None:
+    def recase(name: str) -> str:
+        return "".join(ch.upper() if rnd.random() < 0.5 else ch.lower() for ch in name)
+
+    text = " and ".join(f"{recase(c.name)} {c.op} {c.value!r}" for c in written)
+    assert parse_where([text]) == tuple(written)
+
+
 def test_texts_are_joined_and_empty_ones_skipped() -> None:
     assert parse_where(["sharpe > 1", "", "  ", "ic>=-0.5e-2"]) == (
         MetricCondition("sharpe", ">", 1.0),
@@ -37,7 +48,7 @@ def test_texts_are_joined_and_empty_ones_skipped() -> None:
         ("sharpe", "the end of the filter where an operator"),
         ("sharpe 1", "'1' where an operator"),
         ("sharpe == 1", "'=' where a number"),
-        ("Sharpe > 1", "unknown metric 'Sharpe'"),
+        ("Sharpness > 1", "unknown metric 'Sharpness'"),
         ("sharpe > 1 and", "the end of the filter where a metric name"),
         ("sharpe > 1 ic > 0", "'ic' where 'and' or the end"),
         ("sharpe > 1; drop table models", "unexpected character ';' at position 11"),

@@ -1,7 +1,8 @@
 """Filters on listed metrics such as ``sharpe > 1 and ic > 0``: a small strict parser, no SQL.
 
 The grammar is ``condition ("and" condition)*`` with ``condition = metric op number``, ``metric`` one
-of :data:`~walkforward.model_summary.LISTED_METRICS` and ``op`` one of ``< <= > >= =``. Anything else
+of :data:`~walkforward.model_summary.LISTED_METRICS` in any case (``Sharpe`` is ``sharpe``; conditions
+hold the stored name) and ``op`` one of ``< <= > >= =``. Anything else
 is refused with an :class:`~walkforward.errors.InvalidInputError` naming the offending token and what
 was expected, so the UI can show the message under the box as is. The registry turns the conditions
 into SQL on ``model_metrics`` (:mod:`walkforward.registry._page`).
@@ -11,7 +12,7 @@ token, what is allowed) matter more than generality; ``ast``/``eval`` would acce
 
 Examples
 --------
->>> parse_where(["sharpe > 1 and ic>=0"])
+>>> parse_where(["Sharpe > 1 and ic>=0"])
 (MetricCondition(name='sharpe', op='>', value=1.0), MetricCondition(name='ic', op='>=', value=0.0))
 """
 
@@ -31,6 +32,9 @@ OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "=")
 MAX_CONDITIONS = 10
 #: Longest filter text accepted (a URL parameter).
 MAX_LENGTH = 500
+
+#: Metric names by their lower case: ``Sharpe``, ``IC`` or ``Net_Annual_Return`` name the stored metric.
+_CANONICAL = {name.lower(): name for name in LISTED_METRICS}
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<op><=|>=|<|>|=)|(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
@@ -95,8 +99,10 @@ def parse_condition_text(text: str) -> tuple[MetricCondition, ...]:
             kind, value = tokens[i]
             if kind != want:
                 raise _refuse(text, f"{value!r}", what)
-            if want == "word" and value not in LISTED_METRICS:
-                raise _refuse(text, f"unknown metric {value!r}", "a metric name")
+            if want == "word":
+                value = _CANONICAL.get(value.lower(), "")
+                if not value:
+                    raise _refuse(text, f"unknown metric {tokens[i][1]!r}", "a metric name")
             parts.append(value)
             i += 1
         number = float(parts[2])

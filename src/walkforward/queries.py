@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from walkforward.errors import DataNotFoundError
 from walkforward.forecast_queries import compare, equity, kept_predictions, predictions_dict
+from walkforward.lineage import Lineage, lineage
 from walkforward.reports.payloads import model_dict, summary_dict
 
 if TYPE_CHECKING:
@@ -78,34 +79,6 @@ class Cohort:
 
 
 @dataclass(frozen=True)
-class Lineage:
-    """A model with its ancestors (parent first), its descendants (breadth-first) and, for an
-    ensemble, the registered models it was built from (``members``; deleted ones are left out)."""
-
-    model: ModelRecord
-    ancestors: list[ModelRecord]
-    descendants: list[ModelRecord]
-    members: list[ModelRecord] = dataclasses.field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": _lineage_entry(self.model),
-            "ancestors": [_lineage_entry(r) for r in self.ancestors],
-            "descendants": [_lineage_entry(r) for r in self.descendants],
-            "members": [_lineage_entry(r) for r in self.members],
-        }
-
-
-def _lineage_entry(r: ModelRecord) -> dict[str, Any]:
-    """A brief model with the id it was retrained from (``None`` unless it is a retrain) and when its data ends."""
-    return {
-        **model_dict(r, brief=True),
-        "retrained_from": r.derived.get("retrained_from"),
-        "data_end": r.derived.get("data_end"),
-    }
-
-
-@dataclass(frozen=True)
 class Predictions:
     """Every prediction of a model over the requested range (``ts``, prediction and target columns)."""
 
@@ -137,6 +110,7 @@ def list_models(
     id_prefix: str | None = None,
     where: Sequence[str] = (),
     primary_only: bool = False,
+    tag: str | None = None,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page.
 
@@ -145,7 +119,7 @@ def list_models(
     that task's algorithms and ensembles, so a sort by score never mixes R² with accuracy; ``id_prefix`` those whose
     id starts with it; ``where`` those whose listed metrics satisfy every filter text
     (``["sharpe > 1", "ic > 0 and net_annual_return >= 0.05"]``; a bad one is ``InvalidInputError``
-    naming the token and the allowed metrics).
+    naming the token and the allowed metrics); ``tag`` those tagged with it (any case).
     """
     from walkforward.metric_filter import parse_where
 
@@ -171,6 +145,7 @@ def list_models(
         primary_only=primary_only,
         metric_filters=conditions,
         ensemble_score=ensemble_score,
+        tag=tag,
     )
     return ModelPage(list(rows), total, offset, registry.tags_of([r.id for r in rows]))
 
@@ -246,20 +221,6 @@ def cohort_explore(registry: ModelStore, cohort_id: str, *, selection: bool = Fa
     key = ("explore", cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
     out = cached(key, compute, cohort_explore_file(registry.models_dir, cohort_id))
     return {**out, "selection": cohort_selection(registry, cohort_id, rows)} if selection else out
-
-
-def lineage(registry: ModelStore, model_id: str) -> Lineage:
-    """A model with its ancestors, descendants and ensemble members (unknown model: ``ModelNotFoundError``)."""
-    from walkforward.registry import ModelNotFoundError
-
-    record = registry.get(model_id)
-    members = []
-    for member_id in (record.request.get("ensemble") or {}).get("models", []):
-        try:
-            members.append(registry.get(member_id))
-        except ModelNotFoundError:
-            continue  # deleted since: the ensemble's artifact holds its fitted pipeline, its row is gone
-    return Lineage(record, registry.ancestors(model_id), registry.descendants(model_id), members)
 
 
 def predictions(

@@ -35,7 +35,7 @@ MAX_LOOKFORWARD = 10_000
 MAX_GRID_COMBINATIONS = 100_000
 MAX_SEARCH_SPACE = 1_000_000
 _FEATURE_RE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"
-#: TrainRequest fields that say how forecasts are traded in the evaluation, not what the model is
+#: TrainRequest fields that say how forecasts are traded in the evaluation (fingerprinted only when changed)
 TRADING_FIELDS = ("cost_bps", "slippage_bps", "execution_lag", "long_only", "dead_band", "probability_threshold")
 _MODEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
 
@@ -163,8 +163,9 @@ class TrainRequest(DataRequest):
         "median). Off by default.",
     )
 
-    # How out-of-sample forecasts are traded for the evaluation (not what the model is: left out of the
-    # fingerprint and the cohort id; `models show --cost-bps` re-prices a registered model's predictions).
+    # How out-of-sample forecasts are traded for the evaluation: the stored net figures are at these, so the
+    # fingerprint and cohort id cover those changed from the defaults (training.data.trading_overrides);
+    # `models show --cost-bps` re-prices a registered model's predictions without training.
     cost_bps: float = Field(
         default=1.0, ge=0.0, le=1000.0, description="Commission and fees in basis points per unit of turnover."
     )

@@ -59,6 +59,11 @@ def test_cli_builds_then_reuses_and_refuses_in_one_line(home: Path, trained: Tra
     assert sorted(m["id"] for m in lineage["members"]) == sorted(trained.cohort_ids)
     tree = _cli(home, trained, "models", "lineage", built["model"]["id"])
     assert tree.returncode == 0 and "ensemble members (6)" in tree.stdout, tree.stderr
+    member = built["members"][0]  # a member's lineage lists the ensemble built on it
+    used = json.loads(_cli(home, trained, "models", "lineage", member, "--json").stdout)["used_in_ensembles"]
+    assert [(e["id"], e["final_member"]) for e in used] == [(built["model"]["id"], True)]
+    tree = _cli(home, trained, "models", "lineage", member)
+    assert "used in ensembles (1)" in tree.stdout and f"{built['model']['id']} ensemble stacking (final" in tree.stdout
     shown = _cli(home, trained, "models", "show", built["model"]["id"])
     assert shown.returncode == 0 and "ensemble" in shown.stdout, shown.stderr
     explained = _cli(home, trained, "models", "explain", built["model"]["id"])
@@ -95,6 +100,11 @@ def test_post_ensembles(client: TestClient, trained: Trained) -> None:
     assert sorted(m["id"] for m in client.get(f"/models/{model_id}/lineage").json()["members"]) == sorted(
         trained.cohort_ids[:4]
     )
+    chosen = set(res.json()["members"])
+    for candidate in trained.cohort_ids[:5]:  # the fifth was not a candidate
+        used = client.get(f"/models/{candidate}/lineage").json()["used_in_ensembles"]
+        want = [(model_id, candidate in chosen)] if candidate in trained.cohort_ids[:4] else []
+        assert [(e["id"], e["final_member"]) for e in used] == want
     predicted = client.post(f"/models/{model_id}/predict", json={"limit": 5})
     assert predicted.status_code == 200 and len(predicted.json()["predictions"]) == 5
     # Retraining an ensemble would refit its members' shared request as one model: refused, with the way.

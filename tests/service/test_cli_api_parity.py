@@ -115,6 +115,26 @@ def test_cli_json_and_api_return_the_same_payloads(
     assert _cli("symbols") == api.get("/symbols").json()
 
 
+def test_cli_and_api_filter_by_tag_alike(
+    registered: dict[str, ModelRecord], make_app: Callable[..., Any], app_services: Services
+) -> None:
+    api = TestClient(make_app())
+    best, child, other = registered["best"], registered["child"], registered["other"]
+    app_services.registry.set_notes(best.id, tags=["baseline", "paper:v2"])
+    app_services.registry.set_notes(child.id, tags=["Baseline"])
+    app_services.registry.set_notes(other.id, tags=["baseline2"], note="baseline")  # neither is the tag
+    page = api.get("/models", params={"tag": "BASELINE", "sort": "cv_score", "limit": 20}).json()
+    assert [m["id"] for m in page["items"]] == [child.id, best.id] and page["total"] == 2
+    assert [m["tags"] for m in page["items"]] == [["Baseline"], ["baseline", "paper:v2"]]
+    listed = _cli("models", "list", "--tag", "BASELINE", "--sort", "cv_score")
+    assert listed["models"] == page["items"] and listed["total"] == 2
+    assert api.get("/models", params={"tag": "paper:v2"}).json()["total"] == 1
+    bad = api.get("/models", params={"tag": "two words"})
+    assert bad.status_code == 422 and "tag" in bad.text
+    res = CliRunner().invoke(cli_app, ["models", "list", "--tag", "two words", "--json"])
+    assert res.exit_code != 0 and "invalid tag 'two words'" in str(res.exception) + res.output
+
+
 def test_cli_and_api_refuse_an_unknown_cohort_alike(
     registered: dict[str, ModelRecord], make_app: Callable[..., Any]
 ) -> None:

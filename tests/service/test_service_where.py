@@ -54,6 +54,9 @@ def test_where_filters_on_listed_metrics(client: TestClient) -> None:
     assert _sharpes(client, where="net_annual_return = 0.25") == [2.5]
     assert _sharpes(client, where="sharpe > 1", symbol="vix") == [2.5, 1.5]  # any case; VIX is a context symbol
     assert _sharpes(client, where="sharpe > 1", symbol="MSFT") == [3.0]
+    # metric names in any case name the stored metric
+    assert _sharpes(client, where="Sharpe >= 1 and IC > 0") == _sharpes(client, where="sharpe>=1 and ic > 0")
+    assert _sharpes(client, where="NET_Annual_Return = 0.25") == [2.5]
 
 
 def test_symbol_filter_matches_context_symbols_unless_primary_only(client: TestClient) -> None:
@@ -71,6 +74,7 @@ def test_symbol_filter_matches_context_symbols_unless_primary_only(client: TestC
         ("sharpe > ", "the end of the filter"),
         ("sharpe ~ 1", "'~'"),
         ("cv_score > 1", "unknown metric 'cv_score'"),
+        ("Sharp > 1", "unknown metric 'Sharp'"),  # named as written
         ("sharpe > 1e999", "'1e999'"),
     ],
 )

@@ -46,3 +46,16 @@ def test_build_ensemble_from_the_cohort_modal(page: Page, server: str, ui_data: 
         assert all(f < choice["fold"] for f in choice["trained_on_folds"])
     expect(table.locator("tbody tr").first).to_contain_text("no earlier fold")
     _screenshots(page, "ensemble-model", "[data-testid=lineage]")
+
+    # A member's page lists the ensemble built on it (a hash-only goto: wait for the member's page first).
+    ensemble_id = model["id"]
+    member = model["derived"]["ensemble"]["members"][0]
+    page.goto(f"/#/models/{member}")
+    expect(page.locator("[data-testid=model-id]")).to_have_text(member)
+    used = page.locator(f"[data-testid=used-in-ensembles] li[data-model-id='{ensemble_id}']")
+    badge = used.locator(".badge")
+    expect(badge).to_have_text("final member")
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
+    _screenshots(page, "ensemble-used-in", "[data-testid=used-in-ensembles]")
+    used.locator(f"a[href='#/models/{ensemble_id}']").click()
+    expect(page.locator("[data-testid=model-id]")).to_have_text(ensemble_id)

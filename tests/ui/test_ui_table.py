@@ -5,9 +5,11 @@ Each check compares what the page shows with what the API answers for the same q
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import urllib.parse
+import urllib.request
 
 from playwright.sync_api import Page, expect
 from uikit import UiData, _json, _row_ids, _screenshots
@@ -143,3 +145,48 @@ def test_symbol_filter_lists_models_using_it_as_a_context_symbol(page: Page, ser
     expect(page).to_have_url(re.compile(r"primary_only=true"))
     expect(page.locator("text=No models match.")).to_be_visible()
     expect(page.locator("[data-testid=primary-only]")).to_be_checked()
+
+
+def _put_tags(server: str, model_id: str, tags: list[str]) -> None:
+    body = json.dumps({"tags": tags, "note": ""}).encode()
+    req = urllib.request.Request(
+        f"{server}/models/{model_id}/notes", data=body, method="PUT", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as res:
+        assert res.status == 200
+
+
+def test_the_tag_filter_and_a_tag_chip_show_the_tagged_models(page: Page, server: str) -> None:
+    models = _all_models(server)
+    assert len(models) >= 4
+    a, b, c = (m["id"] for m in models[:3])
+    tagged = {a: ["ui-tag", "ui-other"], b: ["UI-TAG"], c: ["ui-tag2"]}  # ui-tag2 is not ui-tag
+    for model_id, tags in tagged.items():
+        _put_tags(server, model_id, tags)
+    try:
+        page.goto("/#/models")
+        expect(page.locator("[data-testid=model-row]").first).to_be_visible()
+        page.locator("[data-testid=tag-filter]").fill("ui-tag")
+        page.locator("[data-testid=filter-apply]").click()
+        expect(page).to_have_url(re.compile(r"tag=ui-tag(&|$)"))
+        expect(page.locator("[data-testid=page-info]")).to_contain_text("of 2")
+        assert set(_row_ids(page)) == {a, b}  # any case; the server filtered (one page asked for)
+        _screenshots(page, "models-tag-filter", "[data-testid=filters]")
+
+        # A row's chip filters by its tag.
+        page.locator(f"tr[data-model-id='{a}'] a.tag[data-tag='ui-other']").click()
+        expect(page).to_have_url(re.compile(r"tag=ui-other(&|$)"))
+        expect(page.locator("[data-testid=tag-filter]")).to_have_value("ui-other")
+        expect(page.locator("[data-testid=page-info]")).to_contain_text("of 1")
+        assert _row_ids(page) == [a]
+
+        # On a model's page too: a hash-only goto, so wait for that model's tags before clicking.
+        page.goto(f"/#/models/{c}")
+        expect(page.locator("[data-testid=notes-tags]")).to_have_value("ui-tag2")
+        page.locator("[data-testid=manage] a.tag[data-tag='ui-tag2']").click()
+        expect(page).to_have_url(re.compile(r"#/models\?tag=ui-tag2$"))
+        expect(page.locator("[data-testid=page-info]")).to_contain_text("of 1")
+        assert _row_ids(page) == [c]
+    finally:
+        for model_id in tagged:
+            _put_tags(server, model_id, [])

@@ -51,6 +51,7 @@ def models_list(
     primary_only: Annotated[
         bool, typer.Option("--primary-only", help="--symbol matches the primary symbol only.")
     ] = False,
+    tag: Annotated[str | None, typer.Option(help="Only models tagged with this (any case), e.g. baseline.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List registered models (filtered, sorted, paginated)."""
@@ -66,6 +67,7 @@ def models_list(
         offset=offset,
         where=where or (),
         primary_only=primary_only,
+        tag=tag,
     )
     if json_out:
         _emit_json({"total": page.total, "offset": page.offset, "models": page.items()})
@@ -171,7 +173,9 @@ def models_explain(
 
 @models_app.command("lineage")
 def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
-    """A model's ancestors (parent, grandparent, ...) and descendants (all generations)."""
+    """A model's ancestors (parent, grandparent, ...), descendants (all generations) and ensembles built on it."""
+    from walkforward.lineage import final_members
+
     found = queries.lineage(_registry(), model_id)
     if json_out:
         _emit_json(found.to_dict())
@@ -181,6 +185,11 @@ def models_lineage(model_id: str, json_out: JsonOpt = False) -> None:
             built = tree.add(f"ensemble members ({len(found.members)})")
             for m in found.members:
                 built.add(f"{m.id} {m.algorithm} ({len(m.features)} features, score {m.cv_score})")
+        if found.used_in:  # the ensembles built on this model
+            used = tree.add(f"used in ensembles ({len(found.used_in)})")
+            for e in found.used_in:
+                role = "final member" if found.model.id in final_members(e) else "candidate only"
+                used.add(f"{e.id} ensemble {e.hyperparameters.get('method')} ({role}, score {e.cv_score})")
         out.print(tree)
 
 

@@ -3,8 +3,8 @@
 A trained model's row is 20-50 KB (mostly explanations), so a page reads only the narrow tables the
 store keeps in step with it: ``model_summaries`` (what a list shows, filters and sorts by; each sort
 key indexed together with ``id``, the tie-break; ~0.3 KB a row), ``model_metrics`` (numeric metrics
-by name and value, for ``sort=metrics.<name>`` and filters like ``sharpe > 1``) and ``model_symbols``
-(every symbol of a model, for the symbol filter).
+by name and value, for ``sort=metrics.<name>`` and filters like ``sharpe > 1``), ``model_symbols``
+(every symbol of a model, for the symbol filter) and ``model_notes`` (the tag filter).
 
 A sort key that can be missing (``cv_score``, ``cohort_rank``, a metric) is paged in two parts: the
 models that have it, in order, then those that do not, by id. Each part is a range of an index; one
@@ -27,6 +27,7 @@ from walkforward.metric_filter import MetricCondition
 from walkforward.model_summary import MAX_PAGE
 from walkforward.registry._schema import SORTED_COLUMNS, model_metrics, model_symbols
 from walkforward.registry._schema import model_summaries as summaries
+from walkforward.registry.notes import tag_members
 
 Row = Mapping[Any, Any]
 
@@ -114,14 +115,18 @@ def list_filters(
     cohort_id: str | None,
     parent_model_id: str | None,
     ensemble_score: str | None = None,
+    tag: str | None = None,
 ) -> tuple[dict[str, str | None], list[sa.ColumnElement[bool]], list[sa.Select[Any]]]:
     """The equality ``filters``, other ``where`` conditions and ``members`` sets of :meth:`ModelStore.list`'s
     arguments (see :func:`page_ids`)."""
+
     primary = symbol if primary_only else None
     filters = {"symbol": primary, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
     members = [metric_members(c) for c in metric_filters]
     if symbol is not None and not primary_only:
         members.append(symbol_members(symbol))
+    if tag is not None:
+        members.append(tag_members(tag))
     where: list[sa.ColumnElement[bool]] = []
     if algorithms is not None:
         among: sa.ColumnElement[bool] = summaries.c.algorithm.in_(list(algorithms))

@@ -1,4 +1,4 @@
-"""Read queries of the model store that return whole rows: by id, cohorts, lineage walks.
+"""Read queries of the model store that return whole rows: by id, cohorts, lineage walks, ensembles of a model.
 
 Each function runs inside the caller's transaction and returns ``models`` rows (mappings); the store
 turns them into records. Pages of the model list are :mod:`walkforward.registry._page`.
@@ -93,3 +93,21 @@ def descendants(conn: Connection, model_id: str) -> list[Row]:
                 next_frontier.append(child["id"])
         frontier = next_frontier
     return result
+
+
+def ensembles_using(conn: Connection, model_id: str) -> list[Row]:
+    """The ensembles with ``model_id`` among their candidates (``request["ensemble"]["models"]``), oldest first.
+
+    Read by the algorithm's index, then the request's JSON text must hold the id quoted (ids are
+    letters, digits, ``_`` and ``-``: ``_`` escaped for ``LIKE``), and each row found is checked on its
+    decoded request, so a note or another field naming the id never counts. ``"ensemble"`` is
+    :data:`walkforward.ensembles.build.ENSEMBLE` (the registry imports nothing above it).
+    """
+    text = sa.cast(models.c.request, sa.Text)
+    query = (
+        sa.select(models)
+        .where(models.c.algorithm == "ensemble", text.contains(f'"{model_id}"', autoescape=True))
+        .order_by(models.c.created_at, models.c.id)
+    )
+    rows = conn.execute(query).mappings().all()
+    return [r for r in rows if model_id in ((r["request"] or {}).get("ensemble") or {}).get("models", [])]

@@ -35,6 +35,7 @@ __all__ = [
     "delete_for",
     "get",
     "put",
+    "tag_members",
     "tags_of",
 ]
 
@@ -140,6 +141,18 @@ def tags_of(conn: Connection, model_ids: Sequence[str]) -> dict[str, tuple[str, 
             if tags:
                 found[str(model_id)] = tuple(tags)
     return found
+
+
+def tag_members(tag: str) -> sa.Select[Any]:
+    """The ids of the models tagged ``tag``, in any case (the model list's tag filter); ``tag`` is checked.
+
+    One statement both backends run alike, with no JSON function: a tag has no quote, backslash or
+    space (:data:`TAG_PATTERN`), so the stored array's text holds ``"tag"`` exactly when the array
+    holds the tag (``_`` is escaped for ``LIKE``). It reads ``model_notes`` only: the tagged models.
+    """
+    (tag,), _ = check([tag], "")
+    text = sa.func.lower(sa.cast(table.c.tags, sa.Text))
+    return sa.select(table.c.model_id).where(text.contains(f'"{tag.lower()}"', autoescape=True))
 
 
 def delete_for(conn: Connection, model_ids: sa.ColumnElement[Any] | Sequence[str]) -> None:

@@ -337,6 +337,7 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         primary_only: bool = False,
         metric_filters: Sequence[MetricCondition] = (),
         ensemble_score: str | None = None,
+        tag: str | None = None,
     ) -> tuple[builtins.list[ModelSummary], int]:
         """One page of models matching the filters, as list rows, and how many match in total.
 
@@ -348,7 +349,8 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         ``primary_only``; ``algorithms`` keeps models of any of those algorithms (a task's, say), and
         with ``ensemble_score`` the ensembles whose score is that metric (the task's ensembles);
         ``id_prefix`` those whose id starts with it (a short id as shown); ``metric_filters`` those
-        whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`).
+        whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`);
+        ``tag`` those tagged with it, in any case (:func:`~walkforward.registry.notes.tag_members`).
         """
         filters, where, members = _page.list_filters(
             symbol,
@@ -360,6 +362,7 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
             cohort_id,
             parent_model_id,
             ensemble_score,
+            tag,
         )
         page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
         with self._db.transaction() as conn:
@@ -386,3 +389,8 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         """Children, grandchildren, ... of a model, breadth-first (oldest first per generation)."""
         with self._db.transaction() as conn:
             return [self._record(row) for row in _queries.descendants(conn, model_id)]
+
+    def ensembles_using(self, model_id: str) -> builtins.list[ModelRecord]:
+        """The ensembles built with ``model_id`` among their candidates, oldest first (none: ``[]``)."""
+        with self._db.transaction() as conn:
+            return [self._record(row) for row in _queries.ensembles_using(conn, model_id)]

@@ -35,10 +35,11 @@ from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
 from walkforward.preprocessing.pipeline import pruning_report, request_pipeline
 from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
-from walkforward.request import TRADING_FIELDS, SearchRequest
+from walkforward.request import SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
 from walkforward.search.selection import search_selection
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.training import data as training_data
 from walkforward.training.clusters import with_cluster_importance
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
 from walkforward.training.evaluate import evaluated
@@ -108,9 +109,7 @@ class SearchRun:
         self.fps = [model_fingerprint(sreq, self.data, c, parts=parts) for c in self.combos]
         self.cohort_id = fingerprint(
             {
-                "cohort": {
-                    k: v for k, v in sreq.inputs().items() if k not in ("hyperparameters", "explain", *TRADING_FIELDS)
-                },
+                "cohort": training_data.cohort_inputs(sreq),  # trading settings only where changed: old cohort ids hold
                 "data": self.data.data_hash,
                 "features": list(self.data.features),
                 "grid": self.grid,

@@ -19,7 +19,7 @@ from walkforward.model_selection.fingerprint import FINGERPRINT_VERSION, data_si
 from walkforward.model_selection.plan import resolve_embargo, with_note
 from walkforward.model_selection.splitters import FoldPlan, make_folds
 from walkforward.preflight import check_request
-from walkforward.request import TrainRequest
+from walkforward.request import TRADING_FIELDS, TrainRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -140,11 +140,38 @@ def prepare(req: TrainRequest, *, store: FeatureStore, registry: ModelStore | No
     )
 
 
+def trading_overrides(req: TrainRequest) -> dict[str, Any]:
+    """The trading settings (:data:`~walkforward.request.TRADING_FIELDS`) that differ from their defaults.
+
+    A model's stored trading metrics are computed at its request's settings, so a fingerprint (and a
+    search's cohort id) must tell two settings apart; covering only the changed ones keeps every
+    default-cost fingerprint as it was. ``probability_threshold`` moves classifiers only: a
+    regressor's figures do not depend on it, so it is left out for regressors.
+    """
+    values = req.model_dump(mode="json", include=set(TRADING_FIELDS))
+    defaults = {k: TrainRequest.model_fields[k].default for k in TRADING_FIELDS}
+    if not req.spec.is_classifier:
+        values.pop("probability_threshold")
+    return {k: v for k, v in values.items() if v != defaults[k]}
+
+
+def cohort_inputs(req: TrainRequest) -> dict[str, Any]:
+    """The request as a search's cohort id covers it: no hyperparameters or explain, changed trading settings only.
+
+    Siblings share their trading settings (the cohort's selection statistics trade them all alike).
+    """
+    out = {k: v for k, v in req.inputs().items() if k not in ("hyperparameters", "explain", *TRADING_FIELDS)}
+    if trading := trading_overrides(req):
+        out["trading"] = trading
+    return out
+
+
 def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
     """Everything a fingerprint covers but the hyperparameters (computed once for a whole search).
 
-    Early stopping is covered only when it is on (its rounds and the inner slice's share), so the
-    fingerprints of models trained without it are unchanged (no ``FINGERPRINT_VERSION`` bump).
+    Early stopping is covered only when it is on (its rounds and the inner slice's share), and the
+    trading settings only where they differ from the defaults (:func:`trading_overrides`), so the
+    fingerprints of models trained without them are unchanged (no ``FINGERPRINT_VERSION`` bump).
     """
     parts = {
         "fingerprint_version": FINGERPRINT_VERSION,
@@ -166,6 +193,8 @@ def fingerprint_parts(req: TrainRequest, data: PreparedData) -> dict[str, Any]:
         parts["cluster_threshold"] = req.cluster_threshold
     if req.early_stopping_rounds is not None:
         parts["early_stopping"] = {"rounds": req.early_stopping_rounds, "inner_fraction": INNER_FRACTION}
+    if trading := trading_overrides(req):  # the stored net figures are at these settings
+        parts["trading"] = trading
     return parts
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from walkforward import manage, queries, side_by_side
 from walkforward.model_summary import MAX_PAGE
 from walkforward.registry import LockboxEvaluatedError, ModelStore
+from walkforward.registry.notes import TAG_PATTERN
 from walkforward.service.deps import Services, registry, services
 from walkforward.service.plot_cache import chart_png
 from walkforward.service.routes._params import ID_PATTERN, CohortId, ModelId, Offset
@@ -54,12 +55,15 @@ async def list_models(
         Query(
             max_length=10,
             description="Metric filters such as `sharpe > 1` or `net_annual_return >= 0.05 and ic > 0` "
-            "(listed metrics; < <= > >= =; repeatable, all must hold).",
+            "(listed metrics, any case; < <= > >= =; repeatable, all must hold).",
         ),
     ] = None,
     primary_only: Annotated[
         bool, Query(description="Match `symbol` against the primary symbol only (default: any symbol).")
     ] = False,
+    tag: Annotated[
+        str | None, Query(pattern=TAG_PATTERN, description="Only models tagged with this (any case), e.g. baseline.")
+    ] = None,
 ) -> ModelPage:
     """Models matching the filters, sorted, one page at a time (at most 200); ``total`` counts every match.
 
@@ -84,6 +88,7 @@ async def list_models(
             id_prefix=id_prefix,
             where=where or (),
             primary_only=primary_only,
+            tag=tag,
         )
         return ModelPage(total=page.total, items=page.items())
 
@@ -106,7 +111,7 @@ def delete_model(model_id: ModelId, svc: Svc) -> dict[str, Any]:
 
 @router.get("/models/{model_id}/lineage")
 def model_lineage(model_id: ModelId, reg: Registry) -> dict[str, Any]:
-    """The model, its ancestors (parent first) and its descendants."""
+    """The model, its ancestors (parent first), its descendants, an ensemble's members and the ensembles built on it."""
     return queries.lineage(reg, model_id).to_dict()
 
 

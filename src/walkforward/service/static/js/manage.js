@@ -8,10 +8,11 @@ import {errorBox, h, shortId, text, uiMessage} from './util.js';
 const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,31}$/;
 const MAX_TAGS = 20;
 
-/** Tags as small chips (the models table and the model page). */
-export function tagChips(tags) {
+/** Tags as small chips (the models table and the model page), each a link to the models it tags (`hrefOf`). */
+export function tagChips(tags, hrefOf = (t) => `#/models${query({tag: t})}`) {
   if (!tags?.length) return null;
-  return h('span', {class: 'tags', 'data-testid': 'tags'}, tags.map((t) => h('span', {class: 'tag'}, t)));
+  return h('span', {class: 'tags', 'data-testid': 'tags'}, tags.map((t) =>
+    h('a', {class: 'tag', href: hrefOf(t), 'data-tag': t, title: `show the models tagged ${t}`}, t)));
 }
 
 /** "a, b c" -> ["a", "b", "c"]: commas or spaces separate tags. */
@@ -135,6 +136,7 @@ async function deleteModel(m, status) {
     kept ? `its out-of-sample predictions (${text(kept.rows)} rows)` : null,
     m.notes?.tags?.length || m.notes?.note ? 'its tags and note' : null,
     children ? `${children} model(s) name it as their parent: they stay, and their lineage will end at a deleted parent` : null,
+    lin?.used_in_ensembles?.length ? `${lin.used_in_ensembles.length} ensemble(s) were built on it: they stay and predict as before (their artifacts hold its fitted pipeline)` : null,
     m.lockbox ? 'its lock-box record stays: the lock box is looked at once per model, even one trained again' : null,
   ].filter(Boolean);
   if (!await confirmDelete(`Delete model ${shortId(m.id)}?`, items)) return;

@@ -168,7 +168,11 @@ function lineage(m) {
       h('h3', {}, `Descendants (${desc.length})`),
       desc.length ? h('ul', {'data-testid': 'descendants'}, desc.map((d) => h('li', {}, modelLink(d)))) : empty('None.'),
       ...(lin.members?.length ? [h('h3', {}, `Ensemble members (${lin.members.length})`),
-        h('ul', {'data-testid': 'ensemble-members'}, lin.members.map((d) => h('li', {}, modelLink(d))))] : []));
+        h('ul', {'data-testid': 'ensemble-members'}, lin.members.map((d) => h('li', {}, modelLink(d))))] : []),
+      ...(lin.used_in_ensembles?.length ? [h('h3', {}, `Used in ensembles (${lin.used_in_ensembles.length})`),
+        h('ul', {'data-testid': 'used-in-ensembles'}, lin.used_in_ensembles.map((e) => h('li', {'data-model-id': e.id},
+          modelLink(e), ' ', h('small', {class: `badge ${e.final_member ? 'final-member' : 'candidate-only'}`, title: e.final_member ? 'the ensemble predicts with this model'
+            : 'a candidate the ensemble did not pick in its final choice'}, e.final_member ? 'final member' : 'candidate only'))))] : []));
   }).catch((err) => box.replaceChildren(h('h2', {}, 'Lineage'), errorBox(err)));
   return box;
 }

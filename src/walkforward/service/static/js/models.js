@@ -16,7 +16,7 @@ export function algorithms() {
   algorithmsPromise = algorithmsPromise || api('algorithms').catch((err) => { algorithmsPromise = null; throw err; });
   return algorithmsPromise;
 }
-const FILTERS = ['symbol', 'task', 'algorithm', 'cohort_id', 'parent_model_id', 'where'];
+const FILTERS = ['symbol', 'task', 'algorithm', 'cohort_id', 'parent_model_id', 'tag', 'where'];
 const TASKS = ['regression', 'classification'];
 const PAGE_SIZES = [25, 50, 100, 200];
 
@@ -28,6 +28,7 @@ function stateFrom(params) {
     task: TASKS.includes(params.get('task')) ? params.get('task') : '',
     cohort_id: params.get('cohort_id') || '',
     parent_model_id: params.get('parent_model_id') || '',
+    tag: params.get('tag') || '',
     where: params.get('where') || '',
     primary_only: params.get('primary_only') === 'true' ? 'true' : '',
     cols: columnsFrom(params),
@@ -78,8 +79,10 @@ function parentBadge(m) {
   }, `↑ ${shortId(m.parent_model_id, 6)}`);
 }
 
-const COLUMNS = [
-  {label: 'id', value: (m) => h('span', {}, h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id)), ' ', tagChips(m.tags))},
+/** The columns; a row's tag chips filter this table by their tag (other filters kept, first page). */
+const columnsFor = (state) => [
+  {label: 'id', value: (m) => h('span', {}, h('a', {href: `#/models/${m.id}`, class: 'mono'}, shortId(m.id)), ' ',
+    tagChips(m.tags, (tag) => hrefFor({...state, tag, offset: 0})))},
   {label: 'created', sort: 'created_at', value: (m) => dateTime(m.created_at)},
   {label: 'symbols', sort: 'symbol', value: (m) => text(m.symbols?.length ? m.symbols : m.symbol)},
   {label: 'algorithm', sort: 'algorithm', value: (m) => text(m.algorithm)},
@@ -94,7 +97,7 @@ const COLUMNS = [
 
 /** The table's columns with the picked metric columns in place of the marker. */
 function columnsOf(state) {
-  return COLUMNS.flatMap((c) => (c.metrics ? metricColumns(state.cols) : [c]));
+  return columnsFor(state).flatMap((c) => (c.metrics ? metricColumns(state.cols) : [c]));
 }
 
 function header(state, columns) {
@@ -132,6 +135,8 @@ function filters(state, names) {
     names.map((a) => h('option', {value: a, selected: a === state.algorithm}, a)))),
   field('cohort_id', 'Cohort', h('input', {id: 'f-cohort_id', name: 'cohort_id', value: state.cohort_id, class: 'mono'})),
   field('parent_model_id', 'Parent', h('input', {id: 'f-parent_model_id', name: 'parent_model_id', value: state.parent_model_id, class: 'mono'})),
+  field('tag', 'Tag', h('input', {id: 'f-tag', name: 'tag', value: state.tag, class: 'mono', placeholder: 'baseline',
+    'data-testid': 'tag-filter', autocomplete: 'off', spellcheck: 'false', title: 'models tagged with this (any case); click a tag to set it'})),
   whereField(state.where),
   h('div', {class: 'field buttons'},
     h('button', {type: 'submit', 'data-testid': 'filter-apply'}, 'Filter'),
@@ -165,7 +170,7 @@ export async function renderModels(view, params) {
   // The page and the algorithm names are asked for at once (the names are cached after the first time).
   const pending = api(`models${query({
     symbol: state.symbol, primary_only: state.primary_only, algorithm: state.algorithm, task: state.task,
-    cohort_id: state.cohort_id, parent_model_id: state.parent_model_id, where: state.where, sort: state.sort,
+    cohort_id: state.cohort_id, parent_model_id: state.parent_model_id, tag: state.tag, where: state.where, sort: state.sort,
     descending: String(state.descending), limit: state.limit, offset: state.offset,
   })}`);
   pending.catch(() => {}); // handled below, once the filters are drawn

@@ -46,7 +46,7 @@ export function colsParam(columns) {
   return columns.join(',') === DEFAULT_COLUMNS.join(',') ? null : columns.join(',');
 }
 
-/** Table column definitions (as models.js COLUMNS) of the picked metrics; each sorts by metrics.<name>. */
+/** Table column definitions (as models.js columnsFor) of the picked metrics; each sorts by metrics.<name>. */
 export function metricColumns(columns) {
   return columns.map((name) => {
     const m = BY_NAME.get(name);
