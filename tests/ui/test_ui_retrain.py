@@ -75,7 +75,10 @@ def test_retrain_button_registers_a_child_shown_as_retrained_from(
     pg.locator("[data-testid=retraining] [data-testid=retrain-button]").click()
     expect(pg.locator("[data-testid=retrain-result]")).to_contain_text("no new data since", timeout=120_000)
     expect(pg.locator("[data-testid=retrain-child]")).to_have_attribute("href", f"#/models/{child_id}")
-    expect(pg.locator("[data-testid=lineage] [data-testid=lineage-retrained]")).to_have_count(1)
+    badge = pg.locator("[data-testid=lineage] [data-testid=lineage-retrained]")
+    expect(badge).to_have_count(1)
+    # white text needs a background of its own to be read (it had none: invisible on the white page)
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
     _screenshots(pg, "retrain-again", "[data-testid=retraining]")
 
     # the job's page says what it trained and links the child

@@ -152,7 +152,7 @@ function pruning(m) {
 function modelLink(b) {
   return h('span', {class: 'lineage-item'}, h('a', {href: `#/models/${b.id}`, class: 'mono'}, shortId(b.id)),
     ' ', h('small', {class: 'muted'}, `${text(b.algorithm)} · ${num(b.cv_score)}`),
-    b.retrained_from ? [' ', h('small', {class: 'badge', 'data-testid': 'lineage-retrained'}, `retrained from ${shortId(b.retrained_from)}`)] : null);
+    b.retrained_from ? [' ', h('small', {class: 'badge retrained', 'data-testid': 'lineage-retrained'}, `retrained from ${shortId(b.retrained_from)}`)] : null);
 }
 
 function lineage(m) {
