@@ -23,13 +23,13 @@ import copy
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from walkforward.atomic import replace_file
 
 if TYPE_CHECKING:
     from walkforward.registry import ModelRecord, ModelStore
@@ -99,16 +99,8 @@ def _read(file: Path, digest: str) -> dict[str, Any] | None:
 def _write(file: Path, digest: str, value: dict[str, Any]) -> None:
     """Keep ``value`` in ``file`` atomically; a failure (full disk, read-only models dir) only costs a recompute."""
     try:
-        text = json.dumps({"key": digest, "value": value})
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
-            os.replace(tmp, file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = json.dumps({"key": digest, "value": value}).encode()
+        replace_file(file, lambda fh: fh.write(data))
     except (OSError, TypeError, ValueError) as exc:
         log.warning("could not keep the selection statistics in %s: %s", file, exc)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from walkforward.atomic import replace_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,16 +51,8 @@ def png_bytes(fig: Figure) -> bytes:
 def _write(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Save ``fig`` as PNG via a temporary file in the target folder and ``os.replace``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     data = png_bytes(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(target, lambda fh: fh.write(data), prefix=f".{target.name}.", suffix=".tmp")
     log.info("wrote %s", target)
     return target
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from walkforward.atomic import replace_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,16 +49,7 @@ def replace_bytes(path: Path, data: bytes, *, prefix: str) -> None:
 
     The temporary file starts with ``prefix`` (it names the writer's pid, for the sweep).
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, lambda fh: fh.write(data), prefix=prefix, suffix=".partial")
 
 
 @contextlib.contextmanager

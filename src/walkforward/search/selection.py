@@ -9,12 +9,12 @@ were never registered, still has every configuration it tried in its statistics.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from walkforward.atomic import replace_file
 
 if TYPE_CHECKING:
     from walkforward.search.run import SearchRun
@@ -40,15 +40,8 @@ def save_matrix(path: Path, columns: dict[str, np.ndarray]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    os.close(fd)
-    try:
-        pq.write_table(pa.table({k: columns[k] for k in sorted(columns)}), tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    table = pa.table({k: columns[k] for k in sorted(columns)})
+    replace_file(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def search_selection(run: SearchRun) -> dict[str, Any]:
