@@ -140,13 +140,19 @@ def evaluate_lockbox(model_id: ModelId, svc: Svc, body: LockboxBody) -> Any:
         return JSONResponse({"detail": str(exc), "lockbox": exc.evaluation.to_dict()}, status_code=409)
 
 
+#: What a route that queues a job of a model answers before any 409 or 422 of its own.
+_QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
+    404: {"description": "No such model."},
+}
+
+
 @router.post(
     "/models/{model_id}/retrain",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Submitted,
     responses={
-        202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
-        404: {"description": "No such model."},
+        **_QUEUED,
         409: {"description": "A retrain of this model is already queued or running (its job is named)."},
         422: {"description": "An ensemble (retrain its members), or data the store no longer holds."},
     },
@@ -174,8 +180,7 @@ def retrain_model(model_id: ModelId, svc: Svc, body: RetrainBody, request: Reque
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Submitted,
     responses={
-        202: {"description": "Queued: the job's id; `Location` is its `/jobs/{id}`."},
-        404: {"description": "No such model."},
+        **_QUEUED,
         422: {"description": "An ensemble, data the store no longer holds, or warm_start for a non-booster."},
     },
 )
