@@ -291,9 +291,20 @@ def test_mobile_pages_fit_the_screen(browser: Browser, server: str, ui_data: UiD
     with checked_page(
         browser, server, "test_mobile_pages_fit_the_screen", viewport={"width": 390, "height": 844}
     ) as pg:
-        for route in ("/#/models", f"/#/models/{ui_data.parent_id}"):
+        # Each route with what shows it is drawn: a hash-only goto keeps the previous page until the
+        # router has drawn the next, so a locator either page holds would measure the wrong one.
+        ready = {
+            "/#/models": pg.locator("[data-testid=models-table]"),
+            f"/#/models/{ui_data.parent_id}": pg.get_by_test_id("model-id").filter(has_text=ui_data.parent_id),
+            f"/#/models/{ui_data.classifier_id}": pg.get_by_test_id("retraining"),  # classifier: confusion, calibration
+            "/#/train": pg.locator("[data-testid=train-form]"),
+            "/#/jobs": pg.locator("[data-testid=jobs-table], [data-testid=empty-train-link]").first,
+        }
+        for route, drawn in ready.items():
             pg.goto(route)
-            expect(pg.locator("[data-testid=models-table], [data-testid=model-id]").first).to_be_visible()
+            expect(drawn).to_be_visible()
+            if route.endswith(ui_data.classifier_id):
+                expect(pg.get_by_test_id("model-id")).to_have_text(ui_data.classifier_id)
             width = pg.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{route} is {width} px wide"
             box = pg.locator("#token-button").bounding_box()
