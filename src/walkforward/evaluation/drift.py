@@ -35,6 +35,7 @@ __all__ = [
     "DriftTable",
     "block_length",
     "compare",
+    "persistence",
     "psi",
     "quantile_edges",
     "worst",
@@ -178,20 +179,10 @@ def _ks(ref: np.ndarray, new: np.ndarray) -> float:
     return float(ks_2samp(a, b, method="asymp").statistic)  # the distance only: no exact p-value
 
 
-def block_length(ref: np.ndarray) -> int:
-    """The bootstrap's block length for reference rows ``ref`` (n x p), from the columns' persistence.
-
-    A circular block bootstrap understates the spread of a window's distribution in two ways: blocks
-    cut the dependence beyond their length (relative bias ``-A / b``, ``A`` the series' persistence
-    ``sum |k| rho_k / sum rho_k``) and blocks drawn from the reference itself vary less about it than
-    the process about its law (``-b / n``, corrected in :func:`compare`). Politis and White's
-    automatic length (``arch.bootstrap.optimal_block_length``, circular) is ``(1.5 A^2 n)^(1/3)``: it
-    is tuned for the variance of a mean and too short for persistent series (AR(1) phi 0.9, n 2000:
-    about 55 rows, a 17% shortfall of variance). So ``A`` is read back from the median of the columns'
-    Politis-White lengths and the block is ``sqrt(A n)``, the length that minimises the two biases
-    together (about 140 rows there, 7%), floored at ``sqrt(n)`` and capped at ``n / 4`` so a draw
-    still mixes a few blocks.
-    """
+def persistence(ref: np.ndarray) -> float:
+    """The columns' median persistence ``A = sum |k| rho_k / sum rho_k`` (0 for i.i.d. rows), read back
+    from Politis and White's automatic block length (``arch.bootstrap.optimal_block_length``,
+    circular), which is ``(1.5 A^2 n)^(1/3)``."""
     from arch.bootstrap import optimal_block_length
 
     n = ref.shape[0]
@@ -200,8 +191,24 @@ def block_length(ref: np.ndarray) -> int:
         x = column[~np.isnan(column)]
         if x.size >= 20 and np.ptp(x) > 0:
             estimates.append(float(optimal_block_length(x)["circular"].iloc[0]))
-    persistence = math.sqrt(float(np.median(estimates)) ** 3 / (1.5 * n)) if estimates else 0.0
-    chosen = max(math.sqrt(n), math.sqrt(persistence * n))
+    return math.sqrt(float(np.median(estimates)) ** 3 / (1.5 * n)) if estimates else 0.0
+
+
+def block_length(ref: np.ndarray, a: float | None = None) -> int:
+    """The bootstrap's block length for reference rows ``ref`` (n x p) of persistence ``a`` (:func:`persistence`).
+
+    A circular block bootstrap understates the spread of a window's distribution in two ways: blocks
+    cut the dependence beyond their length (relative variance bias ``-A / b``) and blocks drawn from
+    the reference itself vary less about it than the process about its law (``-b / n``); both are
+    corrected to first order in :func:`compare`. Politis and White's length is tuned for the variance
+    of a mean and is short for persistent series (AR(1) phi 0.9, n 2000: about 55 rows, a 17%
+    shortfall), so the block is ``sqrt(A n)``, the length that minimises the two biases together
+    (about 140 rows there, 14% before the correction), floored at ``sqrt(n)`` and capped at ``n / 4``
+    so that a draw still mixes a few blocks.
+    """
+    n = ref.shape[0]
+    a = persistence(ref) if a is None else a
+    chosen = max(math.sqrt(n), math.sqrt(a * n))
     return int(max(1, min(math.ceil(chosen), n // 4)))
 
 
@@ -332,7 +339,8 @@ def compare(
     observed_psi = np.array([psi(ref[:, j], new[:, j], edges[j]) for j in range(ref.shape[1])])
     observed_ks = np.array([_ks(ref[:, j], new[:, j]) for j in range(ref.shape[1])])
 
-    block = config.block_length or block_length(ref)
+    a = persistence(ref)
+    block = config.block_length or block_length(ref, a)
     resampler = _Resampler(ref, edges)
     pairs = _draws(n, m, block, config.draws, config.seed)
     # in batches: a batch's draws x cells stay near 4M numbers (~32 MB)
@@ -346,10 +354,11 @@ def compare(
                         ((np.log(np.maximum(boot_ks, 1e-12)) - mu_ks) / sd_ks)[:, mask]])  # fmt: skip
     peak = family.max(axis=1) if family.size else np.zeros(config.draws)
     warn_z, alert_z = (float(np.quantile(peak, q)) for q in (config.warn_level, config.alert_level))
-    # Blocks drawn from the n reference rows vary about them less than the process about its law
-    # (a finite-population effect: variance x (1 - block / n)); PSI is quadratic in the shares'
+    # The draws' spread falls short of the process's by about A / block (dependence cut at the
+    # blocks' ends) + block / n (blocks drawn from the reference vary less about it than the process
+    # about its law): variance x (1 - A / b - b / n), at most halved. PSI is quadratic in the shares'
     # deviations and KS linear, so their log-scale centres are raised by the full and half inverse.
-    shrink = -math.log(max(1.0 - block / n, 0.5))
+    shrink = -math.log(max(1.0 - a / block - block / n, 0.5))
     mu_psi, mu_ks = mu_psi + shrink, mu_ks + 0.5 * shrink
 
     rows = []
