@@ -162,6 +162,15 @@ _MARKERS: dict[str, tuple[str, ...]] = {
     "registry/test_contract_processes.py": ("e2e", "slow"),
     "training/test_cli_training.py": ("slow",),
     "test_cli.py": ("slow",),
+    # Whole flows over a trained model (retrain, its schedule, early stopping, re-priced costs, an
+    # ensemble's build): their units and leakage properties stay in the fast loop.
+    "training/test_retrain.py": ("slow",),
+    "training/test_retrain_schedule.py": ("slow",),
+    "training/test_early_stopping_runs.py": ("slow",),
+    "training/test_trading_fingerprint.py": ("slow",),
+    "ensembles/test_ensemble_build.py": ("slow",),
+    "ensembles/test_ensemble_edges.py": ("slow",),
+    "training/test_search_plan.py": ("slow",),  # dry runs time a calibration fit
 }
 _TESTS_DIR = Path(__file__).resolve().parent
 

@@ -272,6 +272,7 @@ def test_default_embargo_covers_the_longest_lookback_in_bars_of_the_timeframe(
     assert plan_folds(five, embargo=7).embargo == 7
 
 
+@pytest.mark.slow  # five years of daily bars ingested and planned
 def test_daily_bars_shaped_like_the_sp500_keep_every_walk_forward_fold(tmp_path: Path) -> None:
     """1,258 sessions with 120:40 blocks: every test block with a train block before it is a fold.
 

@@ -117,6 +117,7 @@ def test_guard_holds_for_any_lockbox_day(planted_store: FeatureStore, day: int, 
     assert ds.held_out_sessions == 24 - day
 
 
+@pytest.mark.slow  # trains and evaluates a model; the guard's properties above stay fast
 def test_evaluated_once_recorded_and_shown_apart(lockbox_store: FeatureStore, registry: ModelStore) -> None:
     start = lockbox_store.lockbox_start
     assert start is not None
@@ -141,6 +142,7 @@ def test_evaluated_once_recorded_and_shown_apart(lockbox_store: FeatureStore, re
     assert served.loc[~served["lockbox"], "target"].notna().sum() > 0
 
 
+@pytest.mark.slow  # trains and evaluates a model; the guard's properties above stay fast
 def test_a_model_trained_without_the_lockbox_is_refused(planted_store: FeatureStore, registry: ModelStore) -> None:
     model = train(request(), store=planted_store, registry=registry)  # no lock box: it read every day
     later = FeatureStore(planted_store.root, lockbox_start=days_of(planted_store)[19])
@@ -151,6 +153,7 @@ def test_a_model_trained_without_the_lockbox_is_refused(planted_store: FeatureSt
         evaluate_lockbox(model.id, store=planted_store, registry=registry)
 
 
+@pytest.mark.slow  # trains and evaluates a model; the guard's properties above stay fast
 def test_api_evaluates_once_409_then_shows(planted_store: FeatureStore, tmp_path: Path) -> None:
     start = days_of(planted_store)[19]
     settings_ = Settings(
