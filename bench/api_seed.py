@@ -145,6 +145,11 @@ def seed(url: str, models_dir: Path, n: int, templates: list[dict[str, Any]]) ->
         store.dispose()
 
 
+def fill(url: str, models_dir: Path, n: int) -> float:
+    """``seed`` with the real template rows (trained once, then read from the cache): what the start-up benches list."""
+    return seed(url, models_dir, n, template_rows())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--retrain", action="store_true", help="train the template models again")

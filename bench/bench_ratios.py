@@ -436,7 +436,7 @@ def profile_cli(args: Sequence[str], store: FeatureStore) -> dict[str, Any]:
 
 
 def part_startup(repeats: int, rows: int = 300) -> dict[str, Any]:
-    from bench_api import fill
+    from api_seed import fill
     from bench_startup import GOALS as STARTUP_GOALS
     from bench_startup import timed
 

@@ -81,7 +81,7 @@ def main() -> None:
             "FEATURES_PARQUET_DIR": str(root / "features"),
         }
         if args.models:
-            from bench_api import fill  # the same rows as the API benchmark
+            from api_seed import fill  # the same rows as the API benchmark
 
             fill(f"sqlite:///{root / 'metadata.db'}", root / "models", args.models)
         subprocess.run([*cli, "models", "list"], env=env, check=True, capture_output=True)  # migrate, warm
