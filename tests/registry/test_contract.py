@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from migrating import schema_diffs
 
 from walkforward.errors import InvalidInputError, WalkforwardError
 from walkforward.registry import (
@@ -27,7 +25,6 @@ from walkforward.registry import (
     NewModel,
     RegistryError,
 )
-from walkforward.registry._schema import VERSION_TABLE, metadata
 
 NewModelFactory = Callable[..., NewModel]
 
@@ -108,14 +105,7 @@ def test_reopening_runs_migrations_idempotently(store: ModelStore, new_model: Ne
 
 
 def test_migrated_schema_matches_metadata(store: ModelStore) -> None:
-    engine = sa.create_engine(store.url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            diffs = compare_metadata(context, metadata)
-    finally:
-        engine.dispose()
-    assert diffs == []
+    assert schema_diffs(store.url) == []
 
 
 # --------------------------------------------------------------------------- the atomic protocol

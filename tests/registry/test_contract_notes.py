@@ -9,16 +9,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import make_url
+from migrating import migration_config, schema_diffs, table_names
 
 from walkforward.errors import InvalidInputError
 from walkforward.registry import ModelNotes, ModelNotFoundError, ModelStore, NewModel
-from walkforward.registry._schema import VERSION_TABLE, metadata, model_notes
-from walkforward.registry.database import alembic_config
+from walkforward.registry._schema import model_notes
 from walkforward.registry.notes import MAX_NOTE_CHARS, MAX_TAGS, TAG_PATTERN, check
 
 
@@ -113,26 +110,13 @@ def test_check_keeps_valid_tags_in_order_once(tags: list[str], note: str) -> Non
 def test_0008_adds_the_notes_table_and_drops_it_again(
     backend_url: str, models_dir: Path, new_model: Callable[..., NewModel]
 ) -> None:
-    if backend_url.startswith("sqlite:///"):
-        Path(str(make_url(backend_url).database)).parent.mkdir(parents=True, exist_ok=True)
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", backend_url.replace("%", "%%"))
+    config = migration_config(backend_url)
     command.upgrade(config, "0007")
     with ModelStore.open(backend_url, models_dir) as store:  # migrates to head
         record = store.add(new_model(), "artifact")
         store.set_notes(record.id, tags=["a"], note="n")
     command.downgrade(config, "0007")
-    engine = sa.create_engine(backend_url)
-    try:
-        assert "model_notes" not in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "model_notes" not in table_names(backend_url)
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.get(record.id) == record and store.notes(record.id) == ModelNotes(record.id)
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_diffs(backend_url) == []

@@ -7,16 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
+from migrating import migration_config, schema_diffs, table_names, versions
 
 from walkforward.errors import InvalidInputError
 from walkforward.registry import FULL_FIDELITY, ModelStore, TrialScore, TrialStore
-from walkforward.registry._schema import VERSION_TABLE, metadata
-from walkforward.registry.database import _head_revisions, alembic_config
+from walkforward.registry.database import _head_revisions
 
 FOLDS = [{"fold": 1, "r2": 0.02, "rmse": 0.5, "n": 40}, {"fold": 2, "r2": -0.01, "rmse": 0.6, "n": 40}]
 
@@ -90,24 +86,12 @@ def test_json_unsafe_metrics_are_refused(trials: TrialStore) -> None:
         trials.record(_fp(), FULL_FIDELITY, [{"fold": 1, "model": object()}], 0.1)
 
 
-def _version(url: str) -> list[str]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [str(v) for v in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
-    finally:
-        engine.dispose()
-
-
 def test_0005_adds_the_trials_table_to_a_0004_database_and_drops_it_again(
     backend_url: str, models_dir: Path, new_model
 ) -> None:
-    if backend_url.startswith("sqlite:///"):
-        Path(str(make_url(backend_url).database)).parent.mkdir(parents=True, exist_ok=True)
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", backend_url.replace("%", "%%"))
+    config = migration_config(backend_url)
     command.upgrade(config, "0004")
-    assert _version(backend_url) == ["0004"]
+    assert versions(backend_url) == ["0004"]
 
     # Opening the store migrates to head; the models written before are untouched.
     fp = _fp()
@@ -115,21 +99,11 @@ def test_0005_adds_the_trials_table_to_a_0004_database_and_drops_it_again(
         record = store.add(new_model(), "artifact")
         trials = TrialStore(store.database)
         assert trials.record(fp, FULL_FIDELITY, FOLDS, 0.005)
-    assert _version(backend_url) == sorted(_head_revisions())  # 0005 and every later revision
+    assert versions(backend_url) == sorted(_head_revisions())  # 0005 and every later revision
 
     command.downgrade(config, "0004")
-    engine = sa.create_engine(backend_url)
-    try:
-        assert "trials" not in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "trials" not in table_names(backend_url)
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.get(record.id) == record
         assert TrialStore(store.database).scores([fp], FULL_FIDELITY) == {}  # the table is new and empty
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_diffs(backend_url) == []

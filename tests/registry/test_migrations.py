@@ -9,14 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
+from migrating import migration_config, schema_diffs, table_names
 
 from walkforward.registry import ModelStore
-from walkforward.registry._schema import VERSION_TABLE, json_type, metadata
-from walkforward.registry.database import alembic_config
+from walkforward.registry._schema import json_type
 from walkforward.reports.payloads import model_dict, summary_dict
 
 ASKED = {"symbols": ["AAPL", "QQQ"], "lookforward": 4, "start": "2024-01-02", "algorithm": "ridge"}
@@ -43,14 +39,6 @@ _old_models = sa.table(
         for name in ("symbols", "request", "features", "hyperparameters", "folds", "metrics")
     ),
 )
-
-
-def _config(url: str) -> Config:
-    if url.startswith("sqlite:///"):
-        Path(str(make_url(url).database)).parent.mkdir(parents=True, exist_ok=True)
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
 
 
 def _old_row(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +73,7 @@ def _requests(url: str) -> dict[str, dict[str, Any]]:
 
 
 def test_0004_moves_derived_keys_out_of_old_requests_and_back(backend_url: str, models_dir: Path) -> None:
-    config = _config(backend_url)
+    config = migration_config(backend_url)
     command.upgrade(config, "0003")
     engine = sa.create_engine(backend_url)
     try:
@@ -124,13 +112,7 @@ def test_0004_moves_derived_keys_out_of_old_requests_and_back(backend_url: str, 
     # Upgrading again gives the schema the code expects (SQLite's batch copy kept indexes and constraints).
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.get("old").derived == DERIVED
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_diffs(backend_url) == []
 
 
 # --------------------------------------------------------------------------- 0006: the list tables
@@ -144,7 +126,7 @@ _METRICS_0006 = {
 
 
 def test_0006_backfills_the_list_tables_from_existing_models(backend_url: str, models_dir: Path) -> None:
-    config = _config(backend_url)
+    config = migration_config(backend_url)
     command.upgrade(config, "0005")
     rows = []
     for i, (name, metrics) in enumerate(_METRICS_0006.items()):
@@ -174,28 +156,18 @@ def test_0006_backfills_the_list_tables_from_existing_models(backend_url: str, m
         assert [r.id for r in store.list(cohort_id="c1")[0]] == ["trained"]
 
     command.downgrade(config, "0005")
-    engine = sa.create_engine(backend_url)
-    try:
-        assert not {"model_summaries", "model_metrics"} & set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+    assert not {"model_summaries", "model_metrics"} & table_names(backend_url)
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.list()[1] == 4  # backfilled again
         assert store.get("flat").metrics == {"r2": 0.5, "rmse": 1.0}
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_diffs(backend_url) == []
 
 
 # --------------------------------------------------------------------------- 0009: every symbol of a model
 
 
 def test_0009_backfills_every_symbol_of_existing_models(backend_url: str, models_dir: Path) -> None:
-    config = _config(backend_url)
+    config = migration_config(backend_url)
     command.upgrade(config, "0005")
     rows = [
         {**_old_row("context", ASKED), "symbols": ["AAPL", "QQQ", "VIX"]},
@@ -215,17 +187,7 @@ def test_0009_backfills_every_symbol_of_existing_models(backend_url: str, models
         assert store.list(symbol="AAPL")[1] == 1
 
     command.downgrade(config, "0008")
-    engine = sa.create_engine(backend_url)
-    try:
-        assert "model_symbols" not in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "model_symbols" not in table_names(backend_url)
     with ModelStore.open(backend_url, models_dir) as store:
         assert [r.id for r in store.list(symbol="QQQ")[0]] == ["context"]  # backfilled again
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_diffs(backend_url) == []
