@@ -236,24 +236,20 @@ def measure(base: str, cohort_id: str, repeats: int) -> dict[str, Any]:
 
             return act
 
-        page.goto("/#/models?sort=metrics.sharpe")
-        page.wait_for_selector(f"{TABLE} tbody tr")
-        asked = []
-        took = [timed(page, apply("#f-where", ("sharpe > 1", "sharpe > 0.5")[i % 2]), asked) for i in range(repeats)]
-        out["filter_where"], out["filter_where_request"] = quantiles(took), quantiles(asked)
-        took, asked = [], []
-        for i in range(repeats):
-            in_page(page, [None, "#f-where", ("sharpe > 1", "sharpe > 0.5")[i % 2]], took, asked)
-        out["filter_where_in_page"], out["filter_where_in_page_request"] = quantiles(took), quantiles(asked)
-        page.goto("/#/models")
-        page.wait_for_selector(f"{TABLE} tbody tr")
-        asked = []
-        took = [timed(page, apply("#f-symbol", ("VIX", "NVDA")[i % 2]), asked) for i in range(repeats)]
-        out["filter_symbol"], out["filter_symbol_request"] = quantiles(took), quantiles(asked)
-        took, asked = [], []
-        for i in range(repeats):
-            in_page(page, [None, "#f-symbol", ("VIX", "NVDA")[i % 2]], took, asked)
-        out["filter_symbol_in_page"], out["filter_symbol_in_page_request"] = quantiles(took), quantiles(asked)
+        filters = [
+            ("filter_where", "/#/models?sort=metrics.sharpe", "#f-where", ("sharpe > 1", "sharpe > 0.5")),
+            ("filter_symbol", "/#/models", "#f-symbol", ("VIX", "NVDA")),
+        ]
+        for name, route, field, values in filters:  # each timed from Playwright, then in the page
+            page.goto(route)
+            page.wait_for_selector(f"{TABLE} tbody tr")
+            asked = []
+            took = [timed(page, apply(field, values[i % 2]), asked) for i in range(repeats)]
+            out[name], out[f"{name}_request"] = quantiles(took), quantiles(asked)
+            took, asked = [], []
+            for i in range(repeats):
+                in_page(page, [None, field, values[i % 2]], took, asked)
+            out[f"{name}_in_page"], out[f"{name}_in_page_request"] = quantiles(took), quantiles(asked)
         counts = {
             "sharpe > 1": page.evaluate(
                 "async () => (await (await fetch('models?where=sharpe>1&limit=1')).json()).total"
