@@ -19,7 +19,7 @@ from walkforward.registry._schema import lockbox_evaluations as table
 from walkforward.registry.database import Database, to_json
 from walkforward.registry.errors import DuplicateModelError, LockboxEvaluatedError
 
-__all__ = ["LockboxMixin", "LockboxRecord", "already_evaluated", "find", "record"]
+__all__ = ["LockboxMixin", "LockboxRecord", "already_evaluated", "find"]
 
 
 @dataclass(frozen=True)
@@ -81,37 +81,6 @@ def already_evaluated(found: LockboxRecord, model_id: str) -> LockboxEvaluatedEr
     )
 
 
-def record(
-    db: Database,
-    *,
-    model_id: str,
-    fingerprint: str,
-    lockbox_start: dt.date,
-    rows: int,
-    sessions: int,
-    metrics: Mapping[str, Any],
-) -> LockboxRecord:
-    """Insert the evaluation of ``model_id``; a second (same id or fingerprint) is :class:`LockboxEvaluatedError`."""
-    values = {
-        "model_id": model_id,
-        "fingerprint": fingerprint,
-        "evaluated_at": dt.datetime.now(dt.UTC),
-        "lockbox_start": lockbox_start,
-        "rows": int(rows),
-        "sessions": int(sessions),
-        "metrics": to_json("metrics", dict(metrics)),
-    }
-    try:
-        with db.transaction(write=True) as conn:
-            conn.execute(sa.insert(table).values(values))
-    except DuplicateModelError:
-        found = find(db, model_id, fingerprint)
-        if found is None:  # pragma: no cover - a unique violation always leaves the row it collided with
-            raise
-        raise already_evaluated(found, model_id) from None
-    return _to_record(values)
-
-
 class LockboxMixin:
     """The store's lock-box methods (:class:`~walkforward.registry.ModelStore` has them): one interface,
     a module about one thing."""
@@ -130,15 +99,24 @@ class LockboxMixin:
     ) -> LockboxRecord:
         """Record ``model_id``'s one lock-box evaluation; a second (same id or fingerprint) raises
         :class:`~walkforward.registry.errors.LockboxEvaluatedError` carrying the first."""
-        return record(
-            self._db,
-            model_id=model_id,
-            fingerprint=fingerprint,
-            lockbox_start=lockbox_start,
-            rows=rows,
-            sessions=sessions,
-            metrics=metrics,
-        )
+        values = {
+            "model_id": model_id,
+            "fingerprint": fingerprint,
+            "evaluated_at": dt.datetime.now(dt.UTC),
+            "lockbox_start": lockbox_start,
+            "rows": int(rows),
+            "sessions": int(sessions),
+            "metrics": to_json("metrics", dict(metrics)),
+        }
+        try:
+            with self._db.transaction(write=True) as conn:
+                conn.execute(sa.insert(table).values(values))
+        except DuplicateModelError:
+            found = find(self._db, model_id, fingerprint)
+            if found is None:  # pragma: no cover - a unique violation always leaves the row it collided with
+                raise
+            raise already_evaluated(found, model_id) from None
+        return _to_record(values)
 
     def lockbox(self, model_id: str, fingerprint: str | None = None) -> LockboxRecord | None:
         """The lock-box evaluation of ``model_id`` (or of a model with ``fingerprint``), if one was recorded."""
