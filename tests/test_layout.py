@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from walkforward.features.store import FeatureStore
+from walkforward.registry import ModelStore
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "walkforward"
 MAX_LINES = 400
 
@@ -52,8 +55,8 @@ HEAVY = ("numpy", "pandas", "pyarrow", "duckdb", "scipy", "sklearn", "joblib", "
 HEAVY += ("sqlalchemy", "alembic", "lightgbm", "xgboost", "shap", "fastapi", "pydantic_settings")
 
 
-def _imported_by(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
-    """The HEAVY modules loaded by running the CLI with ``argv`` in a fresh interpreter."""
+def _imported_by(argv: list[str], env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> set[str]:
+    """The HEAVY (and ``extra``) modules loaded by running the CLI with ``argv`` in a fresh interpreter."""
     code = (
         "import sys\n"
         f"sys.argv = ['walkforward', *{argv!r}]\n"
@@ -61,7 +64,7 @@ def _imported_by(argv: list[str], env: dict[str, str] | None = None) -> set[str]
         "try:\n"
         "    main()\n"
         "finally:\n"
-        f"    print('loaded:' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+        f"    print('loaded:' + ','.join(m for m in {HEAVY + extra!r} if m in sys.modules), file=sys.stderr)\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode == 0, run.stderr
@@ -88,6 +91,24 @@ def test_models_list_imports_the_orm_only(tmp_path: Path) -> None:
     }
     assert "alembic" in _imported_by(["models", "list"], env)  # a new registry is migrated
     assert _imported_by(["models", "list"], env) == {"sqlalchemy", "pydantic_settings"}
+
+
+@pytest.mark.slow
+def test_a_search_with_its_selection_statistics_does_not_import_arch(demo_store: FeatureStore, tmp_path: Path) -> None:
+    """Every search ends with PBO, DSR and SPA; the SPA is ours, so `arch` (and its 1.2 s of
+    statsmodels and matplotlib pieces) stays out of the command (issue 9's 3-second command)."""
+    env = {
+        **os.environ,
+        "METADATA_DB_PATH": str(tmp_path / "metadata.db"),
+        "MODELS_DIR": str(tmp_path / "models"),
+        "FEATURES_PARQUET_DIR": str(demo_store.root),
+    }
+    argv = ["search", "AAPL,QQQ", "--algorithm", "elasticnet_regression", "--search", "grid", "--no-explain"]
+    loaded = _imported_by([*argv, "--grid", "alpha_grid=[0.01,0.1,1.0]"], env, extra=("arch", "matplotlib"))
+    assert "sklearn" in loaded and not loaded & {"arch", "matplotlib"}
+    with ModelStore.open(f"sqlite:///{tmp_path / 'metadata.db'}", tmp_path / "models") as registry:
+        rows, total = registry.list()
+    assert total == 1 and rows[0].cohort_id  # the search ran to its end: its best is registered
 
 
 def test_head_revisions_read_from_the_files_are_alembics_heads() -> None:

@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 #: Cohorts whose statistics are kept (each a few KB).
 MAX_COHORTS = 128
 
+#: Part of every key: raised when the statistics' method changes, so values kept by an older one
+#: are recomputed (2: the studentized SPA of :mod:`walkforward.evaluation.spa` replaced ``arch``'s).
+METHOD = 2
+
 _lock = threading.Lock()
 _kept: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
 
@@ -116,6 +120,7 @@ def cohort_selection(
     path = cohort_predictions_file(registry.models_dir, cohort_id)
     stat = path.stat() if path.exists() else None
     key = (
+        METHOD,
         cohort_id,
         tuple((r.id, r.fingerprint, r.cohort_rank, r.cv_score, str(r.derived.get("predictions"))) for r in rows),
         None if stat is None else (stat.st_size, stat.st_mtime_ns),

@@ -107,6 +107,20 @@ def main() -> None:
             raise
         err.print(f"[bold red]error:[/] {escape(str(_disk_full(exc)))}")
         raise SystemExit(2) from None
+    finally:
+        _settle_for_exit()
+
+
+def _settle_for_exit() -> None:
+    """Collect the garbage now, then freeze the heap, so the interpreter's shutdown does not
+    walk it again: with scikit-learn, SciPy and pandas loaded, the collections run while the
+    modules are torn down took 0.25-0.45 s of every command (``gc.freeze`` is the standard
+    library's way to take objects out of later collections). Objects still die by reference
+    counting, and atexit handlers still run, after this."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _disk_full(exc: OSError) -> WalkforwardError:

@@ -8,9 +8,10 @@ their kept out-of-sample predictions, traded under the request's rules):
   there are too few sessions: at least 2 sessions per block, an even count, >= 4, said in ``notes``).
 - **DSR** (Bailey & López de Prado 2014) of the best configuration on the per-observation daily
   Sharpe: :func:`walkforward.evaluation.deflated.deflated_sharpe_ratio`, p = 1 - DSR.
-- **SPA** (Hansen 2005, with White's Reality Check as the upper bound): ``arch.bootstrap.SPA`` on
-  losses = -returns against a flat benchmark (0), stationary bootstrap, a block length of at least
-  the target's horizon in sessions and at least T^(1/3); consistent and upper p-values.
+- **SPA** (Hansen 2005, with White's Reality Check as the upper bound):
+  :func:`walkforward.evaluation.spa.spa_test`, studentized, on each configuration's daily net
+  return against a flat benchmark (0), stationary bootstrap, a block length of at least the
+  target's horizon in sessions and at least T^(1/3); lower, consistent and upper p-values.
 
 The old "deflated score" (the cohort's score spread times E[max of N normals], and a t-test over
 a few fold scores) mixed real differences between configurations into the luck term; it is gone.
@@ -36,18 +37,9 @@ def _blocks_for(sessions: int, wanted: int = 16) -> int | None:
 
 def spa_test(daily: np.ndarray, *, block_size: int, reps: int = SPA_REPS, seed: int = 0) -> dict[str, Any]:
     """Hansen's SPA test that some configuration beats staying flat: p-values (lower, consistent, upper)."""
-    from arch.bootstrap import SPA
+    from walkforward.evaluation.spa import spa_test as spa
 
-    spa = SPA(np.zeros(daily.shape[0]), -daily, block_size=block_size, reps=reps, bootstrap="stationary", seed=seed)
-    spa.compute()
-    p = spa.pvalues
-    return {
-        "p_consistent": float(p["consistent"]),
-        "p_upper": float(p["upper"]),
-        "p_lower": float(p["lower"]),
-        "block_size": block_size,
-        "reps": reps,
-    }
+    return spa(daily, block_size=block_size, reps=reps, seed=seed).to_dict()
 
 
 def selection_statistics(
@@ -86,7 +78,13 @@ def selection_statistics(
             out["notes"].append(f"PBO with {blocks} blocks ({t} sessions are too few for {n_blocks})")
         out["pbo"] = backtest_overfitting(r, n_blocks=blocks).to_dict()
     block_size = max(1, math.ceil(horizon_sessions), round(t ** (1 / 3)))
-    out["spa"] = spa_test(r, block_size=block_size, seed=seed)
+    spa = spa_test(r, block_size=block_size, seed=seed)
+    if spa["n_tested"] == 0:
+        out["notes"].append("no configuration's daily return varies (none traded): no SPA")
+        return out
+    if spa["n_constant"]:
+        out["notes"].append(f"SPA over {spa['n_tested']}: {spa['n_constant']} never traded (constant returns)")
+    out["spa"] = spa
     return out
 
 
