@@ -9,10 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from migrating import migration_config, schema_diffs, table_names
+from migrating import migration_config, schema_diffs, table_names, versions
 
 from walkforward.registry import ModelStore
-from walkforward.registry._schema import json_type
+from walkforward.registry._schema import VERSION_TABLE, json_type
 from walkforward.reports.payloads import model_dict, summary_dict
 
 ASKED = {"symbols": ["AAPL", "QQQ"], "lookforward": 4, "start": "2024-01-02", "algorithm": "ridge"}
@@ -191,3 +191,52 @@ def test_0009_backfills_every_symbol_of_existing_models(backend_url: str, models
     with ModelStore.open(backend_url, models_dir) as store:
         assert [r.id for r in store.list(symbol="QQQ")[0]] == ["context"]  # backfilled again
     assert schema_diffs(backend_url) == []
+
+
+# --------------------------------------------------------------------------- a new database: built, not migrated
+
+
+def _snapshot(url: str) -> dict[str, Any]:
+    """Every table's columns (type, nullability), keys, indexes and unique constraints, as the database reports them."""
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {
+            table: {
+                "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+                "pk": inspector.get_pk_constraint(table),
+                "fks": sorted(map(repr, inspector.get_foreign_keys(table))),
+                "indexes": sorted(map(repr, inspector.get_indexes(table))),
+                "uniques": sorted(map(repr, inspector.get_unique_constraints(table))),
+            }
+            for table in sorted(inspector.get_table_names())
+        }
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_built_as_the_migrations_build_it(backend_url: str, models_dir: Path) -> None:
+    """Opening an empty database creates the declared schema and stamps head (no Alembic, no nine
+    migrations); the migrations from scratch give the very same tables, keys, indexes and version,
+    and Alembic walks the built database down to nothing and back up."""
+    config = migration_config(backend_url)
+    command.upgrade(config, "head")
+    migrated = _snapshot(backend_url)
+    heads = versions(backend_url)
+    command.downgrade(config, "base")
+    engine = sa.create_engine(backend_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
+    finally:
+        engine.dispose()
+    assert table_names(backend_url) == set()
+
+    with ModelStore.open(backend_url, models_dir):
+        pass
+    assert _snapshot(backend_url) == migrated and versions(backend_url) == heads
+    assert schema_diffs(backend_url) == []
+    command.downgrade(config, "base")
+    assert table_names(backend_url) == {VERSION_TABLE}
+    command.upgrade(config, "head")
+    assert _snapshot(backend_url) == migrated

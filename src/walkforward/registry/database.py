@@ -286,6 +286,9 @@ class Database:
         """
         if self._at_head():
             return  # up to date: skip importing Alembic (0.5 s of every command's start-up)
+        heads = _head_revisions()
+        if heads is not None and self._create_when_empty(heads):
+            return
         from alembic import command
         from alembic.util import CommandError
 
@@ -300,6 +303,34 @@ class Database:
             raise RegistryError(
                 f"cannot migrate the registry schema: {exc} (was the database written by a newer walkforward?)"
             ) from exc
+
+    def _create_when_empty(self, heads: frozenset[str]) -> bool:
+        """Give a database without any table the declared schema and the heads' version rows, in one
+        locked transaction; ``False`` (nothing done) when it has tables.
+
+        Alembic's recipe for building an up-to-date database from scratch (``create_all``, then
+        stamp head), with the stamp written here: a new registry's first command then imports no
+        Alembic and runs no nine migrations (0.18 s of issue 9's 3-second command). The migration
+        tests hold both roads to the same schema, and Alembic upgrades and downgrades such a database.
+        """
+        from walkforward.registry._schema import metadata
+
+        with self.transaction(write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            if sa.inspect(conn).get_table_names():
+                return False
+            metadata.create_all(conn)
+            # Alembic's own version table: one VARCHAR(32) primary key named "<table>_pkc"
+            version = sa.Table(
+                VERSION_TABLE,
+                sa.MetaData(),
+                sa.Column("version_num", sa.String(32), nullable=False),
+                sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+            )
+            version.create(conn)
+            conn.execute(version.insert(), [{"version_num": head} for head in sorted(heads)])
+        return True
 
     def _at_head(self) -> bool:
         """Whether the version table already names exactly the migrations' heads (read without Alembic)."""
