@@ -119,11 +119,13 @@ def spa_pvalues(d: np.ndarray, indices: np.ndarray, block_size: float, *, studen
     counts = np.zeros((reps, n))
     np.add.at(counts, (np.arange(reps)[:, None], indices), 1.0)
     simulated = np.zeros((3, reps))  # starting at 0: T* = max(max_k z*_k, 0), as T is
+    centred = d - mean  # the resamples' second moments about the sample mean: no cancellation
     for lo in range(0, tested, COLUMN_CHUNK):
         cols = slice(lo, lo + COLUMN_CHUNK)
-        boot_mean = counts @ d[:, cols] / n
+        shift = counts @ centred[:, cols] / n
+        boot_mean = mean[cols] + shift
         if studentize:
-            boot_sd = np.sqrt(np.maximum(counts @ d[:, cols] ** 2 / n - boot_mean**2, 0.0))
+            boot_sd = np.sqrt(np.maximum(counts @ centred[:, cols] ** 2 / n - shift**2, 0.0))
             boot_sd[boot_sd == 0] = np.inf  # a resample of one repeated value says nothing
         else:
             boot_sd = sd[cols]
