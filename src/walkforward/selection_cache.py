@@ -1,11 +1,11 @@
 """A cohort's selection statistics (PBO, DSR, SPA) computed once: kept in memory and on disk.
 
 A cohort's statistics read every sibling's kept predictions (hash-checked Parquet files) and run a
-bootstrap: about a second, and 2-4 s more on a cold server (importing sklearn, scipy and arch). They are a
-pure function of the cohort's members and of those files, which never change once written, so they
-are kept by a key naming both (ids, fingerprints, ranks, scores, the predictions' SHA-256 and the
-search matrix's size and time); a member added, deleted or re-ranked makes a new key, so what is
-kept is never stale, only unused. Two places keep them:
+bootstrap: a fraction of a second, and about a second more on a cold server (importing sklearn and
+scipy). They are a pure function of the cohort's members and of those files, which never change
+once written, so they are kept by a key naming both (ids, fingerprints, ranks, scores, the
+predictions' SHA-256, the search matrix's size and time, and :data:`METHOD`); a member added,
+deleted or re-ranked makes a new key, so what is kept is never stale, only unused. Two places keep them:
 
 - a process-wide, bounded memo (also used for the explore view's fANOVA);
 - ``MODELS_DIR/cohorts/{cohort}.selection.json`` (and ``.explore.json``), holding the key's
@@ -130,7 +130,7 @@ def cohort_selection(
         return kept(key, file)
 
     def statistics() -> dict[str, Any]:
-        # Imported here, not above: they bring sklearn, scipy and arch (2-4 s on a cold server),
+        # Imported here, not above: they bring sklearn and scipy (about 1 s on a cold server),
         # which a value read from memory or from its file does not need.
         from walkforward.search.selection import load_matrix
         from walkforward.training.evaluate import cohort_selection as of_records

@@ -291,7 +291,7 @@ def get_cohort(
     ] = "true",
 ) -> dict[str, Any]:
     """A search's models ranked best first, with how much of the best score survives the tries (PBO,
-    DSR, SPA: seconds the first time they are computed, then kept in memory and beside the models;
+    DSR, SPA: about a second the first time they are computed, then kept in memory and beside the models;
     ``null`` with ``selection=false``, or ``kept`` when they are not kept yet)."""
     return queries.cohort(reg, cohort_id, selection=selection).to_dict()
 
