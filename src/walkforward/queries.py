@@ -203,22 +203,30 @@ def cohort_explore(registry: ModelStore, cohort_id: str, *, selection: bool = Fa
     """A cohort explored: varied hyperparameters, each sibling's score, importance and history (see
     :func:`walkforward.evaluation.explore.explore`), with the selection summary of :func:`cohort`
     when ``selection`` (the UI's second request brings both); an empty cohort is not found."""
+    from walkforward.registry import TrialStore
     from walkforward.registry.artifacts import cohort_explore_file
     from walkforward.selection_cache import cached, cohort_selection
 
     rows = registry.cohort(cohort_id)
     if not rows:
         raise _no_cohort(cohort_id)
+    trials = TrialStore(registry.database)
 
     def compute() -> dict[str, Any]:
         from walkforward.evaluation.explore import explore  # sklearn and optuna: not for a kept value
 
-        return explore(cohort_id, rows)
+        return explore(cohort_id, rows, trials.of_cohort(cohort_id))
 
-    # A pure function of the members (fingerprints name their hyperparameters; scores and trial order
-    # never change once registered): fANOVA costs 0.5-3 s a cohort, so each is computed once, and
-    # kept beside the models like the selection statistics (a search's end computes both).
-    key = ("explore", cohort_id, tuple((r.id, r.fingerprint, r.cv_score) for r in rows))
+    # A pure function of the members and of the trials their searches scored (fingerprints name
+    # their hyperparameters; scores and trial order never change once written): fANOVA costs 0.5-3 s
+    # a cohort, so each is computed once, and kept beside the models like the selection statistics
+    # (a search's end computes both). A search adding trials changes their count and latest time.
+    key = (
+        "explore",
+        cohort_id,
+        tuple((r.id, r.fingerprint, r.cv_score) for r in rows),
+        trials.cohort_state(cohort_id),
+    )
     out = cached(key, compute, cohort_explore_file(registry.models_dir, cohort_id))
     return {**out, "selection": cohort_selection(registry, cohort_id, rows)} if selection else out
 

@@ -11,7 +11,7 @@ from alembic import command
 from migrating import migration_config, schema_diffs, table_names, versions
 
 from walkforward.errors import InvalidInputError
-from walkforward.registry import FULL_FIDELITY, ModelStore, TrialScore, TrialStore
+from walkforward.registry import FULL_FIDELITY, ModelStore, TrialMeta, TrialScore, TrialStore
 from walkforward.registry.database import _head_revisions
 
 FOLDS = [{"fold": 1, "r2": 0.02, "rmse": 0.5, "n": 40}, {"fold": 2, "r2": -0.01, "rmse": 0.6, "n": 40}]
@@ -106,4 +106,49 @@ def test_0005_adds_the_trials_table_to_a_0004_database_and_drops_it_again(
     with ModelStore.open(backend_url, models_dir) as store:
         assert store.get(record.id) == record
         assert TrialStore(store.database).scores([fp], FULL_FIDELITY) == {}  # the table is new and empty
+    assert schema_diffs(backend_url) == []
+
+
+def test_a_cohort_s_trials_read_back_with_what_they_were_in_scored_order(trials: TrialStore) -> None:
+    cohort, other = uuid.uuid4().hex[:24], uuid.uuid4().hex[:24]
+    first = {_fp(): ([{"fold": 1, "r2": i / 10}], i / 10) for i in range(3)}
+    meta = {fp: TrialMeta(cohort, {"alpha": 10.0**-i, "l1_ratio": 0.5}, 2 - i) for i, fp in enumerate(first)}
+    assert trials.record_many(FULL_FIDELITY, first, meta) == 3
+    before = trials.cohort_state(cohort)
+    later, plain, elsewhere = _fp(), _fp(), _fp()
+    trials.record_many(FULL_FIDELITY, {later: (FOLDS, None)}, {later: TrialMeta(cohort, {"alpha": 1.0}, 0)})
+    trials.record(plain, FULL_FIDELITY, FOLDS, 0.3)  # written without saying what it was
+    trials.record_many(FULL_FIDELITY, {elsewhere: (FOLDS, 0.1)}, {elsewhere: TrialMeta(other, {"alpha": 2.0})})
+    trials.record_many("rounds=50", {later: (FOLDS, 0.9)}, {later: TrialMeta(cohort, {"alpha": 1.0}, 0)})
+
+    found = trials.of_cohort(cohort)
+    # the first run's three by position, then the later run's one; others' and plain trials are not here
+    assert [t.fingerprint for t in found] == [*reversed(first), later]
+    assert [t.position for t in found] == [0, 1, 2, 0]
+    assert found[0].params == {"alpha": 0.01, "l1_ratio": 0.5} and found[0].score == 0.2
+    assert found[-1].score is None and found[-1].created_at.tzinfo is not None
+    assert [t.fingerprint for t in trials.of_cohort(cohort, "rounds=50")] == [later]
+    assert [t.fingerprint for t in trials.of_cohort(other)] == [elsewhere]
+    assert trials.of_cohort(uuid.uuid4().hex[:24]) == []
+    assert before[0] == 3 and trials.cohort_state(cohort)[0] == 4 and trials.cohort_state(cohort) != before
+    assert trials.scores([plain], FULL_FIDELITY)[plain].score == 0.3  # the plain trial still resumes searches
+
+
+def test_0010_adds_what_trials_were_and_keeps_the_trials_written_before(
+    backend_url: str, models_dir: Path, new_model
+) -> None:
+    config = migration_config(backend_url)
+    command.upgrade(config, "0009")
+    old = _fp()
+    with ModelStore.open(backend_url, models_dir) as store:  # to head: 0010 and later
+        trials = TrialStore(store.database)
+        trials.record(old, FULL_FIDELITY, FOLDS, 0.005)
+    command.downgrade(config, "0009")
+    assert versions(backend_url) == ["0009"]
+    with ModelStore.open(backend_url, models_dir) as store:
+        trials = TrialStore(store.database)
+        assert trials.scores([old], FULL_FIDELITY) == {old: TrialScore(FOLDS, 0.005)}
+        new = _fp()
+        trials.record_many(FULL_FIDELITY, {new: (FOLDS, 0.01)}, {new: TrialMeta("c" * 24, {"alpha": 0.1}, 0)})
+        assert [t.fingerprint for t in trials.of_cohort("c" * 24)] == [new]
     assert schema_diffs(backend_url) == []

@@ -180,3 +180,69 @@ def test_a_12_model_cohort_opens_in_two_requests(browser: Browser, big_cohort: t
     finally:
         context.close()
     assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def best_only(ui_data: UiData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server over a copy of the store after a best-only search of 6 combinations: 1 model registered."""
+    from walkforward.features.store import FeatureStore
+    from walkforward.model_selection.executors import LocalExecutor
+    from walkforward.registry import ModelStore
+    from walkforward.search import SearchRequest, run_search
+
+    root = tmp_path_factory.mktemp("ui-best-only") / "store"
+    shutil.copytree(ui_data.root, root, ignore=shutil.ignore_patterns("*.log"))
+    registry = ModelStore.open(f"sqlite:///{(root / 'metadata.db').resolve()}", root / "models")
+    try:
+        sreq = SearchRequest(
+            symbol="AAPL,QQQ,VIX",
+            algorithm="elasticnet_regression",
+            search="grid",
+            grids={"alpha_grid": [0.0002, 0.002, 0.02], "l1_ratio_grid": [0.3, 0.7]},
+            use_default_grid=False,
+            explain=False,
+            timeframe="5m",
+            target_transform="log_return",
+            embargo=12,
+        )
+        result = run_search(
+            sreq, store=FeatureStore(root / "features_parquet"), registry=registry, executor=LocalExecutor(n_jobs=1)
+        )
+    finally:
+        registry.dispose()
+    assert len(result.saved) == 1
+    data = UiData(
+        root, ui_data.parent_id, result.cohort_id, [result.saved[0].id], ui_data.classifier_id, ui_data.old_id
+    )
+    with _serve(data, {}, "server-best-only.log") as url:
+        yield url, result.saved[0].id
+
+
+def test_a_best_only_search_is_explored_over_all_it_scored(browser: Browser, best_only: tuple[str, str]) -> None:
+    """Six lines for one registered model: five thin, without a link (nothing registered to open)."""
+    url, model_id = best_only
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        _open_cohort(pg, model_id)
+        modal = pg.locator("[data-testid=cohort-modal]")
+        expect(modal.locator("[data-testid=cohort-sibling]")).to_have_count(1)
+        lines = modal.locator("svg[data-testid=parallel-coords] [data-testid=pc-line]")
+        expect(lines).to_have_count(6)
+        expect(modal.locator("[data-testid=explore-counts]")).to_contain_text(
+            "1 registered model(s) and 5 configuration(s)"
+        )
+        unsaved = modal.locator("svg[data-testid=parallel-coords] [data-testid=pc-line].unsaved")
+        expect(unsaved).to_have_count(5)
+        # Only the registered line sits in a link to its model.
+        linked = lines.evaluate_all(
+            "ls => ls.map(l => l.parentElement.tagName.toLowerCase() === 'a' && l.dataset.modelId)"
+        )
+        assert sorted(map(str, linked)) == sorted([model_id, *["False"] * 5])
+        expect(modal.locator("svg[data-testid=history] g.dots circle")).to_have_count(6)
+        expect(modal.locator("[data-testid=param-importance] li")).to_have_count(2)
+    finally:
+        context.close()
+    assert not errors, errors

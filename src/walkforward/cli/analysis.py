@@ -59,6 +59,13 @@ def models_explore(cohort_id: str, json_out: JsonOpt = False) -> None:
     for note in (imp["note"], imp.get("left_out"), imp.get("sampled")):
         if note:
             out.print(escape(note))
+    if found.get("n_unregistered"):
+        out.print(
+            f"over {found['n_registered']} registered model(s) and {found['n_unregistered']} configuration(s)"
+            " the searches scored without saving"
+        )
+    for note in found.get("notes", []):
+        out.print(escape(note))
     points = [p for p in found["history"]["points"] if p["best"] is not None]
     if points:
         out.print(

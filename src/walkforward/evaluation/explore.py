@@ -6,13 +6,16 @@ Pure computation on the siblings' registry records (no database, no HTTP): the s
 - **Axes**: the hyperparameters whose values differ between siblings (log-scaled when a numeric grid
   spans decades, ordered categories otherwise; see :func:`~walkforward.evaluation.param_importance.axis_of`).
 - **Trials**: one per sibling, with its score (the cohort's selection score: the cross-validated
-  ``metrics["score"]``, higher is better) and what it fitted instead when a fallback replaced it.
+  ``metrics["score"]``, higher is better) and what it fitted instead when a fallback replaced it;
+  and one per configuration the cohort's searches scored at full fidelity without registering it
+  (the trials table: a best-only search registers one of the hundreds it tries), ``model_id`` null.
 - **Importance**: fANOVA (:mod:`walkforward.evaluation.param_importance`) over the scored siblings
   that fitted what they asked for (a fallback's score is another model's).
-- **History**: score by trial order with the running best. A search records each saved model's trial
-  position (``derived["search"]["trial"]``); an exhaustive grid's order is the grid's own (labelled
-  so: it is not a learning sequence); models saved before positions were recorded fall back to their
-  registration order, said in the label.
+- **History**: score by trial order with the running best. The trials table keeps the order the
+  searches scored configurations in (runs by time, then positions); without it, each saved model's
+  trial position (``derived["search"]["trial"]``); an exhaustive grid's order is the grid's own
+  (labelled so: it is not a learning sequence); models saved before positions were recorded fall
+  back to their registration order, said in the label.
 """
 
 from __future__ import annotations
@@ -20,19 +23,26 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from walkforward.evaluation.param_importance import axis_of, param_importance
 
 if TYPE_CHECKING:
-    from walkforward.registry import ModelRecord
+    from walkforward.registry import CohortTrial, ModelRecord
 
-__all__ = ["explore"]
+__all__ = ["MAX_UNSAVED", "explore"]
+
+#: Unregistered trials shown at most (the best by score): a forced exhaustive grid of 100,000 would
+#: otherwise send every line of the parallel-coordinates plot.
+MAX_UNSAVED = 2000
 
 _ORDER_LABELS = {
     "grid": "grid order: an exhaustive search scores every combination, so the order is the grid's, not a learning one",
     "trial": "trial order: the order the search scored configurations at full fidelity (best so far: what it knew)",
     "registration": "registration order: these models were saved before trial positions were recorded",
+    "scored": "trial order: the order the searches scored configurations at full fidelity "
+    "(best so far: what they knew)",
 }
 
 
@@ -44,55 +54,99 @@ def _score(r: ModelRecord) -> float | None:
     return r.cv_score if r.cv_score is not None and math.isfinite(r.cv_score) else None
 
 
-def _grid_positions(rows: Sequence[ModelRecord]) -> dict[str, int] | None:
-    """Each sibling's position in its grid's combination order, if every sibling is found in one shared grid."""
+@dataclass(frozen=True)
+class _Entry:
+    """One point of the view: a registered sibling, or a configuration only the trials table holds."""
+
+    model_id: str | None
+    fingerprint: str
+    params: Mapping[str, Any]
+    score: float | None
+    created: float
+    rank: int | None = None
+    fallback: str | None = None
+    trial: Any = None
+
+
+def _of_record(r: ModelRecord) -> _Entry:
+    fb = r.derived.get("fallback") or r.derived.get("ols_fallback")
+    return _Entry(
+        model_id=r.id,
+        fingerprint=r.fingerprint,
+        params=r.hyperparameters,
+        score=_score(r),
+        created=r.created_at.timestamp(),
+        rank=r.cohort_rank,
+        fallback=(fb.get("fitted") or "fallback") if isinstance(fb, Mapping) else None,
+        trial=r.derived.get("search", {}).get("trial"),
+    )
+
+
+def _grid_positions(entries: Sequence[_Entry], rows: Sequence[ModelRecord]) -> dict[str, int] | None:
+    """Each entry's position in its grid's combination order, if every one is found in one shared grid."""
     from walkforward.model_selection.grids import combinations
 
     grids = {_key(r.derived.get("search", {}).get("grid")) for r in rows}
-    grid = rows[0].derived.get("search", {}).get("grid")
+    grid = rows[0].derived.get("search", {}).get("grid") if rows else None
     if len(grids) != 1 or not isinstance(grid, Mapping) or not grid:
         return None
     order = {_key(c): i for i, c in enumerate(combinations(grid))}
     positions = {}
-    for r in rows:
-        at = order.get(_key({k: r.hyperparameters.get(k) for k in grid}))
+    for e in entries:
+        at = order.get(_key({k: e.params.get(k) for k in grid}))
         if at is None:
             return None
-        positions[r.id] = at
+        positions[e.fingerprint] = at
     return positions
 
 
-def _history(rows: Sequence[ModelRecord], strategy: str | None) -> dict[str, Any]:
+def _history(
+    entries: Sequence[_Entry], rows: Sequence[ModelRecord], strategy: str | None, scored: Mapping[str, int]
+) -> dict[str, Any]:
     """Score by trial order with the running best (higher is better)."""
     order: str
     positions: dict[str, float]
-    grid = _grid_positions(rows) if strategy == "grid" else None
-    trials = {r.id: r.derived.get("search", {}).get("trial") for r in rows}
+    grid = _grid_positions(entries, rows) if strategy == "grid" else None
     if grid is not None:
         order, positions = "grid", {k: float(v) for k, v in grid.items()}
-    elif all(isinstance(t, int) for t in trials.values()):
-        order, positions = "trial", {k: float(v) for k, v in trials.items() if v is not None}
+    elif scored and all(e.fingerprint in scored for e in entries):
+        order, positions = "scored", {e.fingerprint: float(scored[e.fingerprint]) for e in entries}
+    elif all(e.model_id is not None for e in entries) and all(isinstance(e.trial, int) for e in entries):
+        order, positions = "trial", {e.fingerprint: float(e.trial) for e in entries}
     else:
         order = "registration"
-        positions = {r.id: r.created_at.timestamp() for r in rows}
-    ranked = sorted(rows, key=lambda r: (positions[r.id], r.id))
+        positions = {e.fingerprint: e.created for e in entries}
+    ranked = sorted(entries, key=lambda e: (positions[e.fingerprint], e.fingerprint))
     points, best = [], -math.inf
-    for n, r in enumerate(ranked, start=1):
-        score = _score(r)
-        if score is not None:
-            best = max(best, score)
-        points.append({"n": n, "model_id": r.id, "score": score, "best": None if best == -math.inf else best})
+    for n, e in enumerate(ranked, start=1):
+        if e.score is not None:
+            best = max(best, e.score)
+        point = {"n": n, "model_id": e.model_id, "fingerprint": e.fingerprint, "score": e.score}
+        points.append({**point, "best": None if best == -math.inf else best})
     return {"order": order, "label": _ORDER_LABELS[order], "points": points}
 
 
-def explore(cohort_id: str, rows: Sequence[ModelRecord]) -> dict[str, Any]:
-    """The explore view of a cohort's siblings (JSON-ready): metric, axes, trials, importance, history."""
+def explore(cohort_id: str, rows: Sequence[ModelRecord], tried: Sequence[CohortTrial] = ()) -> dict[str, Any]:
+    """The explore view of a cohort (JSON-ready): metric, axes, trials, importance, history.
+
+    ``rows`` are its registered siblings; ``tried``, the configurations its searches scored at full
+    fidelity (:meth:`walkforward.registry.TrialStore.of_cohort`, in the order they were scored):
+    those not registered join the view as trials without a model.
+    """
     strategies = {r.derived.get("search", {}).get("strategy") for r in rows}
     strategy = strategies.pop() if len(strategies) == 1 else None
-    names = sorted({k for r in rows for k in r.hyperparameters})
+    entries = [_of_record(r) for r in rows]
+    saved = {e.fingerprint for e in entries}
+    unsaved = [t for t in tried if t.fingerprint not in saved and t.params]
+    notes = []
+    if len(unsaved) > MAX_UNSAVED:
+        notes.append(f"the best {MAX_UNSAVED} of {len(unsaved)} unregistered trials are shown")
+        unsaved = sorted(unsaved, key=lambda t: -(t.score if t.score is not None else -math.inf))[:MAX_UNSAVED]
+    entries += [_Entry(None, t.fingerprint, t.params, t.score, t.created_at.timestamp()) for t in unsaved]
+    names = sorted({k for e in entries for k in e.params})
     varied, fixed = [], {}
     for name in names:
-        values = [r.hyperparameters.get(name) for r in rows]
+        values = [e.params.get(name) for e in entries]
         if len({_key(v) for v in values}) > 1:
             varied.append(axis_of(name, values))
         else:
@@ -101,15 +155,14 @@ def explore(cohort_id: str, rows: Sequence[ModelRecord]) -> dict[str, Any]:
     metric = metrics.pop() if len(metrics) == 1 else "score"
     trials: list[dict[str, Any]] = [
         {
-            "model_id": r.id,
-            "cohort_rank": r.cohort_rank,
-            "params": {a.name: r.hyperparameters.get(a.name) for a in varied},
-            "score": _score(r),
-            "fallback": (fb.get("fitted") or "fallback")
-            if isinstance(fb := r.derived.get("fallback") or r.derived.get("ols_fallback"), Mapping)
-            else None,
+            "model_id": e.model_id,
+            "fingerprint": e.fingerprint,
+            "cohort_rank": e.rank,
+            "params": {a.name: e.params.get(a.name) for a in varied},
+            "score": e.score,
+            "fallback": e.fallback,
         }
-        for r in rows
+        for e in entries
     ]
     # A sibling that fitted a fallback (the elastic net's OLS) scored another model than its
     # hyperparameters name: its score would credit them with the fallback's, so it is left out.
@@ -119,15 +172,19 @@ def explore(cohort_id: str, rows: Sequence[ModelRecord]) -> dict[str, Any]:
         importance["left_out"] = (
             f"{left_out} sibling(s) that fitted a fallback left out: their score is not their hyperparameters'"
         )
+    scored = {t.fingerprint: n for n, t in enumerate(tried)}
     return {
         "cohort_id": cohort_id,
         "metric": metric,
         "direction": "maximize",
         "score_label": f"cv {metric} (higher is better)",
         "strategy": strategy,
+        "n_registered": len(rows),
+        "n_unregistered": len(unsaved),
+        "notes": notes,
         "axes": [a.to_dict() for a in varied],
         "fixed": fixed,
         "trials": trials,
         "importance": importance,
-        "history": _history(rows, strategy),
+        "history": _history(entries, rows, strategy, scored),
     }

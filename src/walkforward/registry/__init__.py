@@ -26,7 +26,7 @@ from walkforward.registry.lockbox import LockboxRecord
 from walkforward.registry.notes import ModelNotes
 from walkforward.registry.records import ModelRecord, ModelSummary, NewModel
 from walkforward.registry.store import MAX_PAGE, SORT_COLUMNS, ModelStore
-from walkforward.registry.trials import FULL_FIDELITY, TrialScore, TrialStore
+from walkforward.registry.trials import FULL_FIDELITY, CohortTrial, TrialMeta, TrialScore, TrialStore
 
 __all__ = [
     "FULL_FIDELITY",
@@ -35,6 +35,7 @@ __all__ = [
     "SORT_COLUMNS",
     "ArtifactIntegrityError",
     "ArtifactMissingError",
+    "CohortTrial",
     "Database",
     "DuplicateModelError",
     "LockboxEvaluatedError",
@@ -46,6 +47,7 @@ __all__ = [
     "ModelSummary",
     "NewModel",
     "RegistryError",
+    "TrialMeta",
     "TrialScore",
     "TrialStore",
     "load_artifact",

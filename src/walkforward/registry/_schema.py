@@ -161,6 +161,12 @@ trials = sa.Table(
     sa.Column("fold_metrics", json_type(), nullable=False),
     sa.Column("score", sa.Float(), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # What the trial was (0010; null on rows written before): its search's cohort, its
+    # hyperparameters and its position in the order that search scored them.
+    sa.Column("cohort_id", sa.String(64), nullable=True),
+    sa.Column("params", json_type(), nullable=True),
+    sa.Column("position", sa.Integer(), nullable=True),
+    sa.Index("ix_trials_cohort_id_fidelity", "cohort_id", "fidelity"),
 )
 
 #: Each model's one evaluation on the lock box (0007). Not a foreign key: the record outlives the

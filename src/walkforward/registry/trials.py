@@ -7,6 +7,10 @@ its reduced budgets, e.g. ``"rounds=50;folds=2"``), so a killed search, run agai
 is missing. Rows are written once and never changed: a fingerprint fixes the data, features, folds
 and hyperparameters, hence the scores. Two searches recording the same trial at once both succeed
 (``INSERT ... ON CONFLICT DO NOTHING``): the first row stays.
+
+A search also says what each trial was (:class:`TrialMeta`: its cohort, hyperparameters and
+position in the order it scored them), so :meth:`TrialStore.of_cohort` gives every configuration a
+best-only search tried, not only the one it registered (the explore view's trials).
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from walkforward.registry._queries import IN_CHUNK
 from walkforward.registry._schema import trials
 from walkforward.registry.database import Database, to_json
 
-__all__ = ["FULL_FIDELITY", "TrialScore", "TrialStore"]
+__all__ = ["FULL_FIDELITY", "CohortTrial", "TrialMeta", "TrialScore", "TrialStore"]
 
 #: The fidelity of a combination scored on every fold at its full budget.
 FULL_FIDELITY = "full"
 _MAX_FINGERPRINT = 64
 _MAX_FIDELITY = 128
-#: Rows per multi-row INSERT (5 parameters each; well under SQLite's variable limit).
+#: Rows per multi-row INSERT (8 parameters each; well under SQLite's variable limit).
 _INSERT_CHUNK = 500
 
 
@@ -40,6 +44,25 @@ class TrialScore(NamedTuple):
 
     fold_metrics: list[dict[str, Any]]
     score: float | None
+
+
+class TrialMeta(NamedTuple):
+    """What a trial was: the search's cohort, the combination's hyperparameters, and its position in
+    the order the search scored combinations at this fidelity (``None``: not an order that means anything)."""
+
+    cohort_id: str
+    params: dict[str, Any]
+    position: int | None = None
+
+
+class CohortTrial(NamedTuple):
+    """A cohort's trial as :meth:`TrialStore.of_cohort` reads it back."""
+
+    fingerprint: str
+    params: dict[str, Any]
+    score: float | None
+    position: int | None
+    created_at: dt.datetime
 
 
 def _check(fingerprint: str, fidelity: str) -> None:
@@ -100,8 +123,14 @@ class TrialStore:
         """
         return self.record_many(fidelity, {fingerprint: (fold_metrics, score)}) == 1
 
-    def record_many(self, fidelity: str, scored: Mapping[str, tuple[Sequence[Mapping[str, Any]], float | None]]) -> int:
-        """Store several trials of one fidelity at once (``fingerprint -> (fold_metrics, score)``).
+    def record_many(
+        self,
+        fidelity: str,
+        scored: Mapping[str, tuple[Sequence[Mapping[str, Any]], float | None]],
+        meta: Mapping[str, TrialMeta] | None = None,
+    ) -> int:
+        """Store several trials of one fidelity at once (``fingerprint -> (fold_metrics, score)``),
+        with what each was when ``meta`` names it.
 
         One transaction, one multi-row insert per 500: a chunk of combinations costs one commit.
         Trials already stored are kept; returns how many rows were new.
@@ -110,6 +139,7 @@ class TrialStore:
         rows = []
         for fingerprint, (fold_metrics, score) in scored.items():
             _check(fingerprint, fidelity)
+            about = (meta or {}).get(fingerprint)
             rows.append(
                 {
                     "fingerprint": fingerprint,
@@ -117,6 +147,9 @@ class TrialStore:
                     "fold_metrics": to_json("fold_metrics", list(fold_metrics)),
                     "score": _score(score),
                     "created_at": now,
+                    "cohort_id": None if about is None else about.cohort_id,
+                    "params": None if about is None else to_json("params", dict(about.params)),
+                    "position": None if about is None else about.position,
                 }
             )
         if not rows:
@@ -139,6 +172,37 @@ class TrialStore:
                 for fingerprint, fold_metrics, score in rows:
                     found[str(fingerprint)] = TrialScore(list(fold_metrics), None if score is None else float(score))
         return found
+
+    def of_cohort(self, cohort_id: str, fidelity: str = FULL_FIDELITY) -> list[CohortTrial]:
+        """Every trial recorded for ``cohort_id`` at ``fidelity``, in the order they were scored
+        (runs by time, then each run's positions). Trials recorded without :class:`TrialMeta` are not here."""
+        query = (
+            sa.select(trials.c.fingerprint, trials.c.params, trials.c.score, trials.c.position, trials.c.created_at)
+            .where(trials.c.cohort_id == cohort_id, trials.c.fidelity == fidelity)
+            .order_by(trials.c.created_at, trials.c.position, trials.c.fingerprint)
+        )
+        with self._db.transaction() as conn:
+            rows = conn.execute(query).all()
+        return [
+            CohortTrial(
+                str(fp),
+                dict(params or {}),
+                None if score is None else float(score),
+                None if position is None else int(position),
+                created if created.tzinfo else created.replace(tzinfo=dt.UTC),
+            )
+            for fp, params, score, position, created in rows
+        ]
+
+    def cohort_state(self, cohort_id: str, fidelity: str = FULL_FIDELITY) -> tuple[int, str | None]:
+        """How many trials :meth:`of_cohort` would read, and the latest one's time: a cheap key that
+        changes when a search adds to the cohort."""
+        query = sa.select(sa.func.count(), sa.func.max(trials.c.created_at)).where(
+            trials.c.cohort_id == cohort_id, trials.c.fidelity == fidelity
+        )
+        with self._db.transaction() as conn:
+            count, latest = conn.execute(query).one()
+        return int(count), None if latest is None else str(latest)
 
     def delete(self, fingerprints: Iterable[str], fidelity: str | None = None) -> int:
         """Delete the trials of ``fingerprints`` (at every fidelity, or only ``fidelity``); return how many."""

@@ -16,9 +16,8 @@
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,11 +33,12 @@ from walkforward.model_selection.executors import Executor, LocalExecutor
 from walkforward.model_selection.fingerprint import fingerprint
 from walkforward.model_selection.grids import combinations
 from walkforward.preprocessing.pipeline import pruning_report, request_pipeline
-from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialStore
+from walkforward.registry import FULL_FIDELITY, DuplicateModelError, ModelRecord, ModelStore, TrialMeta, TrialStore
 from walkforward.request import SearchRequest
 from walkforward.search.budget import TIMED_TASK_UNITS, BudgetClock
 from walkforward.search.selection import search_selection
 from walkforward.search.tasks import MAX_UNITS, Item, Outcome, Shared, chunks, evaluate_chunk
+from walkforward.search.trial_log import TrialLog
 from walkforward.training import data as training_data
 from walkforward.training.clusters import with_cluster_importance
 from walkforward.training.data import explanation_sample, fingerprint_parts, inner_splits, model_fingerprint, prepare
@@ -75,12 +75,7 @@ def _max_abs_correlation(X: pd.DataFrame, y: np.ndarray) -> float:
     return float(corr.max()) if corr.notna().any() else 0.0
 
 
-def _from_json(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored fold-metrics dict as it was scored: JSON keeps NaN as ``None``."""
-    return {k: math.nan if v is None else v for k, v in metrics.items()}
-
-
-class SearchRun:
+class SearchRun(TrialLog):
     """One search's state; strategies call :meth:`run_tasks`, :meth:`record`, :meth:`save` and :meth:`save_best`."""
 
     def __init__(
@@ -128,8 +123,9 @@ class SearchRun:
         self.trained = 0
         self.trials = TrialStore(registry.database)
         self.trial_known: set[int] = set()  # combinations whose scores came from the trials table
-        # Trials waiting to be written, by fidelity then fingerprint.
+        # Trials waiting to be written, by fidelity then fingerprint, and what the full-fidelity ones were.
         self._pending: dict[str, dict[str, tuple[list[dict[str, Any]], float]]] = {}
+        self._pending_meta: dict[str, TrialMeta] = {}
         self._in_tasks = False
 
     def _adapt_grid(self) -> None:
@@ -243,31 +239,6 @@ class SearchRun:
         return complete
 
     # -- bookkeeping
-    def scored_before(self, items: list[Item]) -> list[Item]:
-        """Take the scores of ``items`` found in the trials table (full fidelity); return the rest.
-
-        Found combinations join :attr:`scores` and :attr:`fold_metrics` (so tasks do not score them
-        again, see ``Shared.known``) and :attr:`trial_known`.
-        """
-        if not items:
-            return []
-        found = self.trials.scores([self.fps[i] for i, _ in items], FULL_FIDELITY)
-        n_folds = len(self.data.plan.folds)
-        todo: list[Item] = []
-        for i, combo in items:
-            trial = found.get(self.fps[i])
-            if trial is None or len(trial.fold_metrics) != n_folds:
-                todo.append((i, combo))
-                continue
-            self.fold_metrics[i] = [_from_json(m) for m in trial.fold_metrics]
-            self.scores[i] = trial.score if trial.score is not None else math.nan
-            self.trial_known.add(i)
-        if len(todo) < len(items):
-            msg = f"{len(items) - len(todo)}/{len(items)} scored before (trials), scoring {len(todo)}"
-            log.info(msg)
-            self.notes.append(msg)
-        return todo
-
     def record(self, o: Outcome) -> None:
         """Keep a scored combination's score (and its fold metrics, unless a fallback replaced them).
 
@@ -275,7 +246,7 @@ class SearchRun:
         results during tasks (see :meth:`run_tasks`), at once otherwise.
         """
         score = summarize(o.fold_metrics, self.spec.score_key)[1]
-        self.scores[o.index] = score
+        self.scores[o.index] = score  # insertion order: the trial order (see :meth:`save`)
         if o.predictions is not None:
             self.oos[o.index] = np.concatenate(o.predictions).astype(np.float32)
         if o.fallback is None:
@@ -285,28 +256,6 @@ class SearchRun:
                 return
         if not self._in_tasks:
             self.flush_trials()
-
-    def queue_trial(self, fidelity: str, index: int, metrics: list[dict[str, Any]], score: float) -> None:
-        """Queue a combination's fold metrics at ``fidelity`` for the trials table (see :meth:`record`)."""
-        self._pending.setdefault(fidelity, {})[self.fps[index]] = (metrics, score)
-        if not self._in_tasks:
-            self.flush_trials()
-
-    def flush_trials(self) -> None:
-        """Write the queued trials (one transaction per fidelity; trials another search wrote first are kept)."""
-        pending, self._pending = self._pending, {}
-        for fidelity, scored in pending.items():
-            self.trials.record_many(fidelity, scored)
-
-    def registered_scores(self, existing: set[str]) -> dict[int, float]:
-        """The cross-validated scores of the combinations registered before (trials table, else the record)."""
-        held = [i for i, fp in enumerate(self.fps) if fp in existing]
-        found = self.trials.scores([self.fps[i] for i in held], FULL_FIDELITY)
-        out = {i: t.score for i in held if (t := found.get(self.fps[i])) is not None and t.score is not None}
-        for i in (i for i in held if self.fps[i] not in found):  # registered by a single run: no trial
-            if (rec := self.registry.get_by_fingerprint(self.fps[i])) is not None and rec.cv_score is not None:
-                out[i] = rec.cv_score
-        return out
 
     def best_so_far(self) -> float | None:
         return max(self.scores.values()) if self.scores else None

@@ -302,8 +302,9 @@ def explore_cohort(
     reg: Registry,
     selection: Annotated[bool, Query(description="Also return the selection statistics of GET /cohorts/{id}.")] = False,
 ) -> dict[str, Any]:
-    """A cohort as optuna-dashboard shows a study: varied hyperparameters (axes), each sibling's score,
-    fANOVA parameter importance and the score history with its running best; with ``selection=true``,
+    """A cohort as optuna-dashboard shows a study: varied hyperparameters (axes), each sibling's score
+    and each configuration its searches scored without registering (``model_id`` null), fANOVA
+    parameter importance and the score history with its running best; with ``selection=true``,
     the cohort's selection statistics too (the UI's cohort modal: siblings first, then this)."""
     return queries.cohort_explore(reg, cohort_id, selection=selection)
 

@@ -71,11 +71,13 @@ function parallelCoordinates(data, currentId) {
   for (const t of ordered) {
     const pts = axes.map((a, i) => (a.kind === 'score' && !Number.isFinite(t.score) ? null : [x(i), y(pos(a, t))])).filter(Boolean);
     const d = pts.map(([px, py], j) => `${j ? 'L' : 'M'}${px.toFixed(1)},${py.toFixed(1)}`).join('');
-    const desc = `${shortId(t.model_id)}: ${data.axes.map((a) => `${a.name}=${fmtValue(t.params[a.name])}`).join(', ')}`
+    const desc = `${trialName(t)}: ${data.axes.map((a) => `${a.name}=${fmtValue(t.params[a.name])}`).join(', ')}`
       + ` → ${num(t.score)}${t.fallback ? ` (${t.fallback} fitted)` : ''}`;
-    lines.append(s('a', {href: `#/models/${t.model_id}`, 'data-close-link': 'true', class: 'pc-link'},
-      s('path', {d, stroke: t.fallback ? FALLBACK : scoreColor(t.score, clo, chi), class: `pc-line${t.model_id === currentId ? ' current' : ''}${t.fallback ? ' fallback' : ''}`,
-        'data-model-id': t.model_id, 'data-testid': 'pc-line'}, s('title', {}, desc))));
+    const path = s('path', {d, stroke: t.fallback ? FALLBACK : scoreColor(t.score, clo, chi),
+      class: `pc-line${t.model_id && t.model_id === currentId ? ' current' : ''}${t.fallback ? ' fallback' : ''}${t.model_id ? '' : ' unsaved'}`,
+      'data-model-id': t.model_id || null, 'data-testid': 'pc-line'}, s('title', {}, desc));
+    // A registered sibling's line opens its model; a configuration the search only scored has none to open.
+    lines.append(t.model_id ? s('a', {href: `#/models/${t.model_id}`, 'data-close-link': 'true', class: 'pc-link'}, path) : path);
   }
   el.append(lines);
   axes.forEach((a, i) => {
@@ -125,12 +127,17 @@ function importanceList(imp) {
       h('span', {class: 'imp-value num'}, `${num(it.importance * 100, 3)}%`))));
 }
 
+/** A trial's name: its model's short id, or its fingerprint's when the search scored it without saving it. */
+function trialName(t) {
+  return t.model_id ? shortId(t.model_id) : `${shortId(t.fingerprint)}, not saved`;
+}
+
 /** Score against one parameter: a scatter on the parameter's own scale (categories in their order). */
 function slice(data, axis) {
   const cat = axis.kind === 'categorical';
   const point = (t) => ({
     x: cat ? axis.values.findIndex((c) => label(c) === label(t.params[axis.name])) : Number(t.params[axis.name]),
-    y: t.score, label: `${axis.name}=${fmtValue(t.params[axis.name])} (${shortId(t.model_id)})`});
+    y: t.score, label: `${axis.name}=${fmtValue(t.params[axis.name])} (${trialName(t)})`});
   const scored = data.trials.filter((t) => Number.isFinite(t.score));
   const [lo, hi] = scoreRange(data.trials);
   const own = scored.filter((t) => !t.fallback).map(point);
@@ -150,7 +157,7 @@ function history(data) {
   const pts = hist.points.filter((p) => Number.isFinite(p.score));
   if (!pts.length) return empty('No scored sibling: no history.');
   const fallback = new Set(data.trials.filter((t) => t.fallback).map((t) => t.model_id));
-  const dot = (p) => ({x: p.n, y: p.score, label: `#${p.n} ${shortId(p.model_id)}`});
+  const dot = (p) => ({x: p.n, y: p.score, label: `#${p.n} ${trialName(p)}`});
   const series = [
     {name: `cv ${data.metric}`, points: pts.filter((p) => !fallback.has(p.model_id)).map(dot), line: false, color: PALETTE[0]},
     {name: 'best so far', points: pts.map((p) => ({x: p.n, y: p.best})), dots: false, color: PALETTE[1]},
@@ -158,7 +165,7 @@ function history(data) {
   if (fallback.size) {
     series.push({name: 'fitted a fallback', points: pts.filter((p) => fallback.has(p.model_id)).map(dot), line: false, color: FALLBACK});
   }
-  const xName = hist.order === 'grid' ? 'grid position' : hist.order === 'trial' ? 'trial' : 'registration';
+  const xName = hist.order === 'grid' ? 'grid position' : ['trial', 'scored'].includes(hist.order) ? 'trial' : 'registration';
   return h('figure', {class: 'figure'},
     lineChart({series, label: `History: ${data.score_label} by ${xName} with the running best`, testid: 'history',
       xLabel: xName, yLabel: `cv ${data.metric} ↑`, xTicks: Math.min(pts.length, 8), xFormat: (v) => String(Math.round(v))}),
@@ -186,9 +193,12 @@ export async function renderExplore(container, exploring, currentId = null) {
     h('p', {class: 'muted', 'data-testid': 'explore-score'},
       `Score: ${data.score_label}, the cohort's selection score.`,
       fixed.length ? ` Same in every sibling: ${fixed.map(([k, v]) => `${k}=${fmtValue(v)}`).join(', ')}.` : ''),
+    data.n_unregistered ? h('p', {class: 'muted', 'data-testid': 'explore-counts'},
+      `${data.n_registered} registered model(s) and ${data.n_unregistered} configuration(s) the searches scored without saving (thin lines: nothing to open).`,
+      ...(data.notes || []).map((n) => ` ${n}.`)) : null,
     data.axes.length
       ? h('figure', {class: 'figure'}, parallelCoordinates(data, currentId),
-        h('figcaption', {}, `Parallel coordinates: one line per sibling, coloured by ${data.score_label}; hover a line to pick it out, click it to open the model.`))
+        h('figcaption', {}, `Parallel coordinates: one line per configuration, coloured by ${data.score_label}; hover a line to pick it out, click a registered one to open its model.`))
       : empty('No hyperparameter differs between the siblings.'),
     h('h4', {}, 'Parameter importance'),
     importanceList(data.importance),
