@@ -150,3 +150,22 @@ def test_ingest_reads_naive_times_in_the_timezone_given_and_says_so(tmp_path: Pa
     res = run(tmp_path, "ingest", str(tmp_path / "TSE.csv"))  # the default zone differs from the stored one
     assert res.returncode == 2
     assert "TSE: stored in time zone Asia/Tokyo, but this ingest uses America/New_York" in " ".join(res.stderr.split())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["models", "nope-command"]])
+def test_a_command_ends_with_its_heap_frozen_for_a_quick_exit(argv: list[str]) -> None:
+    """Whatever the outcome, main() collects and freezes the heap (walkforward.shutdown), so the
+    interpreter's shutdown does not walk scikit-learn's and pandas' objects again."""
+    code = (
+        "import gc, sys\n"
+        f"sys.argv = ['walkforward', *{argv!r}]\n"
+        "from walkforward.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('frozen', gc.get_freeze_count(), file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    frozen = int(run.stderr.strip().splitlines()[-1].removeprefix("frozen "))
+    assert frozen > 1000, run.stderr

@@ -47,6 +47,7 @@ from walkforward.search import run_search
 from walkforward.service.jobs.recovery import interrupted_message
 from walkforward.service.jobs.retrain import KINDS, execute_retrain
 from walkforward.service.jobs.spec import job_request
+from walkforward.shutdown import settle_heap
 from walkforward.training import train
 
 log = logging.getLogger(__name__)
@@ -307,4 +308,8 @@ __all__ = ["IN_WORKER", "JobCancelled", "execute", "main", "make_job_executor", 
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        code = main()
+    finally:
+        settle_heap()  # the job is recorded; the process exits next (see walkforward.shutdown)
+    raise SystemExit(code)
