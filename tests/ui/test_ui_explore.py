@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from uikit import UiData, _json, _screenshots, _serve
+from uikit import UiData, _json, _screenshots, _serve, checked_page
 
 BIG_COHORT = "explore12"
 # A point of an SVG path (in page coordinates) where the path is the topmost element, or null.
@@ -95,11 +95,7 @@ def test_explore_view_draws_every_sibling_and_parameter(page: Page, server: str,
 
 
 def test_explore_view_fits_a_phone(browser: Browser, server: str, ui_data: UiData) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with checked_page(browser, server, "explore-phone", {"width": 390, "height": 844}) as pg:
         _open_cohort(pg, ui_data.cohort_ids[0])
         modal = pg.locator("[data-testid=cohort-modal]")
         expect(modal.locator("svg[data-testid=history]")).to_be_visible()
@@ -111,9 +107,6 @@ def test_explore_view_fits_a_phone(browser: Browser, server: str, ui_data: UiDat
         close = modal.locator("[data-testid=cohort-close]").bounding_box()
         assert close is not None and close["x"] + close["width"] <= 390
         assert pg.evaluate("document.getElementById('cohort-body').scrollWidth") <= dialog["width"]
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 @pytest.fixture(scope="module")
@@ -161,11 +154,7 @@ def big_cohort(ui_data: UiData, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def test_a_12_model_cohort_opens_in_two_requests(browser: Browser, big_cohort: tuple[str, list[str]]) -> None:
     url, ids = big_cohort
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with checked_page(browser, url, "explore-12", {"width": 1400, "height": 900}) as pg:
         requests = _open_cohort(pg, ids[0])
         modal = pg.locator("[data-testid=cohort-modal]")
         expect(modal.locator("[data-testid=cohort-sibling]")).to_have_count(12)
@@ -177,9 +166,6 @@ def test_a_12_model_cohort_opens_in_two_requests(browser: Browser, big_cohort: t
         expect(items).to_have_count(2)
         assert items.evaluate_all("ls => ls.map(l => l.dataset.param)") == ["alpha", "l1_ratio"]
         _screenshots(pg, "cohort-explore-12", "[data-testid=param-importance]")
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 @pytest.fixture(scope="module")
@@ -221,11 +207,7 @@ def best_only(ui_data: UiData, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_a_best_only_search_is_explored_over_all_it_scored(browser: Browser, best_only: tuple[str, str]) -> None:
     """Six lines for one registered model: five thin, without a link (nothing registered to open)."""
     url, model_id = best_only
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with checked_page(browser, url, "explore-best-only", {"width": 1400, "height": 900}) as pg:
         _open_cohort(pg, model_id)
         modal = pg.locator("[data-testid=cohort-modal]")
         expect(modal.locator("[data-testid=cohort-sibling]")).to_have_count(1)
@@ -243,6 +225,3 @@ def test_a_best_only_search_is_explored_over_all_it_scored(browser: Browser, bes
         assert sorted(map(str, linked)) == sorted([model_id, *["False"] * 5])
         expect(modal.locator("svg[data-testid=history] g.dots circle")).to_have_count(6)
         expect(modal.locator("[data-testid=param-importance] li")).to_have_count(2)
-    finally:
-        context.close()
-    assert not errors, errors
