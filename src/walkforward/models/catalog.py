@@ -13,9 +13,11 @@ evaluators (and numpy) are imported on their first call, for the same reason.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from walkforward.errors import InvalidInputError
 from walkforward.models.params import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, UNIT, Range
@@ -68,58 +70,26 @@ class Algorithm(StrEnum):
 # ---------------------------------------------------------------------------------------------- factories
 
 
-def _linear_regression(**p: Any) -> BaseEstimator:
-    from sklearn.linear_model import LinearRegression
+@dataclass(frozen=True)
+class _Lazy:
+    """An estimator class imported when an estimator is first built (see the module docstring)."""
 
-    return LinearRegression(**p)
+    module: str
+    name: str
 
-
-def _elastic_net(**p: Any) -> BaseEstimator:
-    from sklearn.linear_model import ElasticNet
-
-    return ElasticNet(**p)
-
-
-def _logistic(**p: Any) -> BaseEstimator:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(**p)
+    def __call__(self, **p: Any) -> BaseEstimator:
+        return cast("BaseEstimator", getattr(importlib.import_module(self.module), self.name)(**p))
 
 
-def _rf_regressor(**p: Any) -> BaseEstimator:
-    from sklearn.ensemble import RandomForestRegressor
-
-    return RandomForestRegressor(**p)
-
-
-def _rf_classifier(**p: Any) -> BaseEstimator:
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(**p)
-
-
-def _xgb_regressor(**p: Any) -> BaseEstimator:
-    from xgboost import XGBRegressor
-
-    return XGBRegressor(**p)
-
-
-def _xgb_classifier(**p: Any) -> BaseEstimator:
-    from xgboost import XGBClassifier
-
-    return XGBClassifier(**p)
-
-
-def _lgbm_regressor(**p: Any) -> BaseEstimator:
-    from lightgbm import LGBMRegressor
-
-    return LGBMRegressor(**p)
-
-
-def _lgbm_classifier(**p: Any) -> BaseEstimator:
-    from lightgbm import LGBMClassifier
-
-    return LGBMClassifier(**p)
+_linear_regression = _Lazy("sklearn.linear_model", "LinearRegression")
+_elastic_net = _Lazy("sklearn.linear_model", "ElasticNet")
+_logistic = _Lazy("sklearn.linear_model", "LogisticRegression")
+_rf_regressor = _Lazy("sklearn.ensemble", "RandomForestRegressor")
+_rf_classifier = _Lazy("sklearn.ensemble", "RandomForestClassifier")
+_xgb_regressor = _Lazy("xgboost", "XGBRegressor")
+_xgb_classifier = _Lazy("xgboost", "XGBClassifier")
+_lgbm_regressor = _Lazy("lightgbm", "LGBMRegressor")
+_lgbm_classifier = _Lazy("lightgbm", "LGBMClassifier")
 
 
 def _zeroed_coefficients(estimator: Any) -> str | None:
