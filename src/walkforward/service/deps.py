@@ -75,31 +75,24 @@ class Services:
         runner = JobRunner(jobs, settings, concurrency=job_concurrency) if run_jobs else None
         return cls(settings, registry, jobs, runner)
 
-    def submit(self, req: SearchRequest) -> JobRecord:
-        job = submit(
-            req,
-            jobs=self.jobs,
-            store=self.store,
-            registry=self.registry,
-            scheduler=self.settings.walkforward_dask_scheduler,
-        )
+    def _queued(self, job: JobRecord) -> JobRecord:
+        """Wake the runner (when this process runs jobs) for a job just queued; return the job."""
         if self.runner is not None:
             self.runner.wake()
         return job
 
+    def submit(self, req: SearchRequest) -> JobRecord:
+        scheduler = self.settings.walkforward_dask_scheduler
+        return self._queued(submit(req, jobs=self.jobs, store=self.store, registry=self.registry, scheduler=scheduler))
+
     def submit_retrain(self, model_id: str) -> JobRecord:
         """Queue a retrain of ``model_id`` (refused at once: unknown model, ensemble, data gone)."""
-        job = submit_retrain(model_id, jobs=self.jobs, store=self.store, registry=self.registry)
-        if self.runner is not None:
-            self.runner.wake()
-        return job
+        return self._queued(submit_retrain(model_id, jobs=self.jobs, store=self.store, registry=self.registry))
 
     def submit_schedule(self, model_id: str, schedule: dict[str, Any]) -> JobRecord:
         """Queue a retraining-schedule simulation of ``model_id`` (refused at once as a retrain is)."""
         job = submit_schedule(model_id, schedule, jobs=self.jobs, store=self.store, registry=self.registry)
-        if self.runner is not None:
-            self.runner.wake()
-        return job
+        return self._queued(job)
 
     def plan(self, req: SearchRequest) -> dict[str, Any]:
         """A search's dry run as a job would run it (local worker processes, one per core); nothing is queued."""
@@ -108,16 +101,9 @@ class Services:
         return dry_run(req, store=self.store, registry=self.registry, n_jobs=os.cpu_count() or 1).to_dict()
 
     def resume(self, job_id: str) -> JobRecord:
-        job = resume(
-            job_id,
-            jobs=self.jobs,
-            store=self.store,
-            registry=self.registry,
-            scheduler=self.settings.walkforward_dask_scheduler,
-        )
-        if self.runner is not None:
-            self.runner.wake()
-        return job
+        scheduler = self.settings.walkforward_dask_scheduler
+        job = resume(job_id, jobs=self.jobs, store=self.store, registry=self.registry, scheduler=scheduler)
+        return self._queued(job)
 
     def close(self) -> None:
         if self.runner is not None:
