@@ -1,12 +1,13 @@
 """POST /models/{id}/retrain and /retrain/simulate through the job system: 202 with the job, the child and
 its lineage in the job's result, a second retrain that trains nothing, the simulation's report, refusals
-at submit (no job row), cancel and resume."""
+at submit (no job row), cancel and resume, and a retrain killed with its server (SIGKILL, real processes)."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ StartServer = Callable[[dict[str, str]], ServerProcess]
 ServerEnv = Callable[..., dict[str, str]]
 
 
-def _retrain(server: ServerProcess, model_id: str) -> str:
+def _retrain(server: ServerProcess, model_id: str, algorithm: str = "elasticnet_regression") -> str:
     """POST a retrain; check the 202, its Location and the job's entry in the list; return the job id."""
     res = server.client.post(f"/models/{model_id}/retrain", json={})
     assert res.status_code == 202, res.text
@@ -63,7 +64,7 @@ def _retrain(server: ServerProcess, model_id: str) -> str:
     assert res.headers["location"] == f"/jobs/{job_id}"
     listed = {j["id"]: j for j in server.client.get("/jobs").json()["items"]}
     assert listed[job_id]["kind"] == "retrain"
-    assert listed[job_id]["trains"].startswith(f"retrain of {model_id[:8]} · elasticnet_regression")
+    assert listed[job_id]["trains"].startswith(f"retrain of {model_id[:8]} · {algorithm}")
     return job_id
 
 
@@ -182,3 +183,40 @@ def test_a_cancelled_retrain_resumes_and_its_worker_finishes_it(
         assert gone.jobs.list()[1] == jobs_before
     finally:
         gone.close()
+
+
+def test_a_retrain_killed_with_its_server_leaves_no_child_and_resumes(
+    tmp_path: Path, server_env: ServerEnv, start_server: StartServer
+) -> None:
+    """SIGKILL the server and its worker mid-retrain: after a restart the job is interrupted, nothing
+    half-written is left (no child row, no artifact or temporary file beyond the parent's), and its
+    resume registers the child."""
+    env = server_env(f"sqlite:///{tmp_path / 'metadata.db'}")
+    first = start_server(env)
+    # 600 trees: a retrain of ~10 s here, killed about a second after its worker started
+    slow = {**TRAIN, "algorithm": "random_forest_regressor", "hyperparameters": {"n_estimators": 600}}
+    parent = first.wait_job(first.client.post("/train", json=slow).json()["job_id"])["result"]["model_id"]
+    models_dir = Path(env["MODELS_DIR"])
+    before = sorted(p.name for p in models_dir.rglob("*") if p.is_file())
+
+    job_id = _retrain(first, parent, slow["algorithm"])
+    deadline = time.monotonic() + 120
+    while (job := first.client.get(f"/jobs/{job_id}").json())["worker_pid"] is None:
+        assert job["status"] in ("queued", "running") and time.monotonic() < deadline, job
+        time.sleep(0.1)
+    time.sleep(1.0)  # the worker has imported its stack and is fitting
+    first.kill_group()
+    second = start_server(env)
+    dead = second.client.get(f"/jobs/{job_id}").json()
+    assert dead["status"] == "interrupted", f"the retrain ended before the kill: {dead}"
+    assert f"POST /jobs/{job_id}/resume" in dead["error"]
+    assert second.client.get("/models").json()["total"] == 1
+    assert sorted(p.name for p in models_dir.rglob("*") if p.is_file()) == before  # the start-up sweep included
+
+    resumed = second.client.post(f"/jobs/{job_id}/resume", json={})
+    assert resumed.status_code == 202, resumed.text
+    done = second.wait_job(resumed.json()["job_id"])
+    assert done["status"] == "done" and done["result"]["retrained_from"] == parent, done
+    child = done["result"]["model_id"]
+    assert second.client.get("/models").json()["total"] == 2
+    assert second.client.get(f"/models/{child}").json()["parent_model_id"] == parent
