@@ -76,23 +76,30 @@ export function barChart({labels, values, label, testid, reference = null, basel
   return el;
 }
 
-/** Horizontal bars for ranked items [{label, value, error?}], largest first. */
-export function hbarChart({items, label, testid, width = 640, rowHeight = 18}) {
-  const m = {l: 170, r: 70, t: 6, b: 6};
+/** Horizontal bars for ranked items [{label, value, cls?, title?, text?}], largest first.
+ * ``cls`` replaces a bar's class, ``title`` its tooltip, ``text`` the value printed after it;
+ * ``max`` fixes the axis's end (longer bars stop at it); ``reference`` {value, label} draws a marked line. */
+export function hbarChart({items, label, testid, width = 640, rowHeight = 18, max = null, reference = null, margins = {}}) {
+  const m = {l: 170, r: 70, t: reference ? 14 : 6, b: 6, ...margins};
   const height = m.t + m.b + rowHeight * Math.max(items.length, 1);
   const el = svg(width, height, label, testid);
-  const [lo, hi] = extent(items.map((d) => d.value));
-  const x = scale(lo, hi, m.l, width - m.r);
+  let [lo, hi] = extent([...items.map((d) => d.value), ...(reference ? [reference.value] : [])]);
+  if (max !== null) hi = max;
+  const x = (v) => scale(lo, hi, m.l, width - m.r)(max === null ? v : Math.min(v, max));
   items.forEach((d, i) => {
     const yy = m.t + i * rowHeight;
     const left = Math.min(x(d.value), x(0));
     el.append(
       s('text', {x: m.l - 6, y: yy + rowHeight * 0.7, class: 'axis', 'text-anchor': 'end'}, d.label),
       s('rect', {x: left, y: yy + 2, width: Math.max(Math.abs(x(d.value) - x(0)), 1), height: rowHeight - 5,
-        class: d.value < 0 ? 'bar neg' : 'bar'}, s('title', {}, `${d.label}: ${fmt(d.value)}`)),
-      s('text', {x: Math.max(x(d.value), x(0)) + 4, y: yy + rowHeight * 0.7, class: 'axis'}, fmt(d.value)));
+        class: d.cls || (d.value < 0 ? 'bar neg' : 'bar')}, s('title', {}, d.title || `${d.label}: ${fmt(d.value)}`)),
+      s('text', {x: Math.max(x(d.value), x(0)) + 4, y: yy + rowHeight * 0.7, class: 'axis'}, d.text ?? fmt(d.value)));
   });
   el.append(s('line', {x1: x(0), x2: x(0), y1: m.t, y2: height - m.b, class: 'zero'}));
+  if (reference) {
+    el.append(s('line', {x1: x(reference.value), x2: x(reference.value), y1: m.t - 4, y2: height - m.b, class: 'ref'}),
+      s('text', {x: x(reference.value), y: m.t - 5, class: 'axis', 'text-anchor': 'middle'}, reference.label));
+  }
   return el;
 }
 

@@ -3,7 +3,7 @@
 // against their thresholds, a bar chart of how far each is past its alert threshold, predictions and performance.
 
 import {api} from './api.js';
-import {s} from './charts.js';
+import {hbarChart} from './charts.js';
 import {dateTime, empty, errorBox, h, num, section, table, text} from './util.js';
 
 const TOP = 12;
@@ -13,25 +13,14 @@ function badge(status) {
 }
 
 /** Each feature's distance over its alert threshold (PSI or KS, whichever is further): 1 is on the threshold. */
-function excessChart(columns, width = 560, rowHeight = 18) {
-  const m = {l: 160, r: 56, t: 14, b: 6};
-  const height = m.t + m.b + rowHeight * Math.max(columns.length, 1);
+function excessChart(columns) {
+  const items = columns.map((c) => ({
+    label: c.name, value: c.excess, cls: `bar drift-${c.status}`, text: `${num(c.excess, 2)}×`,
+    title: `${c.name}: PSI ${num(c.psi, 3)} (alert ${num(c.psi_alert, 3)}), KS ${num(c.ks, 3)} (alert ${num(c.ks_alert, 3)})`,
+  }));
   const hi = Math.max(1.2, ...columns.map((c) => c.excess).filter(Number.isFinite));
-  const x = (v) => m.l + (Math.min(v, hi) / hi) * (width - m.l - m.r);
-  const label = 'Distance over the alert threshold (1 = on it), drifting features first';
-  const el = s('svg', {viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': label,
-    class: 'chart', 'data-testid': 'drift-chart'}, s('title', {}, label));
-  columns.forEach((c, i) => {
-    const y = m.t + i * rowHeight;
-    el.append(
-      s('text', {x: m.l - 6, y: y + rowHeight * 0.7, class: 'axis', 'text-anchor': 'end'}, c.name),
-      s('rect', {x: m.l, y: y + 2, width: Math.max(x(c.excess) - m.l, 1), height: rowHeight - 5, class: `bar drift-${c.status}`},
-        s('title', {}, `${c.name}: PSI ${num(c.psi, 3)} (alert ${num(c.psi_alert, 3)}), KS ${num(c.ks, 3)} (alert ${num(c.ks_alert, 3)})`)),
-      s('text', {x: x(c.excess) + 4, y: y + rowHeight * 0.7, class: 'axis'}, `${num(c.excess, 2)}×`));
-  });
-  el.append(s('line', {x1: x(1), x2: x(1), y1: m.t - 4, y2: height - m.b, class: 'ref'}),
-    s('text', {x: x(1), y: m.t - 5, class: 'axis', 'text-anchor': 'middle'}, 'alert'));
-  return el;
+  return hbarChart({items, label: 'Distance over the alert threshold (1 = on it), drifting features first',
+    testid: 'drift-chart', width: 560, max: hi, reference: {value: 1, label: 'alert'}, margins: {l: 160, r: 56}});
 }
 
 function featureTable(columns) {
