@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -242,24 +243,13 @@ def test_pages_are_the_same_whether_membership_is_read_by_in_or_by_exists(
 
     cases = [(None, ["r2 > 0.3"]), ("VIX", []), ("QQQ", ["rmse >= 2 and r2 > 0"]), ("VIX", ["accuracy < 2"])]
     for symbol, texts in cases:
-        filters, where, members = _page.list_filters(symbol, False, None, None, parse_where(texts), None, None, None)
+        filters = _page.list_filters(symbol=symbol, metric_filters=parse_where(texts))
         for limit, offset in [(MAX_PAGE, 0), (2, 1), (3, 3)]:
             pages = []
             for scan_at in (0, 10**9):  # EXISTS from the first match on / IN always
+                query = replace(filters, sort=sort, descending=descending, limit=limit, offset=offset, scan_at=scan_at)
                 with store.database.transaction() as conn:
-                    pages.append(
-                        _page.page_ids(
-                            conn,
-                            filters,
-                            sort=sort,
-                            descending=descending,
-                            limit=limit,
-                            offset=offset,
-                            where=where,
-                            members=members,
-                            scan_at=scan_at,
-                        )
-                    )
+                    pages.append(_page.page_ids(conn, query))
             assert pages[0] == pages[1], (symbol, texts, limit, offset)
 
 

@@ -105,20 +105,35 @@ def _member_of(members: sa.Select[Any], scan: bool) -> sa.ColumnElement[bool]:
     return sa.exists(members.where(members.selected_columns[0] == summaries.c.id).correlate(summaries))
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """What one page of the list asks for (see :func:`page_ids`): equality ``filters`` on
+    ``model_summaries``, other ``where`` conditions, ``members`` sets, the order and the window."""
+
+    filters: Mapping[str, str | None]
+    where: Sequence[sa.ColumnElement[bool]] = ()
+    members: Sequence[sa.Select[Any]] = ()
+    sort: str = "created_at"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+    scan_at: int = SCAN_AT
+
+
 def list_filters(
-    symbol: str | None,
-    primary_only: bool,
-    algorithms: Sequence[str] | None,
-    id_prefix: str | None,
-    metric_filters: Sequence[MetricCondition],
-    algorithm: str | None,
-    cohort_id: str | None,
-    parent_model_id: str | None,
+    *,
+    symbol: str | None = None,
+    primary_only: bool = False,
+    algorithms: Sequence[str] | None = None,
+    id_prefix: str | None = None,
+    metric_filters: Sequence[MetricCondition] = (),
+    algorithm: str | None = None,
+    cohort_id: str | None = None,
+    parent_model_id: str | None = None,
     ensemble_score: str | None = None,
     tag: str | None = None,
-) -> tuple[dict[str, str | None], list[sa.ColumnElement[bool]], list[sa.Select[Any]]]:
-    """The equality ``filters``, other ``where`` conditions and ``members`` sets of :meth:`ModelStore.list`'s
-    arguments (see :func:`page_ids`)."""
+) -> PageQuery:
+    """The :class:`PageQuery` of :meth:`ModelStore.list`'s filters (first page, default order)."""
 
     primary = symbol if primary_only else None
     filters = {"symbol": primary, "algorithm": algorithm, "cohort_id": cohort_id, "parent_model_id": parent_model_id}
@@ -139,7 +154,7 @@ def list_filters(
         where.append(among)
     if id_prefix:
         where.append(summaries.c.id.startswith(id_prefix, autoescape=True))
-    return filters, where, members
+    return PageQuery(filters, tuple(where), tuple(members))
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -157,34 +172,24 @@ def _count(conn: Connection, query: sa.Select[Any]) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
 
 
-def page_ids(
-    conn: Connection,
-    filters: Mapping[str, str | None],
-    *,
-    sort: str,
-    descending: bool,
-    limit: int,
-    offset: int,
-    where: Sequence[sa.ColumnElement[bool]] = (),
-    members: Sequence[sa.Select[Any]] = (),
-    scan_at: int = SCAN_AT,
-) -> tuple[list[str], int]:
-    """The ids of one page of models whose columns equal the non-``None`` ``filters``, and the total.
+def page_ids(conn: Connection, q: PageQuery) -> tuple[list[str], int]:
+    """The ids of one page of models whose columns equal the non-``None`` ``q.filters``, and the total.
 
-    ``where`` adds conditions on ``model_summaries`` that are not equalities (a set of algorithms,
-    an id prefix); each of ``members`` (ids of models: those with a metric in a range, those using a
+    ``q.where`` adds conditions on ``model_summaries`` that are not equalities (a set of algorithms,
+    an id prefix); each of ``q.members`` (ids of models: those with a metric in a range, those using a
     symbol) is a set the models must be in, counted by ``IN`` and paged by ``IN``, or by ``EXISTS``
-    from ``scan_at`` matches on (:data:`SCAN_AT`).
+    from ``q.scan_at`` matches on (:data:`SCAN_AT`).
 
     Ties are broken by id (in the sort's direction) so pages are stable; models without the key
     come last in both directions.
     """
+    sort, descending, limit, offset = q.sort, q.descending, q.limit, q.offset
     check_page(limit, offset)
-    conditions = [summaries.c[name] == value for name, value in filters.items() if value is not None]
-    conditions.extend(where)
-    counted = [*conditions, *(_member_of(m, scan=False) for m in members)]
+    conditions = [summaries.c[name] == value for name, value in q.filters.items() if value is not None]
+    conditions.extend(q.where)
+    counted = [*conditions, *(_member_of(m, scan=False) for m in q.members)]
     total = int(conn.execute(sa.select(sa.func.count()).select_from(summaries).where(*counted)).scalar_one())
-    conditions = [*conditions, *(_member_of(m, scan=total >= scan_at) for m in members)]
+    conditions = [*conditions, *(_member_of(m, scan=total >= q.scan_at) for m in q.members)]
     spec = _sort(sort, conditions)
 
     def direction(column: sa.ColumnElement[Any]) -> sa.UnaryExpression[Any]:
@@ -207,30 +212,9 @@ def page_ids(
     return ids, total
 
 
-def page(
-    conn: Connection,
-    filters: Mapping[str, str | None],
-    *,
-    sort: str,
-    descending: bool,
-    limit: int,
-    offset: int,
-    where: Sequence[sa.ColumnElement[bool]] = (),
-    members: Sequence[sa.Select[Any]] = (),
-    scan_at: int = SCAN_AT,
-) -> tuple[list[Row], int]:
+def page(conn: Connection, q: PageQuery) -> tuple[list[Row], int]:
     """One page of ``model_summaries`` rows and the total (see :func:`page_ids` for filters and order)."""
-    ids, total = page_ids(
-        conn,
-        filters,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-        where=where,
-        members=members,
-        scan_at=scan_at,
-    )
+    ids, total = page_ids(conn, q)
     if not ids:
         return [], total
     rows = conn.execute(sa.select(summaries).where(summaries.c.id.in_(ids))).mappings().all()
@@ -241,6 +225,7 @@ def page(
 __all__ = [
     "MAX_PAGE",
     "SORT_COLUMNS",
+    "PageQuery",
     "check_page",
     "list_filters",
     "metric_members",

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -352,21 +353,21 @@ class ModelStore(ModelNotesMixin, LockboxMixin):
         whose metrics satisfy every condition (``sharpe > 1``: see :mod:`walkforward.metric_filter`);
         ``tag`` those tagged with it, in any case (:func:`~walkforward.registry.notes.tag_members`).
         """
-        filters, where, members = _page.list_filters(
-            symbol,
-            primary_only,
-            algorithms,
-            id_prefix,
-            metric_filters,
-            algorithm,
-            cohort_id,
-            parent_model_id,
-            ensemble_score,
-            tag,
+        filters = _page.list_filters(
+            symbol=symbol,
+            primary_only=primary_only,
+            algorithms=algorithms,
+            id_prefix=id_prefix,
+            metric_filters=metric_filters,
+            algorithm=algorithm,
+            cohort_id=cohort_id,
+            parent_model_id=parent_model_id,
+            ensemble_score=ensemble_score,
+            tag=tag,
         )
-        page: dict[str, Any] = {"sort": sort, "descending": descending, "limit": limit, "offset": offset}
+        query = replace(filters, sort=sort, descending=descending, limit=limit, offset=offset)
         with self._db.transaction() as conn:
-            rows, total = _page.page(conn, filters, **page, where=where, members=members)
+            rows, total = _page.page(conn, query)
         return [to_summary(row) for row in rows], total
 
     def cohort_ids(self, cohort_id: str) -> builtins.list[str]:
