@@ -100,11 +100,11 @@ def submit_schedule(
 
 
 def _schedule(request: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "every": int(request["every"]),
-        "initial_days": None if request.get("initial_days") is None else int(request["initial_days"]),
-        "warm_start": bool(request.get("warm_start", False)),
-    }
+    """The schedule fields of a body or of a stored job's request, checked by the API's
+    :class:`~walkforward.service.schemas.ScheduleBody` (where they are declared, once)."""
+    from walkforward.service.schemas import ScheduleBody
+
+    return ScheduleBody.model_validate({k: request[k] for k in ScheduleBody.model_fields if k in request}).model_dump()
 
 
 def retrain_payload(record: ModelRecord) -> dict[str, Any]:
