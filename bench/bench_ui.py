@@ -301,6 +301,19 @@ def measure_cold(base: str, cohort_id: str) -> dict[str, Any]:
     return {**at, "requests": len(requests)}
 
 
+def serve_env(root: Path, url: str) -> dict[str, str]:
+    """The environment of ``walkforward serve`` over the store and registry under ``root`` (no API token)."""
+    env = {
+        **os.environ,
+        "METADATA_DB_URL": url,
+        "MODELS_DIR": str(root / "models"),
+        "FEATURES_PARQUET_DIR": str(root / "features_parquet"),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("API_TOKEN", None)
+    return env
+
+
 def run_cold(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     """``--cold-only``: the 12-model cohort alone, each first opening on a freshly started server."""
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, database(backend, Path(tmp)) as url:
@@ -309,14 +322,7 @@ def run_cold(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         # What the search kept beside the models (none before the statistics were kept on disk).
         files = sorted((root / "models" / "cohorts").glob(f"{cohort_id}.*.json"))
         kept = {f: f.read_bytes() for f in files}
-        env = {
-            **os.environ,
-            "METADATA_DB_URL": url,
-            "MODELS_DIR": str(root / "models"),
-            "FEATURES_PARQUET_DIR": str(root / "features_parquet"),
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("API_TOKEN", None)
+        env = serve_env(root, url)
         runs: dict[str, list[dict[str, Any]]] = {"persisted": [], "computed": []}
         for _ in range(args.repeats):
             for how in runs if kept else ("computed",):
@@ -342,14 +348,7 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[dict[str
         if backend == "postgresql":
             vacuum(url)
         print(f"[{backend}] {args.models:,} models ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        env = {
-            **os.environ,
-            "METADATA_DB_URL": url,
-            "MODELS_DIR": str(root / "models"),
-            "FEATURES_PARQUET_DIR": str(root / "features_parquet"),
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("API_TOKEN", None)
+        env = serve_env(root, url)
         with server([sys.executable, "-m", "walkforward", "serve"], env) as (base, _proc):
             before = os.getloadavg()[0]
             result = measure(base, cohort_id, args.repeats)

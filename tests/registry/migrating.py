@@ -6,6 +6,8 @@ Each helper opens an engine of its own and disposes of it, so a test can call th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,31 +29,31 @@ def migration_config(url: str) -> Config:
     return config
 
 
-def table_names(url: str) -> set[str]:
-    """The tables the database at ``url`` holds."""
+@contextmanager
+def connected(url: str) -> Iterator[sa.Connection]:
+    """A connection to the database at ``url`` on an engine of its own, disposed afterwards (committed on success)."""
     engine = sa.create_engine(url)
     try:
-        return set(sa.inspect(engine).get_table_names())
+        with engine.begin() as conn:
+            yield conn
     finally:
         engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    """The tables the database at ``url`` holds."""
+    with connected(url) as conn:
+        return set(sa.inspect(conn).get_table_names())
 
 
 def versions(url: str) -> list[str]:
     """The Alembic revisions the database at ``url`` is at."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [str(v) for v in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        return [str(v) for v in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
 
 
 def schema_diffs(url: str) -> list[object]:
     """How the database at ``url`` differs from the schema the code declares (empty: the same)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return list(compare_metadata(context, metadata))
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return list(compare_metadata(context, metadata))

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from migrating import migration_config, schema_diffs, table_names, versions
+from migrating import connected, migration_config, schema_diffs, table_names, versions
 
 from walkforward.registry import ModelStore
 from walkforward.registry._schema import VERSION_TABLE, json_type
@@ -198,9 +198,8 @@ def test_0009_backfills_every_symbol_of_existing_models(backend_url: str, models
 
 def _snapshot(url: str) -> dict[str, Any]:
     """Every table's columns (type, nullability), keys, indexes and unique constraints, as the database reports them."""
-    engine = sa.create_engine(url)
-    try:
-        inspector = sa.inspect(engine)
+    with connected(url) as conn:
+        inspector = sa.inspect(conn)
         return {
             table: {
                 "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
@@ -211,8 +210,6 @@ def _snapshot(url: str) -> dict[str, Any]:
             }
             for table in sorted(inspector.get_table_names())
         }
-    finally:
-        engine.dispose()
 
 
 def test_a_new_database_is_built_as_the_migrations_build_it(backend_url: str, models_dir: Path) -> None:
@@ -224,12 +221,8 @@ def test_a_new_database_is_built_as_the_migrations_build_it(backend_url: str, mo
     migrated = _snapshot(backend_url)
     heads = versions(backend_url)
     command.downgrade(config, "base")
-    engine = sa.create_engine(backend_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
-    finally:
-        engine.dispose()
+    with connected(backend_url) as conn:
+        conn.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
     assert table_names(backend_url) == set()
 
     with ModelStore.open(backend_url, models_dir):
